@@ -1,0 +1,323 @@
+import {
+  type ConsumerMessages,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { type EventOf, type EventType, type StreamKey, streams, validateEvent } from "@syncwell/contracts";
+import type { Logger } from "pino";
+import { type DeadLetterReason, publishDeadLetter } from "./dead-letter.ts";
+import type { BusMetrics } from "./metrics.ts";
+import type { Naming } from "./naming.ts";
+import { ensureDurableConsumer } from "./provision.ts";
+import { tracer } from "./publisher.ts";
+import {
+  defaultRetryPolicy,
+  PermanentError,
+  RetryLaterError,
+  type RetryPolicy,
+  retryDelayMs,
+} from "./retry-policy.ts";
+import { extractTraceContext } from "./trace-context.ts";
+
+export type HandlerContext = {
+  /** Durable name of the consumer running the handler. */
+  consumer: string;
+  /** 1 on first delivery. */
+  deliveryCount: number;
+  /** Absolute subject the message arrived on. */
+  subject: string;
+  streamSequence: number;
+  logger: Logger;
+};
+
+export type Handler<T extends EventType> = (event: EventOf<T>, ctx: HandlerContext) => Promise<void>;
+export type HandlerMap = { [T in EventType]?: Handler<T> };
+
+/**
+ * One durable consumer of a service: what it reads, who handles each event type, how it retries.
+ * A service lists its consumers in one catalog (data, not code).
+ */
+export type ConsumerDefinition = {
+  /** Durable name, shared by all replicas of the service so they split the work. */
+  durable: string;
+  description?: string;
+  stream: StreamKey;
+  /** Relative subject filter, e.g. `tick.token-refresh` or `token.*`. */
+  filterSubject: string;
+  handlers: HandlerMap;
+  retry?: Partial<RetryPolicy>;
+  /** Handlers running at once in this replica. */
+  concurrency?: number;
+  /** Server redelivers an unacked message after this long; long handlers extend it automatically. */
+  ackWaitMs?: number;
+  /**
+   * Messages pulled ahead of the handlers. Buffered messages are not yet being handled, so their
+   * ack wait runs: keep `prefetch × handler time / concurrency` well under ackWaitMs for slow handlers.
+   */
+  prefetch?: number;
+};
+
+export type RunningConsumer = {
+  durable: string;
+  /** Stops pulling, waits for in-flight handlers to finish and ack. */
+  stop(): Promise<void>;
+  /** True while the pull loop runs. */
+  readonly running: boolean;
+};
+
+type Deps = {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  naming: Naming;
+  metrics: BusMetrics;
+  logger: Logger;
+  publishTimeoutMs: number;
+};
+
+type Outcome = "ok" | "retried" | "dead_lettered";
+
+/** Label lookups are the costly part of prom-client on a hot path: bind each series once. */
+function boundMetrics(metrics: BusMetrics, consumer: string) {
+  const handled = new Map<string, ReturnType<BusMetrics["handled"]["labels"]>>();
+  const duration = new Map<string, ReturnType<BusMetrics["handlerDuration"]["labels"]>>();
+  return {
+    handled(type: string, outcome: Outcome) {
+      const key = `${type}\u0000${outcome}`;
+      let series = handled.get(key);
+      if (!series) {
+        series = metrics.handled.labels({ type, consumer, outcome });
+        handled.set(key, series);
+      }
+      return series;
+    },
+    duration(type: string) {
+      let series = duration.get(type);
+      if (!series) {
+        series = metrics.handlerDuration.labels({ type, consumer });
+        duration.set(type, series);
+      }
+      return series;
+    },
+  };
+}
+
+export async function startConsumer(deps: Deps, def: ConsumerDefinition): Promise<RunningConsumer> {
+  const policy: RetryPolicy = { ...defaultRetryPolicy, ...def.retry };
+  const concurrency = Math.max(1, def.concurrency ?? 1);
+  const ackWaitMs = def.ackWaitMs ?? 30_000;
+  const streamName = deps.naming.stream(streams[def.stream]);
+  const logger = deps.logger.child({ consumer: def.durable });
+
+  await ensureDurableConsumer(deps.jsm, {
+    stream: streamName,
+    durable: def.durable,
+    filterSubject: deps.naming.subject(def.filterSubject),
+    ackWaitMs,
+    // Bounded in-flight work per replica times a margin for several replicas.
+    maxAckPending: Math.max(1_000, concurrency * 64),
+    description: def.description,
+  }).catch((err: unknown) => {
+    if (err instanceof JetStreamApiError && err.code === 10059) {
+      throw new Error(
+        `stream ${streamName} does not exist; provision streams (bus.provision()) before starting consumer ${def.durable}`,
+        { cause: err },
+      );
+    }
+    throw err;
+  });
+
+  const consumer = await deps.js.consumers.get(streamName, def.durable);
+  const messages: ConsumerMessages = await consumer.consume({
+    max_messages: def.prefetch ?? Math.max(concurrency * 8, 64),
+  });
+
+  let stopping = false;
+  let running = true;
+  // One timer for the whole consumer keeps the server from redelivering messages whose handlers
+  // are still working (cheaper than a timer per message on the hot path).
+  const handling = new Set<JsMsg>();
+  const keepAlive = setInterval(
+    () => {
+      for (const m of handling) m.working();
+    },
+    Math.max(1_000, Math.floor(ackWaitMs / 2)),
+  );
+  keepAlive.unref();
+  const counters = boundMetrics(deps.metrics, def.durable);
+  const inFlight = new Set<Promise<void>>();
+  let slotFreed: (() => void) | undefined;
+
+  async function deadLetter(
+    msg: JsMsg,
+    type: string,
+    reason: DeadLetterReason,
+    error: string,
+  ): Promise<Outcome> {
+    await publishDeadLetter({ js: deps.js, naming: deps.naming, timeoutMs: deps.publishTimeoutMs }, msg, {
+      consumer: def.durable,
+      reason,
+      error,
+    });
+    msg.ack();
+    deps.metrics.deadLettered.inc({ type, consumer: def.durable, reason });
+    logger.error(
+      {
+        subject: msg.subject,
+        seq: msg.info.streamSequence,
+        deliveries: msg.info.deliveryCount,
+        reason,
+        error,
+      },
+      "message dead-lettered",
+    );
+    return "dead_lettered";
+  }
+
+  async function handle(msg: JsMsg): Promise<void> {
+    const delivery = msg.info.deliveryCount;
+    const parent = extractTraceContext(msg.headers);
+    const span = tracer.startSpan(
+      `process ${msg.subject}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          "messaging.system": "nats",
+          "messaging.operation.type": "process",
+          "messaging.operation.name": "process",
+          "messaging.destination.name": msg.subject,
+          "messaging.consumer.group.name": def.durable,
+          "messaging.nats.stream.sequence": msg.info.streamSequence,
+          "messaging.nats.delivery_count": delivery,
+        },
+      },
+      parent,
+    );
+    const started = performance.now();
+    let type = "unknown";
+    let outcome: Outcome = "ok";
+    handling.add(msg);
+    try {
+      const validated = validateEvent(msg.data);
+      if (!validated.ok) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: validated.error });
+        outcome = await deadLetter(msg, "invalid", "invalid", validated.error);
+        return;
+      }
+      const event = validated.event;
+      type = event.type;
+      span.setAttribute("messaging.message.id", event.id);
+      span.setAttribute("syncwell.event.type", event.type);
+      const handler = def.handlers[event.type] as Handler<EventType> | undefined;
+      if (!handler) {
+        outcome = await deadLetter(
+          msg,
+          type,
+          "unhandled_type",
+          `consumer ${def.durable} has no handler for ${type}`,
+        );
+        return;
+      }
+      if (delivery > policy.maxDeliver) {
+        // Delivered again after the limit: the process handling it died (or the ack was lost).
+        outcome = await deadLetter(
+          msg,
+          type,
+          "handler",
+          `gave up after ${delivery - 1} deliveries without an ack`,
+        );
+        return;
+      }
+      let childLogger: Logger | undefined;
+      const ctx: HandlerContext = {
+        consumer: def.durable,
+        deliveryCount: delivery,
+        subject: msg.subject,
+        streamSequence: msg.info.streamSequence,
+        // Built on first use: most handlers on the hot path never log.
+        get logger() {
+          childLogger ??= logger.child({ event_id: event.id, event_type: event.type });
+          return childLogger;
+        },
+      };
+      try {
+        await context.with(trace.setSpan(parent, span), () => handler(event, ctx));
+        msg.ack();
+      } catch (err) {
+        const error = err as Error;
+        span.recordException(error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+        if (err instanceof PermanentError) {
+          outcome = await deadLetter(msg, type, "permanent", error.message);
+        } else if (delivery >= policy.maxDeliver) {
+          outcome = await deadLetter(msg, type, "handler", `${error.message} (after ${delivery} deliveries)`);
+        } else {
+          const delay = err instanceof RetryLaterError ? err.delayMs : retryDelayMs(policy, delivery);
+          msg.nak(delay);
+          outcome = "retried";
+          logger.warn(
+            { event_id: event.id, event_type: type, delivery, retry_in_ms: delay, err: error },
+            "handler failed; will retry",
+          );
+        }
+      }
+    } catch (err) {
+      // Dead-lettering itself failed (NATS unreachable): let the server redeliver later.
+      logger.error({ err, subject: msg.subject }, "could not settle message; it will be redelivered");
+      msg.nak(retryDelayMs(policy, delivery));
+      outcome = "retried";
+    } finally {
+      handling.delete(msg);
+      span.end();
+      counters.handled(type, outcome).inc();
+      counters.duration(type).observe((performance.now() - started) / 1000);
+    }
+  }
+
+  const loop = (async () => {
+    try {
+      for await (const msg of messages) {
+        if (stopping) {
+          // Pulled but not started: hand it straight back so another replica takes it now.
+          msg.nak();
+          continue;
+        }
+        while (inFlight.size >= concurrency) {
+          await new Promise<void>((resolve) => {
+            slotFreed = resolve;
+          });
+        }
+        const task = handle(msg).finally(() => {
+          inFlight.delete(task);
+          slotFreed?.();
+          slotFreed = undefined;
+        });
+        inFlight.add(task);
+      }
+    } catch (err) {
+      if (!stopping) logger.error({ err }, "consumer loop ended with an error");
+    } finally {
+      running = false;
+    }
+  })();
+
+  logger.info({ stream: streamName, filter: def.filterSubject, concurrency }, "consumer started");
+
+  return {
+    durable: def.durable,
+    get running() {
+      return running && !stopping;
+    },
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      await messages.close();
+      await Promise.allSettled([...inFlight]);
+      await loop;
+      clearInterval(keepAlive);
+      logger.info("consumer stopped");
+    },
+  };
+}

@@ -1,0 +1,23 @@
+export { type Bus, type BusOptions, createBus } from "./bus.ts";
+export type { ConsumerDefinition, Handler, HandlerContext, HandlerMap, RunningConsumer } from "./consumer.ts";
+export { type DeadLetterReason, DL_HEADERS } from "./dead-letter.ts";
+export { applyOnce, type InboxResult } from "./inbox.ts";
+export { type BusMetrics, busMetrics } from "./metrics.ts";
+export { Naming } from "./naming.ts";
+export { enqueueEvents } from "./outbox/enqueue.ts";
+export { OUTBOX_CHANNEL, type OutboxRelay } from "./outbox/relay.ts";
+export { type StreamOverrides, streamConfig } from "./provision.ts";
+export {
+  assertValidEvent,
+  EVENT_TYPE_HEADER,
+  type PublishResult,
+  PublishValidationError,
+} from "./publisher.ts";
+export {
+  defaultRetryPolicy,
+  PermanentError,
+  RetryLaterError,
+  type RetryPolicy,
+  retryDelayMs,
+} from "./retry-policy.ts";
+export { extractTraceContext, injectTraceContext } from "./trace-context.ts";

@@ -1,0 +1,27 @@
+import { type AnyEvent, subjectOf } from "@syncwell/contracts";
+import type { Queryable } from "@syncwell/db";
+import { assertValidEvent } from "../publisher.ts";
+import { traceContextRecord } from "../trace-context.ts";
+
+/**
+ * Writes events to the outbox in the caller's transaction: they are published if and only if the
+ * transaction commits, even if the process dies right after the commit. The current trace context
+ * is stored with each row so the relay's publish continues the caller's trace.
+ */
+export async function enqueueEvents(db: Queryable, events: AnyEvent | readonly AnyEvent[]): Promise<void> {
+  const list = Array.isArray(events) ? events : [events as AnyEvent];
+  if (list.length === 0) return;
+  const trace = JSON.stringify(traceContextRecord());
+  const values: unknown[] = [];
+  const rows = list.map((event, i) => {
+    assertValidEvent(event);
+    values.push(event.id, subjectOf(event), event.type, JSON.stringify(event), trace);
+    const o = i * 5;
+    return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}::jsonb, $${o + 5}::jsonb)`;
+  });
+  await db.query(
+    `INSERT INTO outbox_events (id, subject, type, payload, trace_headers) VALUES ${rows.join(", ")}
+     ON CONFLICT (id) DO NOTHING`,
+    values,
+  );
+}

@@ -1,0 +1,140 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiError,
+  type JetStreamManager,
+  RetentionPolicy,
+  StorageType,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
+import type { StreamDefinition } from "@syncwell/contracts";
+import type { Logger } from "pino";
+import type { Naming } from "./naming.ts";
+
+/** Per-deployment overrides of the stream limits in contracts (tests use small, short-lived streams). */
+export type StreamOverrides = {
+  maxBytes?: number;
+  maxAgeMs?: number;
+  storage?: "file" | "memory";
+  replicas?: number;
+};
+
+export function streamConfig(def: StreamDefinition, naming: Naming, overrides: StreamOverrides = {}) {
+  return {
+    name: naming.stream(def),
+    description: def.description,
+    subjects: def.subjects.map((s) => naming.subject(s)),
+    retention: RetentionPolicy.Limits,
+    storage: overrides.storage === "memory" ? StorageType.Memory : StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(overrides.maxAgeMs ?? def.maxAgeMs),
+    max_bytes: overrides.maxBytes ?? def.maxBytes,
+    max_msg_size: def.maxMsgSize,
+    duplicate_window: nanos(def.duplicateWindowMs),
+    num_replicas: overrides.replicas ?? 1,
+  } satisfies Partial<StreamConfig> & { name: string };
+}
+
+const API_STREAM_NOT_FOUND = 10059;
+const API_STREAM_NAME_IN_USE = 10058;
+
+function apiCode(err: unknown): number | undefined {
+  return err instanceof JetStreamApiError ? err.code : undefined;
+}
+
+/**
+ * Creates the stream, or updates it when its settings differ. Safe to run from every replica at
+ * once: the loser of a creation race finds the stream and updates it to the same settings.
+ */
+export async function ensureStream(
+  jsm: JetStreamManager,
+  config: ReturnType<typeof streamConfig>,
+  logger: Logger,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const info = await jsm.streams.info(config.name);
+      const current = info.config;
+      const differs =
+        current.subjects.join(",") !== config.subjects.join(",") ||
+        current.max_age !== config.max_age ||
+        current.max_bytes !== config.max_bytes ||
+        current.max_msg_size !== config.max_msg_size ||
+        current.duplicate_window !== config.duplicate_window ||
+        current.description !== config.description;
+      if (current.storage !== config.storage) {
+        logger.warn(
+          { stream: config.name, current: current.storage, wanted: config.storage },
+          "stream storage type differs and cannot be changed in place; keeping the existing one",
+        );
+      }
+      if (differs) {
+        const { storage: _storage, retention: _retention, ...updatable } = config;
+        await jsm.streams.update(config.name, updatable);
+        logger.info({ stream: config.name }, "stream updated");
+      }
+      return;
+    } catch (err) {
+      const code = apiCode(err);
+      if (code === API_STREAM_NOT_FOUND) {
+        try {
+          await jsm.streams.add(config);
+          logger.info({ stream: config.name, subjects: config.subjects }, "stream created");
+          return;
+        } catch (addErr) {
+          // Another replica created it between our info and add: go round and compare.
+          if (apiCode(addErr) === API_STREAM_NAME_IN_USE && attempt < 3) continue;
+          throw addErr;
+        }
+      }
+      throw err;
+    }
+  }
+}
+
+export type DurableConsumerSpec = {
+  stream: string;
+  durable: string;
+  filterSubject: string;
+  ackWaitMs: number;
+  maxAckPending: number;
+  description?: string;
+};
+
+/**
+ * Creates or updates a durable pull consumer. Redelivery limits are enforced by the bus itself
+ * (it dead-letters on the last delivery), so the server-side max_deliver stays unlimited: a
+ * message is never silently dropped by the server.
+ */
+export async function ensureDurableConsumer(jsm: JetStreamManager, spec: DurableConsumerSpec): Promise<void> {
+  const config = {
+    durable_name: spec.durable,
+    description: spec.description,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: spec.filterSubject,
+    ack_wait: nanos(spec.ackWaitMs),
+    max_ack_pending: spec.maxAckPending,
+    max_deliver: -1,
+  };
+  try {
+    const info = await jsm.consumers.info(spec.stream, spec.durable);
+    const c = info.config;
+    if (
+      c.filter_subject !== config.filter_subject ||
+      c.ack_wait !== config.ack_wait ||
+      c.max_ack_pending !== config.max_ack_pending ||
+      c.description !== config.description
+    ) {
+      const { durable_name: _d, deliver_policy: _p, ack_policy: _a, ...updatable } = config;
+      await jsm.consumers.update(spec.stream, spec.durable, updatable);
+    }
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError) || err.code !== 10014) throw err;
+    // Creating with an identical config is idempotent on the server, so a race between replicas
+    // ends with both succeeding.
+    await jsm.consumers.add(spec.stream, config);
+  }
+}

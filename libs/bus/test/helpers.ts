@@ -1,0 +1,80 @@
+import type { JsMsg } from "@nats-io/jetstream";
+import { type AnyEvent, createEvent, streams } from "@syncwell/contracts";
+import { createTestNats, type TestNats } from "@syncwell/testing";
+import pino from "pino";
+import { Registry } from "prom-client";
+import { type Bus, createBus } from "../src/index.ts";
+
+export const silentLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+
+export async function testBus(nats: TestNats, name = "test"): Promise<Bus> {
+  const bus = await createBus({
+    servers: nats.url,
+    prefix: nats.prefix,
+    name,
+    logger: silentLogger,
+    registry: new Registry(),
+    streamOverrides: nats.streamOverrides,
+  });
+  return bus;
+}
+
+export { createTestNats };
+
+let counter = 0;
+/** A valid token.refreshed event with a fresh id. */
+export function refreshedEvent(overrides: Partial<{ connectionId: string }> = {}): AnyEvent {
+  counter++;
+  return createEvent(
+    "token.refreshed",
+    {
+      connectionId: overrides.connectionId ?? crypto.randomUUID(),
+      userId: crypto.randomUUID(),
+      provider: "google",
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      refreshTokenRotated: false,
+      recovered: counter % 2 === 0,
+      previousStatus: "connected",
+    },
+    { source: "test" },
+  );
+}
+
+/** Reads every message currently in a stream (the dead letters, for example). */
+export async function readStream(
+  bus: Bus,
+  key: keyof typeof streams,
+  waitForAtLeast = 1,
+  timeoutMs = 5_000,
+): Promise<JsMsg[]> {
+  const name = bus.naming.stream(streams[key]);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const info = await bus.jsm.streams.info(name);
+    if (info.state.messages >= waitForAtLeast || Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const consumer = await bus.js.consumers.get(name);
+  const out: JsMsg[] = [];
+  const info = await bus.jsm.streams.info(name);
+  for (let i = 0; i < info.state.messages; i++) {
+    const m = await consumer.next({ expires: 2_000 });
+    if (!m) break;
+    out.push(m);
+  }
+  return out;
+}
+
+export async function waitFor(
+  predicate: () => boolean,
+  timeoutMs = 10_000,
+  what = "condition",
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,30 @@
+export {
+  databaseName,
+  ensureDatabase,
+  parseDatabaseUrl,
+  redactDatabaseUrl,
+  withDatabaseName,
+} from "./database-url.ts";
+export type {
+  Connection,
+  JobRun,
+  OutboxEvent,
+  PrismaClient,
+  ProcessedEvent,
+  User,
+} from "./generated/prisma/client.ts";
+// The namespace is a value: error classes (`Prisma.PrismaClientKnownRequestError`), `Prisma.sql`,
+// input types (`Prisma.ConnectionUpdateInput`).
+export { Prisma } from "./generated/prisma/client.ts";
+export {
+  defaultMigrationsDir,
+  type MigrateLogger,
+  type MigrateOptions,
+  type MigrateResult,
+  MigrationError,
+  type MigrationFile,
+  migrate,
+  readMigrations,
+} from "./migrate.ts";
+export { checkDatabase, createPool, type PoolOptions, type Queryable, withTransaction } from "./pool.ts";
+export { createPrismaClient } from "./prisma.ts";

@@ -1,0 +1,92 @@
+import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkDatabase, createPool, withTransaction } from "./pool.ts";
+import { createPrismaClient } from "./prisma.ts";
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+describe("withTransaction", () => {
+  it("commits what fn did and returns its result", async () => {
+    const result = await withTransaction(db.pool, async (client) => {
+      await client.query("INSERT INTO users (id, email) VALUES (gen_random_uuid(), 'commit@example.com')");
+      return "done";
+    });
+    expect(result).toBe("done");
+    const { rowCount } = await db.pool.query("SELECT 1 FROM users WHERE email = 'commit@example.com'");
+    expect(rowCount).toBe(1);
+  });
+
+  it("rolls back and rethrows when fn throws, and returns the connection to the pool", async () => {
+    const boom = new Error("boom");
+    await expect(
+      withTransaction(db.pool, async (client) => {
+        await client.query(
+          "INSERT INTO users (id, email) VALUES (gen_random_uuid(), 'rollback@example.com')",
+        );
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
+    const { rowCount } = await db.pool.query("SELECT 1 FROM users WHERE email = 'rollback@example.com'");
+    expect(rowCount).toBe(0);
+    expect(db.pool.waitingCount).toBe(0);
+    expect(db.pool.idleCount).toBe(db.pool.totalCount);
+  });
+
+  it("rolls back when the database rejects a statement", async () => {
+    await expect(
+      withTransaction(db.pool, async (client) => {
+        await client.query("INSERT INTO users (id, email) VALUES (gen_random_uuid(), 'dup@example.com')");
+        await client.query("INSERT INTO users (id, email) VALUES (gen_random_uuid(), 'dup@example.com')");
+      }),
+    ).rejects.toThrow(/users_email_key/);
+    const { rowCount } = await db.pool.query("SELECT 1 FROM users WHERE email = 'dup@example.com'");
+    expect(rowCount).toBe(0);
+  });
+});
+
+describe("createPool / checkDatabase", () => {
+  it("sets the application name and answers the readiness check", async () => {
+    const pool = createPool(db.url, { max: 2, applicationName: "syncwell-pool-test" });
+    try {
+      await checkDatabase(pool);
+      const { rows } = await pool.query<{ name: string }>(
+        "SELECT current_setting('application_name') AS name",
+      );
+      expect(rows[0]?.name).toBe("syncwell-pool-test");
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("fails the readiness check when the server is unreachable", async () => {
+    const pool = createPool("postgresql://postgres@127.0.0.1:1/postgres", { max: 1 });
+    try {
+      await expect(checkDatabase(pool, 1000)).rejects.toThrow();
+    } finally {
+      await pool.end();
+    }
+  });
+});
+
+describe("createPrismaClient", () => {
+  it("can share an existing pg pool", async () => {
+    const prisma = createPrismaClient(db.pool);
+    try {
+      await prisma.user.create({ data: { email: "shared@example.com" } });
+      const { rowCount } = await db.pool.query("SELECT 1 FROM users WHERE email = 'shared@example.com'");
+      expect(rowCount).toBe(1);
+    } finally {
+      await prisma.$disconnect();
+    }
+    // $disconnect() leaves a shared pool open.
+    await expect(db.pool.query("SELECT 1")).resolves.toBeDefined();
+  });
+});

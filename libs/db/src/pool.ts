@@ -1,0 +1,71 @@
+import pg from "pg";
+
+/** Anything that runs a query: a pool, a checked-out client, a client inside a transaction. */
+export type Queryable = Pick<pg.ClientBase, "query">;
+
+export interface PoolOptions {
+  /** Most connections the pool opens (pg's default: 10). */
+  max?: number;
+  /** Shown in `pg_stat_activity.application_name`; use the service name. */
+  applicationName?: string;
+  /**
+   * Called when an idle pooled connection fails (server restart, network cut). The pool has
+   * already discarded that connection and the next checkout opens a new one; without a listener
+   * Node would treat the event as an uncaught error and exit. Pass the service's logger here.
+   */
+  onError?: (err: Error) => void;
+}
+
+export function createPool(databaseUrl: string, options: PoolOptions = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    ...(options.max !== undefined && { max: options.max }),
+    ...(options.applicationName !== undefined && { application_name: options.applicationName }),
+  });
+  pool.on("error", options.onError ?? (() => {}));
+  return pool;
+}
+
+/**
+ * Runs `fn` inside BEGIN/COMMIT on one pooled connection; ROLLBACK if it throws (the error is
+ * rethrown). The connection goes back to the pool either way, or is destroyed when even ROLLBACK
+ * failed, so a broken connection is never reused.
+ */
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query("BEGIN");
+    const result = await fn(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (err) {
+    try {
+      await client.query("ROLLBACK");
+    } catch (rollbackErr) {
+      broken = rollbackErr as Error;
+    }
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/**
+ * Readiness check: `SELECT 1` through the pool, failing after `timeoutMs` (a hung connection must
+ * make the probe fail, not hang it).
+ */
+export async function checkDatabase(pool: pg.Pool, timeoutMs = 2000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`database did not answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([pool.query("SELECT 1"), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
