@@ -90,7 +90,7 @@ export async function createBus(options: BusOptions): Promise<Bus> {
       return running;
     },
     async startOutboxRelay(relayOptions) {
-      const relay = await startOutboxRelay({ ...relayOptions, publish, logger, metrics });
+      const relay = await startOutboxRelay({ ...relayOptions, publish, logger: options.logger, metrics });
       relays.push(relay);
       return relay;
     },

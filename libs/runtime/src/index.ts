@@ -1,0 +1,34 @@
+export {
+  ConfigError,
+  type ConfigIssue,
+  exitOnConfigError,
+  formatConfigError,
+  loadConfig,
+  maskCredentials,
+} from "./config.ts";
+export {
+  commonEnv,
+  envBool,
+  envDurationMs,
+  envInt,
+  envNatsServers,
+  envPort,
+  envUrl,
+  parseDurationMs,
+} from "./env.ts";
+export {
+  createHttpServer,
+  type ErrorBody,
+  type HttpServerOptions,
+  PROBE_ROUTES,
+  type ReadinessCheck,
+} from "./http-server.ts";
+export { ensureDefaultMetrics, httpRequestDuration, metricsRegistry } from "./metrics.ts";
+export {
+  type CommonConfig,
+  type RunningService,
+  runService,
+  type ServiceContext,
+  type ServiceDefinition,
+} from "./service.ts";
+export { createShutdown, type Shutdown, type ShutdownOptions } from "./shutdown.ts";

@@ -1,0 +1,150 @@
+import {
+  type Bus,
+  type ConsumerDefinition,
+  createBus,
+  type RunningConsumer,
+  type StreamOverrides,
+} from "@syncwell/bus";
+import {
+  checkDatabase,
+  createPool,
+  createPrismaClient,
+  type PrismaClient,
+  redactDatabaseUrl,
+} from "@syncwell/db";
+import { createLogger, type Logger, shutdownTelemetry } from "@syncwell/telemetry";
+import type { FastifyInstance } from "fastify";
+import type pg from "pg";
+import type { z } from "zod";
+import { exitOnConfigError, loadConfig } from "./config.ts";
+import type { commonEnv } from "./env.ts";
+import { createHttpServer } from "./http-server.ts";
+import { metricsRegistry } from "./metrics.ts";
+import { createShutdown, type Shutdown } from "./shutdown.ts";
+
+/** The configuration every service has (its own schema extends `commonEnv`). */
+export type CommonConfig = { [K in keyof typeof commonEnv]: z.output<(typeof commonEnv)[K]> };
+
+/** What a service's own code receives: everything already connected. */
+export type ServiceContext<C extends CommonConfig> = {
+  name: string;
+  config: C;
+  logger: Logger;
+  pool: pg.Pool;
+  prisma: PrismaClient;
+  bus: Bus;
+  shutdown: Shutdown;
+};
+
+export type ServiceDefinition<S extends z.ZodObject, C extends CommonConfig = z.output<S> & CommonConfig> = {
+  /** Service name: logs, traces, NATS connection name, Postgres application_name. */
+  name: string;
+  /** The service's own env schema: `z.object({ ...commonEnv, ...its own })`. */
+  configSchema: S;
+  /** Durable consumers, as data (see `ConsumerDefinition`). */
+  consumers?: (ctx: ServiceContext<C>) => ConsumerDefinition[];
+  /** Registers the service's HTTP routes (probes and metrics are already there). */
+  routes?: (app: FastifyInstance, ctx: ServiceContext<C>) => void | Promise<void>;
+  /** Background work of the service (a timer loop, for example); returns how to stop it. */
+  start?: (ctx: ServiceContext<C>) => Promise<(() => Promise<void>) | undefined> | Promise<void>;
+  /** Relay this service's outbox to the bus (default true). */
+  outboxRelay?: boolean;
+  /** Stream limits overrides (tests use small ones). */
+  streamOverrides?: StreamOverrides;
+  env?: Record<string, string | undefined>;
+  /** Install SIGTERM/SIGINT handlers (default true; tests that run services in-process turn it off). */
+  handleSignals?: boolean;
+};
+
+export type RunningService<C extends CommonConfig> = ServiceContext<C> & {
+  app: FastifyInstance;
+  /** Base URL the HTTP server listens on. */
+  url: string;
+  consumers: RunningConsumer[];
+  stop(reason?: string): Promise<void>;
+};
+
+/**
+ * Starts a service: config (exits naming the bad variable), logger, Postgres, NATS with streams
+ * provisioned, outbox relay, HTTP server with /healthz, /readyz and /metrics, the service's
+ * consumers and background work; and stops all of it in reverse order on SIGTERM.
+ * Telemetry is started before this module is imported (`node --import @syncwell/telemetry/register`).
+ */
+export async function runService<S extends z.ZodObject>(
+  def: ServiceDefinition<S>,
+): Promise<RunningService<z.output<S> & CommonConfig>> {
+  type C = z.output<S> & CommonConfig;
+  let config: C;
+  try {
+    config = loadConfig(def.configSchema, def.env ?? process.env) as C;
+  } catch (err) {
+    return exitOnConfigError(err);
+  }
+  const logger = createLogger({ service: def.name, level: config.LOG_LEVEL, pretty: config.LOG_PRETTY });
+  const shutdown = createShutdown({ logger, timeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+  if (def.handleSignals !== false) shutdown.installSignalHandlers();
+  shutdown.add("telemetry", () => shutdownTelemetry());
+
+  try {
+    const pool = createPool(config.DATABASE_URL, {
+      applicationName: def.name,
+      onError: (err) => logger.warn({ err }, "idle Postgres connection failed; it will be replaced"),
+    });
+    shutdown.add("postgres", () => pool.end());
+    const prisma = createPrismaClient(pool);
+    shutdown.add("prisma", () => prisma.$disconnect());
+    await checkDatabase(pool, 5_000).catch((err: Error) => {
+      throw new Error(`cannot reach Postgres at ${redactDatabaseUrl(config.DATABASE_URL)}: ${err.message}`, {
+        cause: err,
+      });
+    });
+
+    const bus = await createBus({
+      servers: config.NATS_URL.join(","),
+      prefix: config.NATS_PREFIX,
+      name: def.name,
+      logger,
+      registry: metricsRegistry,
+      ...(def.streamOverrides ? { streamOverrides: def.streamOverrides } : {}),
+    }).catch((err: Error) => {
+      throw new Error(`cannot reach NATS at ${config.NATS_URL.join(",")}: ${err.message}`, { cause: err });
+    });
+    // bus.close() stops consumers and relays first, then drains the connection.
+    shutdown.add("nats", () => bus.close());
+    await bus.provision();
+
+    const ctx: ServiceContext<C> = { name: def.name, config, logger, pool, prisma, bus, shutdown };
+
+    if (def.outboxRelay !== false) await bus.startOutboxRelay({ pool });
+
+    const consumers: RunningConsumer[] = [];
+    const app = createHttpServer({
+      logger,
+      readiness: [
+        { name: "postgres", check: () => checkDatabase(pool) },
+        { name: "nats", check: () => bus.ping() },
+        {
+          name: "consumers",
+          check: () => {
+            const stopped = consumers.filter((c) => !c.running).map((c) => c.durable);
+            if (stopped.length > 0) throw new Error(`not consuming: ${stopped.join(", ")}`);
+          },
+        },
+      ],
+    });
+    if (def.routes) await def.routes(app, ctx);
+    const url = await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+    shutdown.add("http", () => app.close());
+
+    for (const consumer of def.consumers?.(ctx) ?? []) consumers.push(await bus.consume(consumer));
+    const stopWork = await def.start?.(ctx);
+    if (stopWork) shutdown.add("background work", stopWork);
+
+    logger.info({ url, consumers: consumers.map((c) => c.durable) }, `${def.name} ready`);
+    return { ...ctx, app, url, consumers, stop: (reason = "stop requested") => shutdown.run(reason) };
+  } catch (err) {
+    logger.fatal({ err }, `${def.name} failed to start`);
+    await shutdown.run("start-up failed");
+    throw err;
+  }
+}

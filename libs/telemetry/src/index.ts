@@ -1,0 +1,8 @@
+export {
+  isTelemetryStarted,
+  type ShutdownTelemetryOptions,
+  shutdownTelemetry,
+  UNTRACED_PATHS,
+} from "./lifecycle.ts";
+export { type CreateLoggerOptions, createLogger, type Logger } from "./logger.ts";
+export { REDACTED, redactPaths, redactSecrets, SECRET_KEYS } from "./redact.ts";

@@ -1,0 +1,3 @@
+export * from "./database.ts";
+export * from "./nats.ts";
+export * from "./otlp-receiver.ts";

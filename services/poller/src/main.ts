@@ -1,0 +1,10 @@
+// The poller: pulls each platform's data incrementally with a valid token.
+// Started as `node --import @syncwell/telemetry/register services/poller/src/main.ts`, so tracing is
+// set up before anything here is imported.
+import { runService } from "@syncwell/runtime";
+import { configSchema } from "./config.ts";
+
+await runService({
+  name: "poller",
+  configSchema,
+});

@@ -1,0 +1,74 @@
+import { commonEnv, envDurationMs, envInt, envPort, envUrl } from "@syncwell/runtime";
+import { z } from "zod";
+
+/** Providers the token service knows (see domain/providers.ts for their OAuth details). */
+export const providerIds = [
+  "google",
+  "spotify",
+  "github",
+  "github-app",
+  "discord",
+  "linkedin",
+  "slack",
+] as const;
+export type ProviderId = (typeof providerIds)[number];
+
+/** `github-app` → `GITHUB_APP`, the infix of its PROVIDER_<ID>_* variables. */
+export function providerEnvName(id: ProviderId): string {
+  return id.toUpperCase().replaceAll("-", "_");
+}
+
+const providerEnv = Object.fromEntries(
+  providerIds.flatMap((id) => {
+    const p = `PROVIDER_${providerEnvName(id)}`;
+    return [
+      [
+        `${p}_CLIENT_ID`,
+        z.string().min(1).optional().describe(`OAuth client id for ${id}; unset disables ${id}`),
+      ],
+      [`${p}_CLIENT_SECRET`, z.string().min(1).optional().describe(`OAuth client secret for ${id}`)],
+      [
+        `${p}_TOKEN_URL`,
+        envUrl({ protocols: ["http:", "https:"] })
+          .optional()
+          .describe(`token endpoint override for ${id} (the simulator, locally)`),
+      ],
+      [
+        `${p}_RATE_LIMIT_PER_SEC`,
+        envInt({ min: 1 }).optional().describe(`refresh requests per second to ${id} across all replicas`),
+      ],
+      [
+        `${p}_CONCURRENCY`,
+        envInt({ min: 1, max: 1000 }).optional().describe(`refreshes in flight to ${id} per replica`),
+      ],
+    ];
+  }),
+) as Record<string, z.ZodType>;
+
+/** Environment of the token service. Shared variables come from commonEnv; its own are below. */
+export const configSchema = z.object({
+  ...commonEnv,
+  HTTP_PORT: envPort().default(3002),
+  /** Bearer secret for the connections API (other services and operators). */
+  TOKEN_SERVICE_API_TOKEN: z
+    .string()
+    .min(16)
+    .describe("bearer secret of at least 16 characters for the connections API"),
+  /** `<keyId>:<base64 32-byte key>`, comma-separated; old keys stay listed until re-encryption ran. */
+  TOKEN_ENCRYPTION_KEYS: z.string().min(1).describe("comma-separated <keyId>:<base64 32-byte key>"),
+  /** Key id new ciphertexts are written with. */
+  TOKEN_ENCRYPTION_CURRENT_KEY: z.string().min(1).describe("one of the key ids in TOKEN_ENCRYPTION_KEYS"),
+  /** Refresh access tokens expiring within this window. */
+  REFRESH_LEAD_TIME: envDurationMs().default(10 * 60_000),
+  /** Refresh tokens unused for this long are exercised anyway (providers revoke idle ones). */
+  REFRESH_IDLE_MAX: envDurationMs().default(24 * 60 * 60_000),
+  /** Connections claimed per database round trip during a refresh tick. */
+  REFRESH_BATCH_SIZE: envInt({ min: 1, max: 5_000 }).default(200),
+  /** Default refreshes in flight per provider per replica (PROVIDER_<ID>_CONCURRENCY overrides). */
+  REFRESH_CONCURRENCY: envInt({ min: 1, max: 1_000 }).default(32),
+  /** Give up on one token request after this long (counts as a transient failure). */
+  REFRESH_TIMEOUT: envDurationMs().default(10_000),
+  ...providerEnv,
+});
+
+export type Config = z.output<typeof configSchema>;

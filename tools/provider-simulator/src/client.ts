@@ -1,0 +1,147 @@
+/**
+ * Typed client for the simulator's control API, for tests and benchmarks in other packages:
+ *
+ *   const sim = new SimulatorControl(url);
+ *   const grant = await sim.createGrant({ provider: "spotify", connectionKey: "c1" });
+ *   await sim.addFault({ connectionKey: "c1", fault: { kind: "status", status: 503 }, times: 3 });
+ *   expect((await sim.requests({ connectionKey: "c1" })).some((r) => r.reusedRefreshToken)).toBe(false);
+ */
+import type { ScriptedFault } from "./faults.ts";
+import type { CreatedGrant, GrantView } from "./grants.ts";
+import { defaultClientId, defaultClientSecret, type ProviderId } from "./providers.ts";
+import type { RateLimitConfig } from "./rate-limit.ts";
+import type { AddFaultBody } from "./routes/control/add-fault.route.ts";
+import type { ClearFaultsQuery } from "./routes/control/clear-faults.route.ts";
+import type { CreateGrantBody } from "./routes/control/create-grant.route.ts";
+import type { ListRequestsQuery } from "./routes/control/list-requests.route.ts";
+import type { RevokeBody } from "./routes/control/revoke.route.ts";
+import type { SetLatencyBody } from "./routes/control/set-latency.route.ts";
+import type { SetRateLimitBody } from "./routes/control/set-rate-limit.route.ts";
+import type { UpsertClientBody } from "./routes/control/upsert-client.route.ts";
+import type { Client, Latency, RequestLogEntry } from "./state.ts";
+
+export type {
+  AddFaultBody,
+  ClearFaultsQuery,
+  CreateGrantBody,
+  ListRequestsQuery,
+  RevokeBody,
+  SetLatencyBody,
+  SetRateLimitBody,
+  UpsertClientBody,
+};
+
+export class SimulatorControlError extends Error {
+  readonly status: number;
+  readonly body: unknown;
+
+  constructor(method: string, path: string, status: number, body: unknown) {
+    const message =
+      typeof body === "object" && body !== null && "message" in body
+        ? String(body.message)
+        : JSON.stringify(body);
+    super(`simulator ${method} ${path} failed with ${status}: ${message}`);
+    this.name = "SimulatorControlError";
+    this.status = status;
+    this.body = body;
+  }
+}
+
+type Query = Record<string, string | number | undefined>;
+
+export class SimulatorControl {
+  /** Base URL without a trailing slash. */
+  readonly baseUrl: string;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(baseUrl: string | URL, options: { fetch?: typeof fetch } = {}) {
+    this.baseUrl = String(baseUrl).replace(/\/+$/, "");
+    this.fetchImpl = options.fetch ?? fetch;
+  }
+
+  /** `POST` target for a provider's refresh requests. */
+  tokenUrl(provider: ProviderId): string {
+    return `${this.baseUrl}/${provider}/oauth/token`;
+  }
+
+  /** The client pair every simulator registers for a provider until told otherwise. */
+  static defaultCredentials(provider: ProviderId): { clientId: string; clientSecret: string } {
+    return { clientId: defaultClientId(provider), clientSecret: defaultClientSecret(provider) };
+  }
+
+  createGrant(input: CreateGrantBody): Promise<CreatedGrant> {
+    return this.call<CreatedGrant>("POST", "/_control/grants", input);
+  }
+
+  async grants(filter: { provider?: ProviderId; connectionKey?: string } = {}): Promise<GrantView[]> {
+    return (await this.call<{ grants: GrantView[] }>("GET", "/_control/grants", undefined, filter)).grants;
+  }
+
+  addFault(input: AddFaultBody): Promise<ScriptedFault> {
+    return this.call<ScriptedFault>("POST", "/_control/faults", input);
+  }
+
+  async faults(): Promise<ScriptedFault[]> {
+    return (await this.call<{ faults: ScriptedFault[] }>("GET", "/_control/faults")).faults;
+  }
+
+  /** Removes all faults, or those matching the filter; resolves to how many were removed. */
+  async clearFaults(filter: ClearFaultsQuery = {}): Promise<number> {
+    return (await this.call<{ cleared: number }>("DELETE", "/_control/faults", undefined, filter)).cleared;
+  }
+
+  async requests(filter: ListRequestsQuery = {}): Promise<RequestLogEntry[]> {
+    const query: Query = { ...filter };
+    return (await this.call<{ requests: RequestLogEntry[] }>("GET", "/_control/requests", undefined, query))
+      .requests;
+  }
+
+  async reset(): Promise<void> {
+    await this.call<undefined>("POST", "/_control/reset");
+  }
+
+  /** Revokes the grant(s); resolves to the grants now revoked. */
+  async revoke(input: RevokeBody): Promise<GrantView[]> {
+    return (await this.call<{ revoked: GrantView[] }>("POST", "/_control/revoke", input)).revoked;
+  }
+
+  setLatency(input: SetLatencyBody): Promise<Latency> {
+    return this.call<Latency>("PUT", "/_control/latency", input);
+  }
+
+  async setRateLimit(input: SetRateLimitBody): Promise<Partial<Record<ProviderId, RateLimitConfig>>> {
+    return (
+      await this.call<{ rateLimits: Partial<Record<ProviderId, RateLimitConfig>> }>(
+        "PUT",
+        "/_control/rate-limits",
+        input,
+      )
+    ).rateLimits;
+  }
+
+  upsertClient(input: UpsertClientBody): Promise<Omit<Client, "clientSecret">> {
+    return this.call<Omit<Client, "clientSecret">>("PUT", "/_control/clients", input);
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
+    const url = new URL(this.baseUrl + path);
+    for (const [key, value] of Object.entries(query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    const response = await this.fetchImpl(url, {
+      method,
+      ...(body === undefined
+        ? {}
+        : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      parsed = text;
+    }
+    if (!response.ok) throw new SimulatorControlError(method, path, response.status, parsed);
+    return parsed as T;
+  }
+}

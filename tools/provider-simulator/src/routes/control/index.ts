@@ -1,0 +1,27 @@
+import type { FastifyInstance } from "fastify";
+import type { SimulatorContext } from "../../context.ts";
+import { addFaultRoute } from "./add-fault.route.ts";
+import { clearFaultsRoute } from "./clear-faults.route.ts";
+import { createGrantRoute } from "./create-grant.route.ts";
+import { listFaultsRoute } from "./list-faults.route.ts";
+import { listGrantsRoute } from "./list-grants.route.ts";
+import { listRequestsRoute } from "./list-requests.route.ts";
+import { resetRoute } from "./reset.route.ts";
+import { revokeRoute } from "./revoke.route.ts";
+import { setLatencyRoute } from "./set-latency.route.ts";
+import { setRateLimitRoute } from "./set-rate-limit.route.ts";
+import { upsertClientRoute } from "./upsert-client.route.ts";
+
+export const controlRoutes: ReadonlyArray<(app: FastifyInstance, ctx: SimulatorContext) => void> = [
+  createGrantRoute,
+  listGrantsRoute,
+  revokeRoute,
+  addFaultRoute,
+  listFaultsRoute,
+  clearFaultsRoute,
+  listRequestsRoute,
+  setLatencyRoute,
+  setRateLimitRoute,
+  upsertClientRoute,
+  resetRoute,
+];

@@ -1,0 +1,308 @@
+import { randomUUID } from "node:crypto";
+import {
+  type Fault,
+  type FaultContext,
+  type FaultKind,
+  type FaultMatch,
+  faultMatches,
+  type ScriptedFault,
+} from "./faults.ts";
+import {
+  type AccessTokenInfo,
+  type CreatedGrant,
+  type CreateGrantInput,
+  GrantStore,
+  type GrantView,
+  type RefreshInput,
+  type RefreshResult,
+  type RefreshTokenPeek,
+  type RevokeFilter,
+} from "./grants.ts";
+import { defaultClientId, defaultClientSecret, type ProviderId, providerIds } from "./providers.ts";
+import { type RateLimitConfig, type RateLimitDecision, TokenBuckets } from "./rate-limit.ts";
+import { RingBuffer } from "./ring-buffer.ts";
+
+export const DEFAULT_REQUEST_LOG_CAPACITY = 100_000;
+
+export type Client = { provider: ProviderId; clientId: string; clientSecret: string; allowed: boolean };
+
+export type ClientAuthResult =
+  | { ok: true; client: Client }
+  | { ok: false; status: 400 | 401; error: "invalid_client" | "unauthorized_client"; description: string };
+
+export type RequestLogEntry = {
+  seq: number;
+  time: string;
+  endpoint: string;
+  provider: string;
+  grantId: string | null;
+  connectionKey: string | null;
+  clientId: string | null;
+  /** HTTP status answered; null when the simulator never answered (fault `timeout`). */
+  status: number | null;
+  error: string | null;
+  fault: FaultKind | null;
+  /** A rotated-away (already used) refresh token was presented: the client replayed an old token. */
+  reusedRefreshToken: boolean;
+  rotated: boolean;
+  durationMs: number;
+};
+
+export type RequestLogFilter = {
+  provider?: string | undefined;
+  connectionKey?: string | undefined;
+  grantId?: string | undefined;
+  /** Only entries with seq greater than this. */
+  since?: number | undefined;
+  /** At most this many (the newest ones), still oldest first. */
+  limit?: number | undefined;
+};
+
+export type SimulatorStateOptions = {
+  latencyMs?: number;
+  latencyJitterMs?: number;
+  requestLogCapacity?: number;
+  /** Clock in epoch ms; injectable so tests can move time (token expiry). */
+  now?: () => number;
+  /** Extra or replacement clients registered at start and after every reset. */
+  clients?: ReadonlyArray<UpsertClientInput>;
+};
+
+export type UpsertClientInput = {
+  provider: ProviderId;
+  clientId: string;
+  clientSecret: string;
+  allowed?: boolean | undefined;
+  /** Remove the provider's other clients (e.g. the default pair) first. */
+  replace?: boolean | undefined;
+};
+
+export type Latency = { ms: number; jitterMs: number };
+
+function clientKey(provider: string, clientId: string): string {
+  return `${provider}\u0000${clientId}`;
+}
+
+/** Everything the simulator remembers. Pure in-memory; `reset()` forgets it all. */
+export class SimulatorState {
+  readonly now: () => number;
+  private readonly options: SimulatorStateOptions;
+  private readonly clients = new Map<string, Client>();
+  private readonly grants: GrantStore;
+  private faults: ScriptedFault[] = [];
+  private readonly rateLimits = new Map<ProviderId, RateLimitConfig>();
+  private readonly buckets = new TokenBuckets();
+  private readonly log: RingBuffer<RequestLogEntry>;
+  private seq = 0;
+  latency: Latency;
+
+  constructor(options: SimulatorStateOptions = {}) {
+    this.options = options;
+    this.now = options.now ?? Date.now;
+    this.grants = new GrantStore(this.now);
+    this.log = new RingBuffer(options.requestLogCapacity ?? DEFAULT_REQUEST_LOG_CAPACITY);
+    this.latency = { ms: options.latencyMs ?? 0, jitterMs: options.latencyJitterMs ?? 0 };
+    this.registerDefaultClients();
+  }
+
+  /** Forget grants, tokens, faults, rate limits and the request log; restore clients and latency. */
+  reset(): void {
+    this.clients.clear();
+    this.grants.clear();
+    this.faults = [];
+    this.rateLimits.clear();
+    this.buckets.clear();
+    this.log.clear();
+    this.latency = { ms: this.options.latencyMs ?? 0, jitterMs: this.options.latencyJitterMs ?? 0 };
+    this.registerDefaultClients();
+  }
+
+  private registerDefaultClients(): void {
+    for (const provider of providerIds) {
+      this.upsertClient({
+        provider,
+        clientId: defaultClientId(provider),
+        clientSecret: defaultClientSecret(provider),
+      });
+    }
+    for (const client of this.options.clients ?? []) this.upsertClient(client);
+  }
+
+  // --- latency ---------------------------------------------------------------------------------
+
+  setLatency(latency: Latency): Latency {
+    this.latency = { ...latency };
+    return this.latency;
+  }
+
+  /** Delay for one provider request: base plus uniform jitter in [0, jitterMs]. */
+  nextDelayMs(): number {
+    const { ms, jitterMs } = this.latency;
+    return jitterMs > 0 ? ms + Math.floor(Math.random() * (jitterMs + 1)) : ms;
+  }
+
+  // --- clients ---------------------------------------------------------------------------------
+
+  upsertClient(input: UpsertClientInput): Client {
+    if (input.replace === true) {
+      for (const [key, client] of this.clients)
+        if (client.provider === input.provider) this.clients.delete(key);
+    }
+    const client: Client = {
+      provider: input.provider,
+      clientId: input.clientId,
+      clientSecret: input.clientSecret,
+      allowed: input.allowed ?? true,
+    };
+    this.clients.set(clientKey(input.provider, input.clientId), client);
+    return client;
+  }
+
+  listClients(provider?: ProviderId): Client[] {
+    return [...this.clients.values()].filter((c) => provider === undefined || c.provider === provider);
+  }
+
+  authenticateClient(provider: ProviderId, clientId: string, clientSecret: string): ClientAuthResult {
+    const client = this.clients.get(clientKey(provider, clientId));
+    if (client === undefined || client.clientSecret !== clientSecret) {
+      return {
+        ok: false,
+        status: 401,
+        error: "invalid_client",
+        description: "Client authentication failed.",
+      };
+    }
+    if (!client.allowed) {
+      return {
+        ok: false,
+        status: 400,
+        error: "unauthorized_client",
+        description: "The client is not authorized to use this grant type.",
+      };
+    }
+    return { ok: true, client };
+  }
+
+  // --- grants (see grants.ts) ------------------------------------------------------------------
+
+  createGrant(input: CreateGrantInput): { ok: true; grant: CreatedGrant } | { ok: false; error: string } {
+    return this.grants.createGrant(input);
+  }
+
+  listGrants(
+    filter: { provider?: string | undefined; connectionKey?: string | undefined } = {},
+  ): GrantView[] {
+    return this.grants.listGrants(filter);
+  }
+
+  peekRefreshToken(token: string): RefreshTokenPeek | null {
+    return this.grants.peekRefreshToken(token);
+  }
+
+  refresh(input: RefreshInput): RefreshResult {
+    return this.grants.refresh(input);
+  }
+
+  /** For data endpoints: the grant behind a bearer token, or null if unknown, expired or revoked. */
+  validateAccessToken(token: string): AccessTokenInfo | null {
+    return this.grants.validateAccessToken(token);
+  }
+
+  revoke(filter: RevokeFilter): GrantView[] {
+    return this.grants.revoke(filter);
+  }
+
+  // --- faults ----------------------------------------------------------------------------------
+
+  addFault(match: FaultMatch, fault: Fault, times: number | null): ScriptedFault {
+    const entry: ScriptedFault = {
+      id: randomUUID(),
+      ...match,
+      fault,
+      remaining: times,
+      createdAt: new Date(this.now()).toISOString(),
+    };
+    this.faults.push(entry);
+    return entry;
+  }
+
+  listFaults(): ScriptedFault[] {
+    return this.faults.map((f) => ({ ...f }));
+  }
+
+  /** Removes faults (all, or those matching every given field); returns how many were removed. */
+  clearFaults(
+    filter: {
+      id?: string | undefined;
+      provider?: string | undefined;
+      connectionKey?: string | undefined;
+    } = {},
+  ): number {
+    const before = this.faults.length;
+    this.faults = this.faults.filter(
+      (f) =>
+        !(
+          (filter.id === undefined || f.id === filter.id) &&
+          (filter.provider === undefined || f.provider === filter.provider) &&
+          (filter.connectionKey === undefined || f.connectionKey === filter.connectionKey)
+        ),
+    );
+    return before - this.faults.length;
+  }
+
+  /** The first scripted fault matching this request, consuming one of its uses. */
+  takeFault(ctx: FaultContext): Fault | null {
+    if (this.faults.length === 0) return null;
+    const index = this.faults.findIndex((f) => faultMatches(f, ctx));
+    if (index === -1) return null;
+    const entry = this.faults[index] as ScriptedFault;
+    if (entry.remaining !== null) {
+      entry.remaining -= 1;
+      if (entry.remaining <= 0) this.faults.splice(index, 1);
+    }
+    return entry.fault;
+  }
+
+  // --- rate limits -----------------------------------------------------------------------------
+
+  setRateLimit(provider: ProviderId, config: RateLimitConfig | null): void {
+    if (config === null) this.rateLimits.delete(provider);
+    else this.rateLimits.set(provider, config);
+    this.buckets.clear(`${provider}\u0000`);
+  }
+
+  getRateLimits(): Partial<Record<ProviderId, RateLimitConfig>> {
+    return Object.fromEntries(this.rateLimits);
+  }
+
+  takeRateLimit(provider: ProviderId, clientId: string | null): RateLimitDecision {
+    const config = this.rateLimits.get(provider);
+    if (config === undefined) return { ok: true };
+    return this.buckets.take(clientKey(provider, clientId ?? ""), config, this.now());
+  }
+
+  // --- request log -----------------------------------------------------------------------------
+
+  /** Appends to the bounded log; `startedAt` (epoch ms, the state's clock) becomes `time`. */
+  recordRequest(entry: Omit<RequestLogEntry, "seq" | "time"> & { startedAt: number }): RequestLogEntry {
+    this.seq += 1;
+    const { startedAt, ...rest } = entry;
+    const full: RequestLogEntry = { seq: this.seq, time: new Date(startedAt).toISOString(), ...rest };
+    this.log.push(full);
+    return full;
+  }
+
+  requests(filter: RequestLogFilter = {}): RequestLogEntry[] {
+    const out: RequestLogEntry[] = [];
+    for (const entry of this.log) {
+      if (filter.since !== undefined && entry.seq <= filter.since) continue;
+      if (filter.provider !== undefined && entry.provider !== filter.provider) continue;
+      if (filter.connectionKey !== undefined && entry.connectionKey !== filter.connectionKey) continue;
+      if (filter.grantId !== undefined && entry.grantId !== filter.grantId) continue;
+      out.push(entry);
+    }
+    return filter.limit !== undefined && out.length > filter.limit
+      ? out.slice(out.length - filter.limit)
+      : out;
+  }
+}
