@@ -1,0 +1,140 @@
+/**
+ * What scripts/start.sh runs on a laptop (through run-all.ts): the provider simulator and the five
+ * services, each on its own port, all against the local Postgres and NATS. Pure data and pure
+ * functions, so the table and the environment each process gets can be tested without spawning.
+ */
+import { styleText } from "node:util";
+
+export type ProcessSpec = {
+  readonly name: string;
+  /** Entry file, relative to the repository root. */
+  readonly entry: string;
+  readonly port: number;
+  /** The variable the process reads its port from (the simulator is not a service: PORT). */
+  readonly portVariable: "HTTP_PORT" | "PORT";
+  /** Preload `@syncwell/telemetry/register` (services only: the simulator plays an outside party). */
+  readonly telemetry: boolean;
+  /** Colour of the name in front of each output line. */
+  readonly color: LabelColor;
+};
+
+export type LabelColor = "cyan" | "magenta" | "yellow" | "green" | "blue" | "red" | "gray";
+
+function service(name: string, port: number, color: LabelColor): ProcessSpec {
+  const entry = `services/${name}/src/main.ts`;
+  return { name, entry, port, portVariable: "HTTP_PORT", telemetry: true, color };
+}
+
+export const PROCESSES: readonly ProcessSpec[] = [
+  {
+    name: "provider-simulator",
+    entry: "tools/provider-simulator/src/main.ts",
+    port: 4010,
+    portVariable: "PORT",
+    telemetry: false,
+    color: "gray",
+  },
+  service("scheduler", 3001, "cyan"),
+  service("token-service", 3002, "magenta"),
+  service("poller", 3003, "yellow"),
+  service("health-scorer", 3004, "green"),
+  service("notifier", 3005, "blue"),
+];
+
+export const LOCAL_DEFAULTS = {
+  DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/syncwell",
+  NATS_URL: "nats://127.0.0.1:4222",
+  NATS_PREFIX: "",
+  LOG_LEVEL: "info",
+  LOG_PRETTY: "true",
+} as const;
+
+/** The providers the simulator plays, and the client credentials it accepts by default. */
+export const SIMULATED_PROVIDERS = [
+  "google",
+  "spotify",
+  "github",
+  "github-app",
+  "discord",
+  "linkedin",
+  "slack",
+] as const;
+
+const LOCAL_ENCRYPTION_KEY = Buffer.from("syncwell-local-only-not-a-secret").toString("base64");
+
+/**
+ * PLACEHOLDER values for what the services require that has no safe default: API bearer tokens,
+ * the token encryption key, and OAuth clients, all pointing at the local provider simulator. Local
+ * runs only: anything set in the environment wins, and nothing here is a secret anywhere.
+ */
+export function localDevEnv(simulatorUrl: string): Record<string, string> {
+  const env: Record<string, string> = {
+    SCHEDULER_API_TOKEN: "local-dev-scheduler-token",
+    TOKEN_SERVICE_API_TOKEN: "local-dev-token-service-token",
+    TOKEN_ENCRYPTION_KEYS: `local-dev:${LOCAL_ENCRYPTION_KEY}`,
+    TOKEN_ENCRYPTION_CURRENT_KEY: "local-dev",
+  };
+  for (const provider of SIMULATED_PROVIDERS) {
+    const prefix = `PROVIDER_${provider.toUpperCase().replaceAll("-", "_")}`;
+    env[`${prefix}_CLIENT_ID`] = `sim-${provider}-client`;
+    env[`${prefix}_CLIENT_SECRET`] = `sim-${provider}-secret`;
+    env[`${prefix}_TOKEN_URL`] = `${simulatorUrl}/${provider}/oauth/token`;
+  }
+  return env;
+}
+
+export type ChildEnvOptions = {
+  /** The runner's own environment; anything set there wins over the local defaults. */
+  readonly base: NodeJS.ProcessEnv;
+  /** Force colours in the child's output (its stdout is a pipe, so it would otherwise turn them off). */
+  readonly color: boolean;
+};
+
+/**
+ * The environment one child starts with. The port and service name are always the table's: a
+ * single HTTP_PORT exported in the shell must not make five processes fight over one port.
+ */
+export function childEnv(spec: ProcessSpec, options: ChildEnvOptions): NodeJS.ProcessEnv {
+  const { base } = options;
+  const env: NodeJS.ProcessEnv = { ...base };
+  const simulator = PROCESSES.find((p) => p.name === "provider-simulator");
+  const defaults = { ...LOCAL_DEFAULTS, ...localDevEnv(`http://127.0.0.1:${simulator?.port ?? 4010}`) };
+  for (const [key, value] of Object.entries(defaults)) {
+    if (env[key] === undefined) env[key] = value;
+  }
+  env[spec.portVariable] = String(spec.port);
+  env.OTEL_SERVICE_NAME = spec.name;
+  // No collector configured: keep the SDK off instead of logging export failures every few seconds.
+  if (!base.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() && env.OTEL_SDK_DISABLED === undefined) {
+    env.OTEL_SDK_DISABLED = "true";
+  }
+  if (options.color && env.FORCE_COLOR === undefined && env.NO_COLOR === undefined) {
+    env.FORCE_COLOR = "1";
+  }
+  return env;
+}
+
+/** Node arguments that start one process (the executable itself is the runner's own Node). */
+export function nodeArgs(spec: ProcessSpec, telemetryAvailable: boolean): string[] {
+  return spec.telemetry && telemetryAvailable
+    ? ["--import", "@syncwell/telemetry/register", spec.entry]
+    : [spec.entry];
+}
+
+/** `scheduler          │`, padded so every process's lines line up, coloured when asked. */
+export function formatLabel(spec: ProcessSpec, width: number, color: boolean): string {
+  const text = `${spec.name.padEnd(width)} │`;
+  return color ? styleText(spec.color, text, { validateStream: false }) : text;
+}
+
+/** Colours when writing to a terminal, unless NO_COLOR is set; FORCE_COLOR (not "0") forces them. */
+export function wantColor(env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
+  if (env.FORCE_COLOR !== undefined) return env.FORCE_COLOR !== "0";
+  return isTTY && env.NO_COLOR === undefined;
+}
+
+/** How a child ended, in words: `exited with code 1`, `was killed by SIGKILL`. */
+export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+  if (signal) return `was killed by ${signal}`;
+  return `exited with code ${code ?? "unknown"}`;
+}
