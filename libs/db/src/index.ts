@@ -16,6 +16,7 @@ export type {
 // The namespace is a value: error classes (`Prisma.PrismaClientKnownRequestError`), `Prisma.sql`,
 // input types (`Prisma.ConnectionUpdateInput`).
 export { Prisma } from "./generated/prisma/client.ts";
+export * from "./job-runs.repository.ts";
 export {
   defaultMigrationsDir,
   type MigrateLogger,
