@@ -1,3 +1,4 @@
+export { bearerAuth } from "./bearer-auth.ts";
 export {
   ConfigError,
   type ConfigIssue,

@@ -1,5 +1,5 @@
+import { bearerAuth } from "@syncwell/runtime";
 import type { FastifyInstance } from "fastify";
-import { bearerAuth } from "../http/bearer-auth.ts";
 import type { RouteDeps } from "./deps.ts";
 import { jobRunStatsRoute } from "./job-run-stats.route.ts";
 import { listJobRunsRoute } from "./list-job-runs.route.ts";
@@ -17,7 +17,7 @@ export async function registerRoutes(
   deps: RouteDeps & { apiToken: string },
 ): Promise<void> {
   await app.register(async (api) => {
-    api.addHook("onRequest", bearerAuth(deps.apiToken));
+    api.addHook("onRequest", bearerAuth(deps.apiToken, { realm: "syncwell-scheduler" }));
     listSchedulesRoute(api, deps);
     triggerScheduleRoute(api, deps);
     listJobRunsRoute(api, deps);

@@ -1,8 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { FastifyReply, FastifyRequest } from "fastify";
 
-const REALM = 'Bearer realm="syncwell-scheduler"';
-
 function digest(value: string): Buffer {
   return createHash("sha256").update(value, "utf8").digest();
 }
@@ -13,8 +11,9 @@ function digest(value: string): Buffer {
  * says nothing about the secret, not even its length. A 401 carries `WWW-Authenticate: Bearer`
  * (RFC 6750), with `error="invalid_token"` when a token was sent but is wrong.
  */
-export function bearerAuth(secret: string) {
+export function bearerAuth(secret: string, options: { realm: string }) {
   const expected = digest(secret);
+  const challenge = `Bearer realm="${options.realm}"`;
   return async function requireBearer(
     request: FastifyRequest,
     reply: FastifyReply,
@@ -26,7 +25,7 @@ export function bearerAuth(secret: string) {
     // Returning the reply tells Fastify the hook answered and the handler must not run.
     return reply
       .code(401)
-      .header("WWW-Authenticate", token === undefined ? REALM : `${REALM}, error="invalid_token"`)
+      .header("WWW-Authenticate", token === undefined ? challenge : `${challenge}, error="invalid_token"`)
       .send({
         error: "unauthorized",
         message: token === undefined ? "a bearer token is required" : "the bearer token is not valid",
