@@ -5,26 +5,14 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import { createTestDatabase, createTestNats, type TestDatabase } from "@syncwell/testing";
+import { createTestDatabase, createTestNats, freePort, type TestDatabase } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const services = ["scheduler", "token-service", "poller", "health-scorer", "notifier"] as const;
 const nats = createTestNats("svc");
 let db: TestDatabase;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
 
 /** Variables a service needs beyond the common ones; secrets here are throwaway test values. */
 function serviceEnv(port: number): Record<string, string> {

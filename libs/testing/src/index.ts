@@ -1,3 +1,4 @@
 export * from "./database.ts";
 export * from "./nats.ts";
 export * from "./otlp-receiver.ts";
+export * from "./ports.ts";

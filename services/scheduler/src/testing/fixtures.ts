@@ -1,29 +1,19 @@
-import { createServer } from "node:net";
 import { type Bus, createBus } from "@syncwell/bus";
 import { type EventOf, streams } from "@syncwell/contracts";
 import { type CommonConfig, type RunningService, runService } from "@syncwell/runtime";
 import { createLogger } from "@syncwell/telemetry";
 import type { TestDatabase, TestNats } from "@syncwell/testing";
+
+import { freePort } from "@syncwell/testing";
+
+export { freePort };
+
 import type { Config } from "../config.ts";
 import { schedulerService } from "../service.ts";
 
 /** Test helpers for the scheduler's in-process and child-process tests. */
 
 export const TEST_API_TOKEN = "test-scheduler-token-0123456789";
-
-/** A TCP port free right now (the runtime's HTTP_PORT must be 1-65535, so port 0 is not an option). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Every built-in schedule off: a test turns on what it needs (through SCHEDULES_EXTRA, usually). */
 export const ALL_BUILT_IN_OFF = {
