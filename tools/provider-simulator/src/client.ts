@@ -5,30 +5,69 @@
  *   const grant = await sim.createGrant({ provider: "spotify", connectionKey: "c1" });
  *   await sim.addFault({ connectionKey: "c1", fault: { kind: "status", status: 503 }, times: 3 });
  *   expect((await sim.requests({ connectionKey: "c1" })).some((r) => r.reusedRefreshToken)).toBe(false);
+ *
+ *   // data APIs: point a client at sim.apiUrl("gmail") instead of https://gmail.googleapis.com
+ *   await sim.addData("gmail", "messages", { connectionKey: "c1", items: [{ from: "Ann <Ann@X.io>" }] });
+ *   await sim.expireCursors({ connectionKey: "c1", resource: "calendar" });
  */
+import type { calendarEvents } from "./data/calendar.ts";
+import type { DataPlatform, ResourceSpec } from "./data/dataset.ts";
+import type { discordGuilds } from "./data/discord.ts";
+import type { githubEvents, githubRepos } from "./data/github.ts";
+import type { gmailMessages } from "./data/gmail.ts";
+import type { spotifyRecentlyPlayed, spotifyTopTracks } from "./data/spotify.ts";
+import type { youtubeLikes } from "./data/youtube.ts";
 import type { ScriptedFault } from "./faults.ts";
 import type { CreatedGrant, GrantView } from "./grants.ts";
 import { defaultClientId, defaultClientSecret, type ProviderId } from "./providers.ts";
 import type { RateLimitConfig } from "./rate-limit.ts";
+import type { AddDataBody, AddDataResult } from "./routes/control/add-data.route.ts";
 import type { AddFaultBody } from "./routes/control/add-fault.route.ts";
 import type { ClearFaultsQuery } from "./routes/control/clear-faults.route.ts";
 import type { CreateGrantBody } from "./routes/control/create-grant.route.ts";
+import type { DataStats } from "./routes/control/data-stats.route.ts";
+import type { ExpireCursorsBody, ExpireCursorsResult } from "./routes/control/expire-cursors.route.ts";
 import type { ListRequestsQuery } from "./routes/control/list-requests.route.ts";
 import type { RevokeBody } from "./routes/control/revoke.route.ts";
 import type { SetLatencyBody } from "./routes/control/set-latency.route.ts";
-import type { SetRateLimitBody } from "./routes/control/set-rate-limit.route.ts";
+import type { SetParticipantsBody, SetParticipantsResult } from "./routes/control/set-participants.route.ts";
+import type { SetRateLimitBody, SetRateLimitResult } from "./routes/control/set-rate-limit.route.ts";
 import type { UpsertClientBody } from "./routes/control/upsert-client.route.ts";
 import type { Client, Latency, RequestLogEntry } from "./state.ts";
 
 export type {
+  AddDataBody,
+  AddDataResult,
   AddFaultBody,
   ClearFaultsQuery,
   CreateGrantBody,
+  DataPlatform,
+  DataStats,
+  ExpireCursorsBody,
+  ExpireCursorsResult,
   ListRequestsQuery,
   RevokeBody,
   SetLatencyBody,
+  SetParticipantsBody,
+  SetParticipantsResult,
   SetRateLimitBody,
+  SetRateLimitResult,
   UpsertClientBody,
+};
+
+type InputOf<S> = S extends ResourceSpec<infer _Item, infer Input> ? Input : never;
+
+/** The item fields `addData(platform, resource, { items })` takes, per platform and resource. */
+export type DataItemInputs = {
+  spotify: {
+    "recently-played": InputOf<typeof spotifyRecentlyPlayed>;
+    "top-tracks": InputOf<typeof spotifyTopTracks>;
+  };
+  youtube: { "liked-videos": InputOf<typeof youtubeLikes> };
+  github: { repos: InputOf<typeof githubRepos>; events: InputOf<typeof githubEvents> };
+  discord: { guilds: InputOf<typeof discordGuilds> };
+  gmail: { messages: InputOf<typeof gmailMessages> };
+  calendar: { events: InputOf<typeof calendarEvents> };
 };
 
 export class SimulatorControlError extends Error {
@@ -62,6 +101,14 @@ export class SimulatorControl {
   /** `POST` target for a provider's refresh requests. */
   tokenUrl(provider: ProviderId): string {
     return `${this.baseUrl}/${provider}/oauth/token`;
+  }
+
+  /**
+   * Base URL that stands in for a platform's API origin: `${apiUrl("gmail")}/gmail/v1/users/me/messages`
+   * mirrors `https://gmail.googleapis.com/gmail/v1/users/me/messages` (see README for each platform).
+   */
+  apiUrl(platform: DataPlatform): string {
+    return `${this.baseUrl}/${platform}`;
   }
 
   /** The client pair every simulator registers for a provider until told otherwise. */
@@ -109,14 +156,38 @@ export class SimulatorControl {
     return this.call<Latency>("PUT", "/_control/latency", input);
   }
 
+  /** Sets a token (default) or data rate limit; resolves to the limits now in force for that scope. */
   async setRateLimit(input: SetRateLimitBody): Promise<Partial<Record<ProviderId, RateLimitConfig>>> {
-    return (
-      await this.call<{ rateLimits: Partial<Record<ProviderId, RateLimitConfig>> }>(
-        "PUT",
-        "/_control/rate-limits",
-        input,
-      )
-    ).rateLimits;
+    const result = await this.call<SetRateLimitResult>("PUT", "/_control/rate-limits", input);
+    return input.scope === "data" ? result.dataRateLimits : result.rateLimits;
+  }
+
+  /**
+   * The platform got new data for a connection: `count` generated items and/or explicit `items`,
+   * newer than everything before, so an incremental sync returns exactly these. Resolves to them
+   * as the platform's API shows them.
+   */
+  addData<P extends DataPlatform, R extends keyof DataItemInputs[P] & string>(
+    platform: P,
+    resource: R,
+    input: AddDataBody<DataItemInputs[P][R]>,
+  ): Promise<AddDataResult> {
+    return this.call<AddDataResult>("POST", `/_control/data/${platform}/${resource}`, input);
+  }
+
+  /** Who a Google account corresponds with (Gmail From/To/Cc, Calendar attendees); null restores the defaults. */
+  setParticipants(input: SetParticipantsBody): Promise<SetParticipantsResult> {
+    return this.call<SetParticipantsResult>("PUT", "/_control/data/participants", input);
+  }
+
+  /** Gmail history ids and Calendar sync tokens handed out so far stop working (404 / 410). */
+  async expireCursors(input: ExpireCursorsBody): Promise<string[]> {
+    return (await this.call<ExpireCursorsResult>("POST", "/_control/data/expire-cursors", input)).expired;
+  }
+
+  /** Generated accounts in memory and the resources served. */
+  dataStats(): Promise<DataStats> {
+    return this.call<DataStats>("GET", "/_control/data");
   }
 
   upsertClient(input: UpsertClientBody): Promise<Omit<Client, "clientSecret">> {

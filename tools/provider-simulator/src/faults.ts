@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { providerIds } from "./providers.ts";
 
-export const faultStatuses = [400, 401, 429, 500, 502, 503] as const;
+/** 403 is how Google and GitHub often report quota and secondary rate limits on data APIs. */
+export const faultStatuses = [400, 401, 403, 429, 500, 502, 503] as const;
 
 /** `Retry-After` is either delta-seconds or an HTTP-date (RFC 9110 §10.2.3). */
 const retryAfterSchema = z.union([
@@ -32,14 +33,37 @@ export const faultSchema = z.discriminatedUnion("kind", [
 export type Fault = z.output<typeof faultSchema>;
 export type FaultKind = Fault["kind"];
 
-/** Which requests a scripted fault applies to; an absent field matches everything. */
+export const faultEndpoints = ["token", "data"] as const;
+export type FaultEndpoint = (typeof faultEndpoints)[number];
+
+/**
+ * Which requests a scripted fault applies to; an absent field matches everything. `endpoint`
+ * picks token or data requests: without it, a fault with `resource` or `path` targets data
+ * endpoints and any other fault targets token requests (as before data endpoints existed).
+ */
 export const faultMatchSchema = z.strictObject({
   provider: z.enum(providerIds).optional(),
   connectionKey: z.string().min(1).optional(),
   refreshToken: z.string().min(1).optional(),
+  endpoint: z.enum(faultEndpoints).optional(),
+  /** A data resource (`gmail.messages`) or a whole platform (`gmail`). */
+  resource: z
+    .string()
+    .regex(
+      /^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*$/,
+      "a resource like gmail.messages, or a platform like gmail",
+    )
+    .optional(),
+  /** A path prefix, e.g. `/gmail/gmail/v1/users/me/history`. */
+  path: z.string().startsWith("/").optional(),
 });
 
 export type FaultMatch = z.output<typeof faultMatchSchema>;
+
+/** The endpoint kind a fault applies to (see faultMatchSchema). */
+export function faultTarget(match: FaultMatch): FaultEndpoint {
+  return match.endpoint ?? (match.resource !== undefined || match.path !== undefined ? "data" : "token");
+}
 
 export type ScriptedFault = FaultMatch & {
   id: string;
@@ -50,13 +74,25 @@ export type ScriptedFault = FaultMatch & {
 };
 
 export type FaultContext = {
+  endpoint: FaultEndpoint;
   provider: string;
   connectionKey: string | null;
   refreshToken: string | null;
+  /** Data requests: `<platform>.<resource>` and the path without its query. */
+  resource: string | null;
+  path: string | null;
 };
 
+/** `gmail` and `gmail.messages` both cover `gmail.messages`; `gmail.message` does not. */
+export function resourceCovers(pattern: string, resource: string | null): boolean {
+  return resource !== null && (resource === pattern || resource.startsWith(`${pattern}.`));
+}
+
 export function faultMatches(entry: ScriptedFault, ctx: FaultContext): boolean {
+  if (faultTarget(entry) !== ctx.endpoint) return false;
   if (entry.provider !== undefined && entry.provider !== ctx.provider) return false;
+  if (entry.resource !== undefined && !resourceCovers(entry.resource, ctx.resource)) return false;
+  if (entry.path !== undefined && (ctx.path === null || !ctx.path.startsWith(entry.path))) return false;
   if (entry.connectionKey !== undefined && entry.connectionKey !== ctx.connectionKey) return false;
   if (entry.refreshToken !== undefined && entry.refreshToken !== ctx.refreshToken) return false;
   return true;
@@ -68,6 +104,8 @@ export function defaultErrorCode(status: (typeof faultStatuses)[number]): string
       return "invalid_grant";
     case 401:
       return "invalid_client";
+    case 403:
+      return "access_denied";
     case 429:
       return "rate_limit_exceeded";
     case 503:

@@ -54,6 +54,12 @@ export type CreateGrantInput = {
   expiresIn?: number | undefined;
 };
 
+export type GrantFilter = {
+  provider?: string | undefined;
+  connectionKey?: string | undefined;
+  grantId?: string | undefined;
+};
+
 export type RevokeFilter = {
   refreshToken?: string | undefined;
   connectionKey?: string | undefined;
@@ -77,6 +83,13 @@ export type RefreshTokenPeek = {
   provider: ProviderId;
   used: boolean;
 };
+
+/** Why a bearer token is not accepted (platforms word their 401s differently for each). */
+export type AccessTokenProblem = "unknown" | "expired" | "revoked";
+
+export type AccessTokenCheck =
+  | { ok: true; info: AccessTokenInfo }
+  | { ok: false; problem: AccessTokenProblem };
 
 type AccessTokenRecord = { grant: Grant; scopes: string[]; expiresAt: number };
 type RefreshTokenRecord = { grant: Grant; used: boolean };
@@ -179,9 +192,14 @@ export class GrantStore {
     };
   }
 
-  listGrants(
-    filter: { provider?: string | undefined; connectionKey?: string | undefined } = {},
-  ): GrantView[] {
+  listGrants(filter: GrantFilter = {}): GrantView[] {
+    if (filter.grantId !== undefined) {
+      const grant = this.grants.get(filter.grantId);
+      if (grant === undefined) return [];
+      if (filter.provider !== undefined && grant.provider !== filter.provider) return [];
+      if (filter.connectionKey !== undefined && grant.connectionKey !== filter.connectionKey) return [];
+      return [toView(grant)];
+    }
     const out: GrantView[] = [];
     for (const grant of this.grants.values()) {
       if (filter.provider !== undefined && grant.provider !== filter.provider) continue;
@@ -294,21 +312,30 @@ export class GrantStore {
 
   /** For data endpoints: the grant behind a bearer token, or null if unknown, expired or revoked. */
   validateAccessToken(token: string): AccessTokenInfo | null {
+    const check = this.inspectAccessToken(token);
+    return check.ok ? check.info : null;
+  }
+
+  /**
+   * Like validateAccessToken, saying why a token is refused. An expired token stays known (each
+   * grant keeps its last 16 anyway), so it is reported as expired for as long as it is remembered.
+   */
+  inspectAccessToken(token: string): AccessTokenCheck {
     const record = this.accessTokens.get(token);
-    if (record === undefined) return null;
-    if (record.expiresAt <= this.now()) {
-      this.accessTokens.delete(token);
-      return null;
-    }
+    if (record === undefined) return { ok: false, problem: "unknown" };
     const { grant } = record;
-    if (grant.status !== "active") return null;
+    if (grant.status !== "active") return { ok: false, problem: "revoked" };
+    if (record.expiresAt <= this.now()) return { ok: false, problem: "expired" };
     return {
-      grantId: grant.id,
-      provider: grant.provider,
-      connectionKey: grant.connectionKey,
-      clientId: grant.clientId,
-      scopes: [...record.scopes],
-      expiresAt: record.expiresAt,
+      ok: true,
+      info: {
+        grantId: grant.id,
+        provider: grant.provider,
+        connectionKey: grant.connectionKey,
+        clientId: grant.clientId,
+        scopes: [...record.scopes],
+        expiresAt: record.expiresAt,
+      },
     };
   }
 

@@ -1,10 +1,15 @@
 export * from "./client.ts";
 export type { SimulatorContext } from "./context.ts";
+export type { Participant } from "./data/account.ts";
+export { type DataPlatform, dataPlatforms, platformProviders } from "./data/dataset.ts";
+export { resourceNames } from "./data/index.ts";
 export {
   defaultErrorCode,
   type Fault,
+  type FaultEndpoint,
   type FaultKind,
   type FaultMatch,
+  faultEndpoints,
   faultMatchSchema,
   faultSchema,
   faultStatuses,

@@ -8,6 +8,8 @@ const simulator = await createSimulator({
   latencyMs: config.SIM_LATENCY_MS,
   latencyJitterMs: config.SIM_LATENCY_JITTER_MS,
   requestLogCapacity: config.SIM_REQUEST_LOG_SIZE,
+  dataItems: { min: config.SIM_DATA_ITEMS_MIN, max: config.SIM_DATA_ITEMS_MAX },
+  dataCacheSize: config.SIM_DATA_CACHE_SIZE,
   logger: { level: config.LOG_LEVEL },
 });
 simulator.app.log.info(

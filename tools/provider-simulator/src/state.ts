@@ -1,16 +1,20 @@
 import { randomUUID } from "node:crypto";
+import { DataStore, DEFAULT_DATA_CACHE_SIZE, DEFAULT_DATA_ITEMS } from "./data/store.ts";
 import {
   type Fault,
   type FaultContext,
   type FaultKind,
   type FaultMatch,
   faultMatches,
+  resourceCovers,
   type ScriptedFault,
 } from "./faults.ts";
 import {
+  type AccessTokenCheck,
   type AccessTokenInfo,
   type CreatedGrant,
   type CreateGrantInput,
+  type GrantFilter,
   GrantStore,
   type GrantView,
   type RefreshInput,
@@ -33,8 +37,12 @@ export type ClientAuthResult =
 export type RequestLogEntry = {
   seq: number;
   time: string;
+  /** `token` (the OAuth token endpoint) or `data` (a platform's data API). */
   endpoint: string;
   provider: string;
+  /** Data requests: `<platform>.<resource>` (e.g. `gmail.messages`) and the path without query. */
+  resource: string | null;
+  path: string | null;
   grantId: string | null;
   connectionKey: string | null;
   clientId: string | null;
@@ -49,7 +57,10 @@ export type RequestLogEntry = {
 };
 
 export type RequestLogFilter = {
+  endpoint?: string | undefined;
   provider?: string | undefined;
+  /** A resource (`gmail.messages`) or platform (`gmail`). */
+  resource?: string | undefined;
   connectionKey?: string | undefined;
   grantId?: string | undefined;
   /** Only entries with seq greater than this. */
@@ -66,7 +77,15 @@ export type SimulatorStateOptions = {
   now?: () => number;
   /** Extra or replacement clients registered at start and after every reset. */
   clients?: ReadonlyArray<UpsertClientInput>;
+  /** Initial items per data resource: a seeded count in [min, max] (default 25–60). */
+  dataItems?: { min: number; max: number };
+  /** Accounts whose generated data is kept (LRU; default 20,000). */
+  dataCacheSize?: number;
+  /** Generated data lies before this instant (epoch ms); default: start-up (and reset) time. */
+  dataEpoch?: number;
 };
+
+export type RateLimitScope = "token" | "data";
 
 export type UpsertClientInput = {
   provider: ProviderId;
@@ -90,8 +109,16 @@ export class SimulatorState {
   private readonly clients = new Map<string, Client>();
   private readonly grants: GrantStore;
   private faults: ScriptedFault[] = [];
-  private readonly rateLimits = new Map<ProviderId, RateLimitConfig>();
-  private readonly buckets = new TokenBuckets();
+  private readonly rateLimits: Record<RateLimitScope, Map<ProviderId, RateLimitConfig>> = {
+    token: new Map(),
+    data: new Map(),
+  };
+  private readonly buckets: Record<RateLimitScope, TokenBuckets> = {
+    token: new TokenBuckets(),
+    data: new TokenBuckets(),
+  };
+  /** The platforms' data (mailboxes, calendars, plays …), generated per account on first use. */
+  readonly data: DataStore;
   private readonly log: RingBuffer<RequestLogEntry>;
   private seq = 0;
   latency: Latency;
@@ -102,16 +129,28 @@ export class SimulatorState {
     this.grants = new GrantStore(this.now);
     this.log = new RingBuffer(options.requestLogCapacity ?? DEFAULT_REQUEST_LOG_CAPACITY);
     this.latency = { ms: options.latencyMs ?? 0, jitterMs: options.latencyJitterMs ?? 0 };
+    this.data = new DataStore({
+      items: options.dataItems ?? DEFAULT_DATA_ITEMS,
+      capacity: options.dataCacheSize ?? DEFAULT_DATA_CACHE_SIZE,
+      epoch: this.dataEpoch(),
+    });
     this.registerDefaultClients();
   }
 
-  /** Forget grants, tokens, faults, rate limits and the request log; restore clients and latency. */
+  private dataEpoch(): number {
+    return this.options.dataEpoch ?? Math.floor(this.now() / 1000) * 1000;
+  }
+
+  /** Forget grants, tokens, data, faults, rate limits and the request log; restore clients and latency. */
   reset(): void {
     this.clients.clear();
     this.grants.clear();
+    this.data.reset(this.dataEpoch());
     this.faults = [];
-    this.rateLimits.clear();
-    this.buckets.clear();
+    for (const scope of ["token", "data"] as const) {
+      this.rateLimits[scope].clear();
+      this.buckets[scope].clear();
+    }
     this.log.clear();
     this.latency = { ms: this.options.latencyMs ?? 0, jitterMs: this.options.latencyJitterMs ?? 0 };
     this.registerDefaultClients();
@@ -189,9 +228,7 @@ export class SimulatorState {
     return this.grants.createGrant(input);
   }
 
-  listGrants(
-    filter: { provider?: string | undefined; connectionKey?: string | undefined } = {},
-  ): GrantView[] {
+  listGrants(filter: GrantFilter = {}): GrantView[] {
     return this.grants.listGrants(filter);
   }
 
@@ -206,6 +243,11 @@ export class SimulatorState {
   /** For data endpoints: the grant behind a bearer token, or null if unknown, expired or revoked. */
   validateAccessToken(token: string): AccessTokenInfo | null {
     return this.grants.validateAccessToken(token);
+  }
+
+  /** Like validateAccessToken, saying why a token is refused (unknown, expired, revoked). */
+  inspectAccessToken(token: string): AccessTokenCheck {
+    return this.grants.inspectAccessToken(token);
   }
 
   revoke(filter: RevokeFilter): GrantView[] {
@@ -265,20 +307,30 @@ export class SimulatorState {
 
   // --- rate limits -----------------------------------------------------------------------------
 
-  setRateLimit(provider: ProviderId, config: RateLimitConfig | null): void {
-    if (config === null) this.rateLimits.delete(provider);
-    else this.rateLimits.set(provider, config);
-    this.buckets.clear(`${provider}\u0000`);
+  /**
+   * `token`: per provider and client on the token endpoint. `data`: per provider across all of its
+   * data endpoints (Gmail, Calendar and YouTube share Google's), like an app-wide quota.
+   */
+  setRateLimit(provider: ProviderId, config: RateLimitConfig | null, scope: RateLimitScope = "token"): void {
+    if (config === null) this.rateLimits[scope].delete(provider);
+    else this.rateLimits[scope].set(provider, config);
+    this.buckets[scope].clear(`${provider}\u0000`);
   }
 
-  getRateLimits(): Partial<Record<ProviderId, RateLimitConfig>> {
-    return Object.fromEntries(this.rateLimits);
+  getRateLimits(scope: RateLimitScope = "token"): Partial<Record<ProviderId, RateLimitConfig>> {
+    return Object.fromEntries(this.rateLimits[scope]);
   }
 
   takeRateLimit(provider: ProviderId, clientId: string | null): RateLimitDecision {
-    const config = this.rateLimits.get(provider);
+    const config = this.rateLimits.token.get(provider);
     if (config === undefined) return { ok: true };
-    return this.buckets.take(clientKey(provider, clientId ?? ""), config, this.now());
+    return this.buckets.token.take(clientKey(provider, clientId ?? ""), config, this.now());
+  }
+
+  takeDataRateLimit(provider: ProviderId): RateLimitDecision {
+    const config = this.rateLimits.data.get(provider);
+    if (config === undefined) return { ok: true };
+    return this.buckets.data.take(`${provider}\u0000`, config, this.now());
   }
 
   // --- request log -----------------------------------------------------------------------------
@@ -296,7 +348,9 @@ export class SimulatorState {
     const out: RequestLogEntry[] = [];
     for (const entry of this.log) {
       if (filter.since !== undefined && entry.seq <= filter.since) continue;
+      if (filter.endpoint !== undefined && entry.endpoint !== filter.endpoint) continue;
       if (filter.provider !== undefined && entry.provider !== filter.provider) continue;
+      if (filter.resource !== undefined && !resourceCovers(filter.resource, entry.resource)) continue;
       if (filter.connectionKey !== undefined && entry.connectionKey !== filter.connectionKey) continue;
       if (filter.grantId !== undefined && entry.grantId !== filter.grantId) continue;
       out.push(entry);

@@ -65,3 +65,30 @@ export async function refresh(
   }
   return { status: response.status, headers: response.headers, text, json };
 }
+
+export type ApiResponse<T> = {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** The parsed body, typed as the test expects it (null when empty or not JSON). */
+  json: T;
+};
+
+/** A data-API GET with a bearer token, as a poller would send it. */
+export async function apiGet<T = unknown>(
+  url: string,
+  token: string | null,
+  headers: Record<string, string> = {},
+): Promise<ApiResponse<T>> {
+  const response = await fetch(url, {
+    headers: token === null ? headers : { authorization: `Bearer ${token}`, ...headers },
+  });
+  const text = await response.text();
+  let json: unknown = null;
+  try {
+    json = text === "" ? null : JSON.parse(text);
+  } catch {
+    json = null;
+  }
+  return { status: response.status, headers: response.headers, text, json: json as T };
+}

@@ -1,16 +1,17 @@
 import type { FastifyInstance } from "fastify";
 import type { SimulatorContext } from "../context.ts";
 import { controlRoutes } from "./control/index.ts";
+import { dataRoutes } from "./data/index.ts";
 import { healthzRoute } from "./healthz.route.ts";
 import { tokenRoute } from "./token.route.ts";
 
 export type RouteRegistration = (app: FastifyInstance, ctx: SimulatorContext) => void;
 
 /**
- * What the simulated providers serve. Data APIs (Gmail, Calendar, Spotify, YouTube, GitHub,
- * Discord) and the Resend-compatible email endpoint join this list as one file per endpoint; they
- * get the global latency automatically and check bearers with `ctx.state.validateAccessToken`.
+ * What the simulated providers serve: token endpoints and the platforms' data APIs (Spotify,
+ * YouTube, GitHub, Discord, Gmail, Calendar; see data/). A Resend-compatible email endpoint joins
+ * this list as one file per endpoint; every route here gets the global latency automatically.
  */
-export const providerRoutes: readonly RouteRegistration[] = [tokenRoute];
+export const providerRoutes: readonly RouteRegistration[] = [tokenRoute, ...dataRoutes];
 
 export const allRoutes: readonly RouteRegistration[] = [healthzRoute, ...providerRoutes, ...controlRoutes];

@@ -39,6 +39,8 @@ async function handleTokenRequest(
   const log: LogFields = {
     endpoint: "token",
     provider,
+    resource: null,
+    path: null,
     grantId: grant?.grantId ?? null,
     connectionKey: grant?.connectionKey ?? null,
     clientId: presentedClientId,
@@ -58,7 +60,14 @@ async function handleTokenRequest(
   };
 
   let withholdRefreshToken = false;
-  const fault = state.takeFault({ provider, connectionKey: grant?.connectionKey ?? null, refreshToken });
+  const fault = state.takeFault({
+    endpoint: "token",
+    provider,
+    connectionKey: grant?.connectionKey ?? null,
+    refreshToken,
+    resource: null,
+    path: null,
+  });
   if (fault !== null) {
     log.fault = fault.kind;
     switch (fault.kind) {

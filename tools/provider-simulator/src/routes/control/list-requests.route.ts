@@ -4,7 +4,11 @@ import type { SimulatorContext } from "../../context.ts";
 import { parseOrReply } from "./validation.ts";
 
 export const listRequestsQuery = z.strictObject({
+  /** `token` or `data`. */
+  endpoint: z.string().min(1).optional(),
   provider: z.string().min(1).optional(),
+  /** A resource (`gmail.messages`) or a platform (`gmail`). */
+  resource: z.string().min(1).optional(),
   connectionKey: z.string().min(1).optional(),
   grantId: z.string().min(1).optional(),
   since: z.coerce.number().int().nonnegative().optional(),
@@ -13,7 +17,9 @@ export const listRequestsQuery = z.strictObject({
 
 /** What the client sends (the schema coerces query strings back to numbers). */
 export type ListRequestsQuery = {
+  endpoint?: "token" | "data";
   provider?: string;
+  resource?: string;
   connectionKey?: string;
   grantId?: string;
   since?: number;

@@ -1,0 +1,110 @@
+/**
+ * GitHub REST API.
+ *
+ * - `events`: `GET /users/{login}/events` (there is no `/user/events`; for the token's own user
+ *   it includes private events). The cursor is the first page's ETag: the next poll asks with
+ *   `If-None-Match` and a 304 means nothing happened (and costs no rate limit). When something
+ *   did, every page GitHub still holds (at most 300 events) is read again through the Link
+ *   header; records are idempotent, so repeated events count as unchanged. Not a full listing:
+ *   events age out of the feed without being deleted.
+ * - `repositories`: `GET /user/repos`, Link-header paged, listed in full every poll so a deleted
+ *   repository is marked deleted. No ETag here: the first page's ETag does not change when a
+ *   later page does, so a 304 on page one would hide changes.
+ */
+import { z } from "zod";
+import type { Connector, Page, PollContext, SyncPosition } from "./connector.ts";
+import { decodeState, encodeState, nextLinkParam, parsePayload } from "./parse.ts";
+
+const PER_PAGE = 100;
+
+/** A GitHub login: alphanumerics and single inner hyphens, at most 39 characters. */
+const LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+
+const userBody = z.looseObject({ login: z.string().regex(LOGIN) });
+
+/**
+ * The login whose events to read: the connection's account id when it is a login, else `GET
+ * /user`. A purely numeric account id is GitHub's numeric user id, not a login.
+ */
+async function resolveLogin(ctx: PollContext): Promise<string> {
+  const account = ctx.connection.providerAccountId;
+  if (account !== null && LOGIN.test(account) && !/^\d+$/.test(account)) return account;
+  const { body } = await ctx.http.get("/user");
+  return parsePayload(userBody, body, "GitHub user").login;
+}
+
+const eventsBody = z.array(
+  z.looseObject({
+    id: z.string().regex(/^\d+$/),
+    type: z.string().nullable(),
+    actor: z.looseObject({ login: z.string() }),
+    repo: z.looseObject({ name: z.string() }),
+    created_at: z.iso.datetime({ offset: true }),
+  }),
+);
+
+/** A poll past its first page: which login, which page, and the first page's ETag (the cursor to keep). */
+const eventsState = z.object({
+  login: z.string().regex(LOGIN),
+  page: z.string().regex(/^\d+$/),
+  etag: z.string().nullable(),
+});
+
+async function fetchEvents(ctx: PollContext, position: SyncPosition): Promise<Page> {
+  const state = decodeState(eventsState, position.pageToken);
+  const login = state?.login ?? (await resolveLogin(ctx));
+  const path = `/users/${encodeURIComponent(login)}/events`;
+  const response = await ctx.http.get(path, {
+    query: { per_page: PER_PAGE, page: state?.page },
+    // Only page one is conditional: its ETag is the cursor.
+    headers: state === null && position.cursor !== null ? { "If-None-Match": position.cursor } : {},
+  });
+  if (response.status === 304)
+    return { records: [], nextPageToken: null, fullListing: false, notModified: true };
+
+  const events = parsePayload(eventsBody, response.body, `GitHub events page ${state?.page ?? "1"}`);
+  const records = events.map((event) => ({
+    externalId: event.id,
+    payload: event,
+    occurredAt: new Date(event.created_at),
+  }));
+  const etag = state === null ? response.headers.get("etag") : state.etag;
+  const nextPage = nextLinkParam(response.headers, "page");
+  if (nextPage !== null && records.length > 0) {
+    return { records, nextPageToken: encodeState({ login, page: nextPage, etag }), fullListing: false };
+  }
+  // Without an ETag the old one is stale: null makes the next poll unconditional.
+  return { records, nextPageToken: null, nextCursor: etag, fullListing: false };
+}
+
+const reposBody = z.array(
+  z.looseObject({
+    id: z.number().int(),
+    name: z.string(),
+    full_name: z.string(),
+    private: z.boolean(),
+    owner: z.looseObject({ login: z.string() }),
+  }),
+);
+
+async function fetchRepositories(ctx: PollContext, position: SyncPosition): Promise<Page> {
+  const page = position.pageToken !== null && /^\d+$/.test(position.pageToken) ? position.pageToken : "1";
+  const response = await ctx.http.get("/user/repos", { query: { per_page: PER_PAGE, page } });
+  const repos = parsePayload(reposBody, response.body, `GitHub repositories page ${page}`);
+  const nextPage = repos.length > 0 ? nextLinkParam(response.headers, "page") : null;
+  return {
+    records: repos.map((repo) => ({ externalId: String(repo.id), payload: repo })),
+    nextPageToken: nextPage,
+    fullListing: true,
+  };
+}
+
+export const githubConnector: Connector = {
+  platform: "github",
+  provider: "github",
+  baseUrl: "https://api.github.com",
+  resources: [
+    { name: "events", fetchPage: fetchEvents },
+    { name: "repositories", fetchPage: fetchRepositories },
+  ],
+};

@@ -1,0 +1,137 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { PlatformError } from "./errors.ts";
+import {
+  decodeState,
+  encodeState,
+  nextLinkParam,
+  parseAddress,
+  parseAddressList,
+  parseLinkHeader,
+  parsePayload,
+} from "./parse.ts";
+
+describe("parseAddressList", () => {
+  it("reads a bare address and keeps its case", () => {
+    expect(parseAddressList("Alice.Smith@Example.COM")).toEqual(["Alice.Smith@Example.COM"]);
+  });
+
+  it("reads Name <address>", () => {
+    expect(parseAddressList("Alice Smith <alice@example.com>")).toEqual(["alice@example.com"]);
+    expect(parseAddressList("<bob@example.com>")).toEqual(["bob@example.com"]);
+  });
+
+  it("reads several comma-separated recipients", () => {
+    expect(parseAddressList("Alice <alice@a.io>, bob@b.io,  Carol Jones <Carol@C.io> ")).toEqual([
+      "alice@a.io",
+      "bob@b.io",
+      "Carol@C.io",
+    ]);
+  });
+
+  it("does not split quoted names that contain commas, angle brackets or escaped quotes", () => {
+    expect(
+      parseAddressList(
+        '"Smith, Alice" <alice@a.io>, "Jones, Bob (Sales)" <bob@b.io>, "Say \\"hi\\", <x>" <carol@c.io>',
+      ),
+    ).toEqual(["alice@a.io", "bob@b.io", "carol@c.io"]);
+  });
+
+  it("survives an unquoted comma in a display name", () => {
+    expect(parseAddressList("Smith, Alice <alice@a.io>")).toEqual(["alice@a.io"]);
+  });
+
+  it("ignores comments and group names", () => {
+    expect(parseAddressList("alice@a.io (Alice, at work), Team: bob@b.io, carol@c.io;")).toEqual([
+      "alice@a.io",
+      "bob@b.io",
+      "carol@c.io",
+    ]);
+    expect(parseAddressList("undisclosed-recipients:;")).toEqual([]);
+  });
+
+  it("drops duplicates case-insensitively and entries without an address", () => {
+    expect(parseAddressList("Alice <ALICE@a.io>, alice@a.io, not an address, , <>")).toEqual(["ALICE@a.io"]);
+  });
+
+  it("handles unicode display names and missing headers", () => {
+    expect(parseAddressList("Zoë Müller <zoe@example.de>")).toEqual(["zoe@example.de"]);
+    expect(parseAddressList(undefined)).toEqual([]);
+    expect(parseAddressList("")).toEqual([]);
+  });
+
+  it("parseAddress gives the first address or null", () => {
+    expect(parseAddress('"Doe, Jane" <Jane.Doe@Example.com>')).toBe("Jane.Doe@Example.com");
+    expect(parseAddress("Jane Doe")).toBeNull();
+    expect(parseAddress(null)).toBeNull();
+  });
+});
+
+describe("parseLinkHeader", () => {
+  const header =
+    '<https://api.github.com/user/repos?per_page=100&page=2>; rel="next", <https://api.github.com/user/repos?per_page=100&page=5>; rel="last"';
+
+  it("maps relations to URLs", () => {
+    const links = parseLinkHeader(header);
+    expect(links.get("next")).toBe("https://api.github.com/user/repos?per_page=100&page=2");
+    expect(links.get("last")).toBe("https://api.github.com/user/repos?per_page=100&page=5");
+    expect(parseLinkHeader(null).size).toBe(0);
+  });
+
+  it("takes unquoted and multi-valued rels", () => {
+    const links = parseLinkHeader(
+      '<https://x.io/a?page=3>; rel=next, <https://x.io/a?page=1>; rel="first prev"',
+    );
+    expect(links.get("next")).toBe("https://x.io/a?page=3");
+    expect(links.get("first")).toBe("https://x.io/a?page=1");
+    expect(links.get("prev")).toBe("https://x.io/a?page=1");
+  });
+
+  it("nextLinkParam reads one parameter of the next link", () => {
+    expect(nextLinkParam(new Headers({ link: header }), "page")).toBe("2");
+    expect(nextLinkParam(new Headers({ link: '<https://x.io/a?page=1>; rel="prev"' }), "page")).toBeNull();
+    expect(nextLinkParam(new Headers(), "page")).toBeNull();
+  });
+});
+
+describe("parsePayload", () => {
+  const schema = z.object({ items: z.array(z.object({ id: z.string(), name: z.string() })) });
+
+  it("returns the parsed value", () => {
+    expect(parsePayload(schema, { items: [{ id: "a", name: "A" }] }, "thing")).toEqual({
+      items: [{ id: "a", name: "A" }],
+    });
+  });
+
+  it("throws malformed naming the field and the item", () => {
+    const body = { items: [{ id: "a", name: "A" }, { id: "b" }] };
+    const error = (() => {
+      try {
+        parsePayload(schema, body, "example list");
+      } catch (e) {
+        return e;
+      }
+      return null;
+    })();
+    expect(error).toBeInstanceOf(PlatformError);
+    expect((error as PlatformError).kind).toBe("malformed");
+    expect((error as PlatformError).message).toMatch(
+      /^malformed example list: items\[1\] \(id "b"\)\.name: /,
+    );
+  });
+
+  it("names the root when the body is not an object", () => {
+    expect(() => parsePayload(schema, null, "example list")).toThrow(/malformed example list: \(root\): /);
+  });
+});
+
+describe("page state", () => {
+  it("round-trips and rejects what it cannot read", () => {
+    const schema = z.object({ h: z.string(), p: z.string().nullable() });
+    const token = encodeState({ h: "123", p: null });
+    expect(decodeState(schema, token)).toEqual({ h: "123", p: null });
+    expect(decodeState(schema, null)).toBeNull();
+    expect(decodeState(schema, "not-base64-json")).toBeNull();
+    expect(decodeState(schema, encodeState({ x: 1 }))).toBeNull();
+  });
+});

@@ -1,0 +1,237 @@
+/**
+ * Parsing shared by the connectors: payload validation with a precise reason, e-mail address
+ * lists (Gmail From/To/Cc), RFC 8288 Link headers (GitHub pagination) and the connectors' own
+ * resumable page tokens. Pure functions, no I/O.
+ */
+import type { z } from "zod";
+import { malformed } from "./errors.ts";
+
+// --- payloads ---------------------------------------------------------------------------------
+
+/**
+ * Validates a platform payload against what the API documents, or throws `malformed(what, reason)`
+ * naming the first offending field and, inside a list, the item's index and id:
+ * `items[3] (id "abc").track.id: Invalid input: expected string, received undefined`.
+ */
+export function parsePayload<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  if (issue === undefined) throw malformed(what, "does not match the documented shape");
+  const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : "";
+  throw malformed(what, `${describePath(value, issue.path)}: ${issue.message}${more}`);
+}
+
+/** `items[3] (id "abc").track.id`; `(root)` for the value itself. */
+function describePath(root: unknown, path: readonly PropertyKey[]): string {
+  let out = "";
+  let node: unknown = root;
+  for (const key of path) {
+    node = isRecord(node) || Array.isArray(node) ? (node as Record<PropertyKey, unknown>)[key] : undefined;
+    if (typeof key === "number") {
+      out += `[${key}]`;
+      // Point at the item the way the platform names it, not only by position.
+      const id = isRecord(node) ? node.id : undefined;
+      if (typeof id === "string" || typeof id === "number") out += ` (id ${JSON.stringify(String(id))})`;
+    } else {
+      out += out === "" ? String(key) : `.${String(key)}`;
+    }
+  }
+  return out === "" ? "(root)" : out;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+// --- e-mail addresses -------------------------------------------------------------------------
+
+/**
+ * The addresses of an address-list header (`To`, `Cc`, `From`), in order, without duplicates
+ * (compared case-insensitively; the first spelling is kept, since the platform's case is kept).
+ *
+ * Tolerant by design: real headers are often not valid RFC 5322 (unquoted dots or commas in
+ * display names, raw UTF-8 names), and a strict grammar would reject the whole header for one odd
+ * entry. So this splits at top-level commas (not inside quotes, `<…>` or comments), understands
+ * `Name <a@b>`, `"Last, First" <a@b>`, bare `a@b`, `a@b (comment)` and groups
+ * (`Team: a@b, c@d;`), and skips entries without an address.
+ */
+export function parseAddressList(header: string | null | undefined): string[] {
+  if (header === null || header === undefined) return [];
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const entry of splitAddressList(header)) {
+    const address = mailboxAddress(entry);
+    if (address === null) continue;
+    const key = address.toLowerCase();
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(address);
+  }
+  return out;
+}
+
+/** The first address of a header (`From`), or null when it holds none. */
+export function parseAddress(header: string | null | undefined): string | null {
+  return parseAddressList(header)[0] ?? null;
+}
+
+/** Splits at commas (and group delimiters) outside quoted strings, angle brackets and comments. */
+function splitAddressList(header: string): string[] {
+  const entries: string[] = [];
+  let current = "";
+  let quoted = false;
+  let angle = false;
+  let comment = 0;
+  for (let i = 0; i < header.length; i += 1) {
+    const ch = header.charAt(i);
+    if (ch === "\\" && (quoted || comment > 0) && i + 1 < header.length) {
+      current += ch + header.charAt(i + 1);
+      i += 1;
+      continue;
+    }
+    if (quoted) {
+      if (ch === '"') quoted = false;
+      current += ch;
+    } else if (comment > 0) {
+      if (ch === "(") comment += 1;
+      else if (ch === ")") comment -= 1;
+      current += ch;
+    } else if (angle) {
+      if (ch === ">") angle = false;
+      current += ch;
+    } else if (ch === '"') {
+      quoted = true;
+      current += ch;
+    } else if (ch === "(") {
+      comment = 1;
+      current += ch;
+    } else if (ch === "<") {
+      angle = true;
+      current += ch;
+    } else if (ch === ":") {
+      // `Group name: a@b, c@d;` — the group's name is not an address.
+      current = "";
+    } else if (ch === "," || ch === ";") {
+      entries.push(current);
+      current = "";
+    } else {
+      current += ch;
+    }
+  }
+  entries.push(current);
+  return entries;
+}
+
+const ADDR_SPEC = /^(?:"[^"]*"|[^\s"<>@(),;:]+)@[^\s"<>@(),;:]+$/;
+
+/** The address of one mailbox (`Name <a@b>`, `a@b`, `a@b (Name)`), or null when it has none. */
+function mailboxAddress(entry: string): string | null {
+  const text = stripComments(entry).trim();
+  if (text === "") return null;
+  const open = lastUnquoted(text, "<");
+  if (open !== -1) {
+    const close = text.indexOf(">", open);
+    let inner = text.slice(open + 1, close === -1 ? undefined : close).trim();
+    // Obsolete source route (`<@relay:a@b>`): the address follows the last colon.
+    const colon = inner.lastIndexOf(":");
+    if (inner.startsWith("@") && colon !== -1) inner = inner.slice(colon + 1);
+    return ADDR_SPEC.test(inner) ? inner : null;
+  }
+  return ADDR_SPEC.test(text) ? text : null;
+}
+
+function stripComments(text: string): string {
+  let out = "";
+  let quoted = false;
+  let depth = 0;
+  for (let i = 0; i < text.length; i += 1) {
+    const ch = text.charAt(i);
+    if (ch === "\\" && (quoted || depth > 0)) {
+      if (depth === 0) out += ch + text.charAt(i + 1);
+      i += 1;
+    } else if (depth > 0) {
+      if (ch === "(") depth += 1;
+      else if (ch === ")") depth -= 1;
+    } else if (ch === '"') {
+      quoted = !quoted;
+      out += ch;
+    } else if (ch === "(" && !quoted) {
+      depth = 1;
+      out += " ";
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+/** Index of the last `char` outside a quoted string, or -1. */
+function lastUnquoted(text: string, char: string): number {
+  let quoted = false;
+  let found = -1;
+  for (let i = 0; i < text.length; i += 1) {
+    const ch = text.charAt(i);
+    if (ch === "\\" && quoted) i += 1;
+    else if (ch === '"') quoted = !quoted;
+    else if (ch === char && !quoted) found = i;
+  }
+  return found;
+}
+
+// --- Link headers -----------------------------------------------------------------------------
+
+/** RFC 8288 `Link` header → URL by relation (`next`, `last`, …); a link with `rel="next last"` counts for both. */
+export function parseLinkHeader(header: string | null | undefined): Map<string, string> {
+  const links = new Map<string, string>();
+  if (header === null || header === undefined) return links;
+  for (const match of header.matchAll(/<([^>]*)>((?:\s*;\s*[^;,]+)*)/g)) {
+    const url = match[1] ?? "";
+    const rel = /(?:^|;)\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))/i.exec(match[2] ?? "");
+    const rels = (rel?.[1] ?? rel?.[2] ?? "").trim();
+    for (const name of rels.split(/\s+/)) {
+      if (name !== "" && !links.has(name.toLowerCase())) links.set(name.toLowerCase(), url);
+    }
+  }
+  return links;
+}
+
+/**
+ * The value of query parameter `param` in the `rel="next"` link, or null on the last page. Only
+ * the parameter is taken (not the URL), so the request stays relative to the configured base URL.
+ */
+export function nextLinkParam(headers: Headers, param: string): string | null {
+  const next = parseLinkHeader(headers.get("link")).get("next");
+  if (next === undefined) return null;
+  try {
+    return new URL(next, "http://link.invalid").searchParams.get(param);
+  } catch {
+    return null;
+  }
+}
+
+// --- page tokens ------------------------------------------------------------------------------
+
+/**
+ * Connectors that must carry more than the platform's page token from one page of a poll to the
+ * next (the historyId taken before a Gmail full sync, the ETag of GitHub's first page) keep it in
+ * the engine's opaque `pageToken` as base64url JSON.
+ */
+export function encodeState(state: Record<string, string | number | null>): string {
+  return Buffer.from(JSON.stringify(state), "utf8").toString("base64url");
+}
+
+/**
+ * Reads a token written by `encodeState`. Null for no token, and also for one that is unreadable
+ * (e.g. written by an older version): the poll then starts again from its first page, which is
+ * always safe because records are stored idempotently.
+ */
+export function decodeState<S extends z.ZodType>(schema: S, token: string | null): z.output<S> | null {
+  if (token === null) return null;
+  try {
+    const result = schema.safeParse(JSON.parse(Buffer.from(token, "base64url").toString("utf8")));
+    return result.success ? result.data : null;
+  } catch {
+    return null;
+  }
+}
