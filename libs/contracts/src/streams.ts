@@ -12,6 +12,11 @@ export type StreamDefinition = {
   maxAgeMs: number;
   /** Window in which a repeated Nats-Msg-Id is dropped as duplicate. */
   duplicateWindowMs: number;
+  /**
+   * Upper bound on stored bytes. JetStream (2.9) reserves this much of the server's storage when
+   * the stream is created, so the defaults stay modest (about 4.5 GiB for all streams); a
+   * deployment sizes them with NATS_STREAM_MAX_BYTES.
+   */
   maxBytes: number;
   /** Largest single message accepted. */
   maxMsgSize: number;
@@ -19,6 +24,7 @@ export type StreamDefinition = {
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
+const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
 
 export const streams = {
@@ -29,7 +35,7 @@ export const streams = {
     maxAgeMs: 7 * DAY,
     // Replicas of the scheduler may publish the same slot minutes apart after a restart.
     duplicateWindowMs: 15 * MINUTE,
-    maxBytes: 1 * GiB,
+    maxBytes: 256 * MiB,
     maxMsgSize: 64 * 1024,
   },
   tokens: {
@@ -38,7 +44,7 @@ export const streams = {
     subjects: ["token.>"],
     maxAgeMs: 7 * DAY,
     duplicateWindowMs: 10 * MINUTE,
-    maxBytes: 4 * GiB,
+    maxBytes: 1 * GiB,
     maxMsgSize: 256 * 1024,
   },
   data: {
@@ -47,7 +53,7 @@ export const streams = {
     subjects: ["data.>"],
     maxAgeMs: 7 * DAY,
     duplicateWindowMs: 10 * MINUTE,
-    maxBytes: 4 * GiB,
+    maxBytes: 1 * GiB,
     maxMsgSize: 256 * 1024,
   },
   health: {
@@ -56,7 +62,7 @@ export const streams = {
     subjects: ["health.>"],
     maxAgeMs: 7 * DAY,
     duplicateWindowMs: 10 * MINUTE,
-    maxBytes: 2 * GiB,
+    maxBytes: 512 * MiB,
     maxMsgSize: 256 * 1024,
   },
   notifications: {
@@ -65,7 +71,7 @@ export const streams = {
     subjects: ["notification.>"],
     maxAgeMs: 7 * DAY,
     duplicateWindowMs: 10 * MINUTE,
-    maxBytes: 2 * GiB,
+    maxBytes: 512 * MiB,
     maxMsgSize: 256 * 1024,
   },
   operator: {
@@ -74,7 +80,7 @@ export const streams = {
     subjects: ["operator.>"],
     maxAgeMs: 30 * DAY,
     duplicateWindowMs: 10 * MINUTE,
-    maxBytes: 1 * GiB,
+    maxBytes: 256 * MiB,
     maxMsgSize: 64 * 1024,
   },
   deadLetter: {
@@ -83,7 +89,7 @@ export const streams = {
     subjects: ["deadletter.>"],
     maxAgeMs: 30 * DAY,
     duplicateWindowMs: 10 * MINUTE,
-    maxBytes: 4 * GiB,
+    maxBytes: 1 * GiB,
     // Room for the original message plus the failure headers.
     maxMsgSize: 512 * 1024,
   },

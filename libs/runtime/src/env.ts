@@ -103,6 +103,30 @@ export function envDurationMs() {
     .describe("duration: 500ms, 10s, 5m, 1h, or plain milliseconds");
 }
 
+const BYTE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
+};
+
+/** `512MiB`, `4GiB`, `1048576` → bytes; undefined when malformed. */
+export function parseBytes(raw: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(raw.trim());
+  const unit = BYTE_UNITS[(match?.[2] ?? "").toLowerCase()];
+  if (!match || unit === undefined) return undefined;
+  return Math.round(Number(match[1]) * unit);
+}
+
+export function envBytes() {
+  return z
+    .string()
+    .transform((raw, ctx) => parseBytes(raw) ?? fail(ctx, raw, "is not a size"))
+    .describe("size: 512MiB, 4GiB, or plain bytes");
+}
+
 /** Comma-separated NATS server URLs, returned as a list (what nats.js takes as `servers`). */
 export function envNatsServers() {
   return z
@@ -158,4 +182,13 @@ export const commonEnv = {
     .describe("letters, digits, _ and -; empty for none"),
   /** Upper bound on graceful shutdown before the process exits 1. */
   SHUTDOWN_TIMEOUT_MS: envDurationMs().default(15_000),
+  /**
+   * Stream sizing for this deployment; unset keeps the defaults in libs/contracts/src/streams.ts.
+   * JetStream 2.9 reserves max bytes at creation, so a shared server needs modest values.
+   */
+  NATS_STREAM_MAX_BYTES: envBytes().optional(),
+  NATS_STREAM_MAX_AGE: envDurationMs().optional(),
+  /** Copies of each stream in a clustered JetStream (1 for a single server). */
+  NATS_STREAM_REPLICAS: envInt({ min: 1, max: 5 }).optional(),
+  NATS_STREAM_STORAGE: z.enum(["file", "memory"]).optional().describe("file|memory"),
 };

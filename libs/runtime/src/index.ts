@@ -10,11 +10,13 @@ export {
 export {
   commonEnv,
   envBool,
+  envBytes,
   envDurationMs,
   envInt,
   envNatsServers,
   envPort,
   envUrl,
+  parseBytes,
   parseDurationMs,
 } from "./env.ts";
 export {

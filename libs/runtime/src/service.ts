@@ -15,15 +15,16 @@ import {
 import { createLogger, type Logger, shutdownTelemetry } from "@syncwell/telemetry";
 import type { FastifyInstance } from "fastify";
 import type pg from "pg";
-import type { z } from "zod";
+import { z } from "zod";
 import { exitOnConfigError, loadConfig } from "./config.ts";
-import type { commonEnv } from "./env.ts";
+import { commonEnv } from "./env.ts";
 import { createHttpServer } from "./http-server.ts";
 import { metricsRegistry } from "./metrics.ts";
 import { createShutdown, type Shutdown } from "./shutdown.ts";
 
+const commonSchema = z.object(commonEnv);
 /** The configuration every service has (its own schema extends `commonEnv`). */
-export type CommonConfig = { [K in keyof typeof commonEnv]: z.output<(typeof commonEnv)[K]> };
+export type CommonConfig = z.output<typeof commonSchema>;
 
 /** What a service's own code receives: everything already connected. */
 export type ServiceContext<C extends CommonConfig> = {
@@ -63,6 +64,15 @@ export type RunningService<C extends CommonConfig> = ServiceContext<C> & {
   consumers: RunningConsumer[];
   stop(reason?: string): Promise<void>;
 };
+
+function streamOverridesFromEnv(config: CommonConfig): StreamOverrides {
+  return {
+    ...(config.NATS_STREAM_MAX_BYTES !== undefined && { maxBytes: config.NATS_STREAM_MAX_BYTES }),
+    ...(config.NATS_STREAM_MAX_AGE !== undefined && { maxAgeMs: config.NATS_STREAM_MAX_AGE }),
+    ...(config.NATS_STREAM_REPLICAS !== undefined && { replicas: config.NATS_STREAM_REPLICAS }),
+    ...(config.NATS_STREAM_STORAGE !== undefined && { storage: config.NATS_STREAM_STORAGE }),
+  };
+}
 
 /**
  * Starts a service: config (exits naming the bad variable), logger, Postgres, NATS with streams
@@ -105,7 +115,7 @@ export async function runService<S extends z.ZodObject>(
       name: def.name,
       logger,
       registry: metricsRegistry,
-      ...(def.streamOverrides ? { streamOverrides: def.streamOverrides } : {}),
+      streamOverrides: { ...streamOverridesFromEnv(config), ...def.streamOverrides },
     }).catch((err: Error) => {
       throw new Error(`cannot reach NATS at ${config.NATS_URL.join(",")}: ${err.message}`, { cause: err });
     });

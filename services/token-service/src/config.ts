@@ -68,6 +68,12 @@ export const configSchema = z.object({
   REFRESH_CONCURRENCY: envInt({ min: 1, max: 1_000 }).default(32),
   /** Give up on one token request after this long (counts as a transient failure). */
   REFRESH_TIMEOUT: envDurationMs().default(10_000),
+  /**
+   * How long a claimed connection stays off-limits to other replicas; a crashed replica's claims
+   * are taken over after it. Must exceed REFRESH_TIMEOUT (a request is only started while at least
+   * REFRESH_TIMEOUT + 2 s of the lease remain).
+   */
+  REFRESH_CLAIM_LEASE: envDurationMs().default(60_000),
   ...providerEnv,
 });
 

@@ -1,0 +1,1 @@
+export { createTokenCipher, parseKeyList, type TokenCipher, TokenCipherError } from "./token-cipher.ts";

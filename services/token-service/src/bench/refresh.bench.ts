@@ -1,0 +1,229 @@
+/**
+ * npm run bench:refresh [-- --connections 20000 --latency 50 --jitter 0 --replicas 1]
+ *
+ * One refresh tick, end to end, against real Postgres, NATS and HTTP: seeds N connections due for
+ * refresh (spread over Google, Spotify, GitHub App, Discord, LinkedIn and Slack; the rotating ones
+ * rotate) backed by grants in a provider simulator answering after SIM_LATENCY_MS (default 50 ms),
+ * starts the token service as child process(es) (main.ts, with bench-sized streams from the env),
+ * publishes one `tick.token-refresh` and times it until the
+ * last `token.refreshed` arrives on the bus.
+ *
+ * Prints refreshes/s, the per-refresh latency p50/p99 (provider request start, from the simulator's
+ * log, to the outcome committed, the event's occurredAt) and the token service's peak RSS (VmHWM).
+ * Rate limits are raised out of the way (PROVIDER_*_RATE_LIMIT_PER_SEC=100000; the shared
+ * Postgres limiter still runs): this measures the service, not a provider's quota.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { createBus } from "@syncwell/bus";
+import { type AnyEvent, createEvent } from "@syncwell/contracts";
+import { findJobRun, startJobRun } from "@syncwell/db";
+import { createSimulator } from "@syncwell/provider-simulator";
+import { createLogger } from "@syncwell/telemetry";
+import { createTestDatabase, createTestNats } from "@syncwell/testing";
+import { Registry } from "prom-client";
+import { uuidv7 } from "uuidv7";
+import type { ProviderId } from "../config.ts";
+import { freePort, seedConnections, simulatorProviderEnv, waitFor } from "../refresh/test-support.ts";
+import { cipherFor, keyList, randomKey } from "../test-fixtures.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    connections: { type: "string", default: process.env.BENCH_CONNECTIONS ?? "20000" },
+    latency: { type: "string", default: process.env.SIM_LATENCY_MS ?? "50" },
+    jitter: { type: "string", default: process.env.SIM_LATENCY_JITTER_MS ?? "0" },
+    replicas: { type: "string", default: "1" },
+    concurrency: { type: "string", default: process.env.REFRESH_CONCURRENCY ?? "32" },
+    /** Write a CPU profile of each token-service process into this directory. */
+    "cpu-prof": { type: "string" },
+    /** Print the service's progress log lines. */
+    progress: { type: "boolean", default: false },
+  },
+});
+const N = Number(args.connections);
+const LATENCY = Number(args.latency);
+const REPLICAS = Number(args.replicas);
+const providers: ProviderId[] = ["google", "spotify", "github-app", "discord", "linkedin", "slack"];
+const mainPath = fileURLToPath(new URL("../main.ts", import.meta.url));
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+/** Peak resident set size of a process in MiB (Linux: VmHWM). */
+function peakRssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmHWM:\s+(\d+)\s+kB/.exec(status)?.[1] ?? Number.NaN);
+  return kb / 1024;
+}
+
+const db = await createTestDatabase({ poolMax: 10 });
+const nats = createTestNats("benchrefresh");
+const sim = await createSimulator({ latencyMs: LATENCY, latencyJitterMs: Number(args.jitter) });
+const key = randomKey();
+const cipher = cipherFor({ k1: key }, "k1");
+const children: ChildProcess[] = [];
+const logger = createLogger({ service: "bench", level: "warn" });
+const bus = await createBus({
+  servers: nats.url,
+  prefix: nats.prefix,
+  name: "bench",
+  logger,
+  registry: new Registry(),
+  streamOverrides: nats.streamOverrides,
+});
+
+try {
+  await bus.provision();
+  process.stdout.write(`seeding ${N} due connections (${providers.join(", ")}) …\n`);
+  const seedStarted = performance.now();
+  for (const [i, provider] of providers.entries()) {
+    const count = Math.floor(N / providers.length) + (i < N % providers.length ? 1 : 0);
+    await seedConnections(db.pool, cipher, sim, { provider, count, expiresInMs: 5 * 60_000 });
+  }
+  await db.pool.query("ANALYZE connections");
+  process.stdout.write(`seeded in ${Math.round(performance.now() - seedStarted)} ms\n`);
+
+  const received: AnyEvent[] = [];
+  let lastAt = 0;
+  const observer = await bus.consume({
+    durable: "bench-observer",
+    stream: "tokens",
+    filterSubject: "token.>",
+    concurrency: 256,
+    prefetch: 2048,
+    handlers: {
+      "token.refreshed": async (event) => {
+        received.push(event);
+        lastAt = performance.now();
+      },
+      "token.failed": async (event) => {
+        received.push(event);
+        lastAt = performance.now();
+      },
+    },
+  });
+
+  const pids: number[] = [];
+  const metricsUrls: string[] = [];
+  for (let r = 0; r < REPLICAS; r++) {
+    const port = await freePort();
+    metricsUrls.push(`http://127.0.0.1:${port}/metrics`);
+    const env = {
+      ...process.env,
+      DATABASE_URL: db.url,
+      NATS_URL: nats.url,
+      NATS_PREFIX: nats.prefix,
+      HTTP_HOST: "127.0.0.1",
+      HTTP_PORT: String(port),
+      LOG_LEVEL: "info",
+      TOKEN_SERVICE_API_TOKEN: "bench-api-token-0123456789",
+      TOKEN_ENCRYPTION_KEYS: keyList({ k1: key }),
+      TOKEN_ENCRYPTION_CURRENT_KEY: "k1",
+      REFRESH_CONCURRENCY: args.concurrency,
+      NATS_STREAM_MAX_BYTES: "512MiB",
+      NATS_STREAM_MAX_AGE: "1h",
+      ...simulatorProviderEnv(sim.url, { rateLimitPerSec: 100_000 }),
+    };
+    const profile = args["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${args["cpu-prof"]}`] : [];
+    const child = spawn(process.execPath, [...profile, mainPath], {
+      env,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    children.push(child);
+    let ready = false;
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      if (line.includes('"msg":"token-service ready"')) ready = true;
+      if (line.includes('"level":"error"') || line.includes('"level":"fatal"'))
+        process.stderr.write(`${line}\n`);
+      if (args.progress && line.includes('"msg":"token refresh in progress"'))
+        process.stdout.write(`${line}\n`);
+    });
+    await waitFor(() => ready || undefined, 30_000, "the token service to start");
+    if (child.pid === undefined) throw new Error("no child pid");
+    pids.push(child.pid);
+  }
+  process.stdout.write(`${REPLICAS} token-service replica(s) ready (pid ${pids.join(", ")})\n`);
+
+  const jobRunId = uuidv7();
+  const slot = new Date();
+  await startJobRun(db.pool, { id: jobRunId, schedule: "token-refresh", slot });
+  const started = performance.now();
+  const startedWall = Date.now();
+  await bus.publish(
+    createEvent(
+      "tick",
+      { schedule: "token-refresh", slot: slot.toISOString(), catchUp: false, manual: false, jobRunId },
+      { source: "bench" },
+    ),
+  );
+  await waitFor(() => received.length >= N || undefined, 600_000, `${N} token events`);
+  const elapsedMs = lastAt - started;
+  const run = await waitFor(
+    async () => {
+      const r = await findJobRun(db.pool, jobRunId);
+      return r?.finishedAt ? r : undefined;
+    },
+    60_000,
+    "the job run to finish",
+  );
+
+  // Per refresh: the provider request's start (simulator log) to the outcome's commit (event time).
+  const requestStart = new Map<string, number>();
+  for (const entry of sim.state.requests()) {
+    if (entry.connectionKey) requestStart.set(entry.connectionKey, Date.parse(entry.time));
+  }
+  const perRefresh = received
+    .map((e) => {
+      const start = requestStart.get((e.data as { connectionId: string }).connectionId);
+      return start === undefined ? Number.NaN : Date.parse(e.occurredAt) - start;
+    })
+    .filter((ms) => Number.isFinite(ms))
+    .sort((a, b) => a - b);
+  const rss = pids.map(peakRssMiB);
+  // The token request alone, as the service measured it (its histogram's mean).
+  let requestSeconds = 0;
+  let requestCount = 0;
+  for (const url of metricsUrls) {
+    const text = await (await fetch(url)).text();
+    for (const line of text.split("\n")) {
+      const m = /^syncwell_token_refresh_request_seconds_(sum|count)\{[^}]*\} ([\d.e+-]+)$/.exec(line);
+      if (m?.[1] === "sum") requestSeconds += Number(m[2]);
+      if (m?.[1] === "count") requestCount += Number(m[2]);
+    }
+  }
+  const refreshed = received.filter((e) => e.type === "token.refreshed").length;
+
+  const result = {
+    connections: N,
+    replicas: REPLICAS,
+    simulatorLatencyMs: LATENCY,
+    refreshed,
+    failed: received.length - refreshed,
+    tickToLastEventMs: Math.round(elapsedMs),
+    refreshesPerSec: Math.round((refreshed / elapsedMs) * 1000),
+    perRefreshP50Ms: quantile(perRefresh, 0.5),
+    perRefreshP99Ms: quantile(perRefresh, 0.99),
+    providerRequestMeanMs: Math.round((requestSeconds / Math.max(1, requestCount)) * 1000),
+    peakRssMiB: rss.map((m) => Math.round(m)),
+    jobRun: { status: run.status, counts: run.counts, durationMs: run.durationMs },
+    startedAt: new Date(startedWall).toISOString(),
+  };
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  await observer.stop();
+} finally {
+  for (const child of children) child.kill("SIGTERM");
+  await Promise.all(
+    children.map(
+      (c) => new Promise((resolve) => (c.exitCode !== null ? resolve(null) : c.once("exit", resolve))),
+    ),
+  );
+  await bus.close();
+  await sim.close();
+  await nats.cleanup();
+  await db.drop();
+}

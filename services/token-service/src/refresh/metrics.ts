@@ -1,0 +1,57 @@
+import { metricsRegistry } from "@syncwell/runtime";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+export type RefreshMetrics = {
+  /** outcome: refreshed | failed | skipped; classification: transient | permanent | operator | none. */
+  refreshes: Counter<"provider" | "outcome" | "classification">;
+  /** Time of the token request alone (HTTP), by provider. */
+  requestDuration: Histogram<"provider">;
+  operatorAlerts: Counter<"provider" | "error_code">;
+  /** 1 while a provider is held after an operator error. */
+  providerHeld: Gauge<"provider">;
+  /** Token requests in flight in this replica. */
+  inFlight: Gauge<"provider">;
+};
+
+const cache = new WeakMap<Registry, RefreshMetrics>();
+
+/** One set per registry: several engines in one process (tests) share the series. */
+export function refreshMetrics(registry: Registry = metricsRegistry): RefreshMetrics {
+  const cached = cache.get(registry);
+  if (cached) return cached;
+  const metrics: RefreshMetrics = {
+    refreshes: new Counter({
+      name: "syncwell_token_refresh_total",
+      help: "Token refresh attempts by provider, outcome and failure classification",
+      labelNames: ["provider", "outcome", "classification"],
+      registers: [registry],
+    }),
+    requestDuration: new Histogram({
+      name: "syncwell_token_refresh_request_seconds",
+      help: "Duration of token requests to the provider",
+      labelNames: ["provider"],
+      buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    operatorAlerts: new Counter({
+      name: "syncwell_token_refresh_operator_alerts_total",
+      help: "Operator alerts raised because a provider rejected Syncwell's client configuration",
+      labelNames: ["provider", "error_code"],
+      registers: [registry],
+    }),
+    providerHeld: new Gauge({
+      name: "syncwell_token_refresh_provider_held",
+      help: "1 while refreshes to a provider are held after an operator error (until its configuration changes)",
+      labelNames: ["provider"],
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: "syncwell_token_refresh_in_flight",
+      help: "Token requests in flight in this replica",
+      labelNames: ["provider"],
+      registers: [registry],
+    }),
+  };
+  cache.set(registry, metrics);
+  return metrics;
+}

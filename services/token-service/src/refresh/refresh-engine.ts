@@ -1,0 +1,598 @@
+import { type AnyEvent, createEvent } from "@syncwell/contracts";
+import type { TokenCipher } from "@syncwell/credentials";
+import type { Logger } from "@syncwell/telemetry";
+import type pg from "pg";
+import { refreshAccessToken, type TokenEndpoint } from "../adapters/oauth-token.client.ts";
+import type { ProviderId } from "../config.ts";
+import type { ProviderRuntime } from "../domain/providers.ts";
+import { classifyFailure, type RefreshFailure } from "../domain/refresh-outcome.ts";
+import {
+  type ClaimedConnection,
+  type ClaimPhase,
+  claimDue,
+  claimOne,
+  claimPhases,
+  renewClaims,
+} from "./claims.repository.ts";
+import { type RefreshMetrics, refreshMetrics } from "./metrics.ts";
+import { OperatorHolds } from "./operator-holds.ts";
+import { EVENT_SOURCE, OutcomeWriter, type WriteItem, type WriteOutcome } from "./outcome-writer.ts";
+import type { ProviderRateLimiter } from "./rate-limiter.ts";
+import { Semaphore } from "./semaphore.ts";
+import { sleep } from "./sleep.ts";
+
+export type RefreshSettings = {
+  /** Refresh tokens expiring within this window (REFRESH_LEAD_TIME). */
+  leadMs: number;
+  /** Exercise refresh tokens unused for this long (REFRESH_IDLE_MAX). */
+  idleMaxMs: number;
+  /** How long a claim keeps other workers off a connection (REFRESH_CLAIM_LEASE). */
+  leaseMs: number;
+  /** Most rows claimed per round trip (REFRESH_BATCH_SIZE). */
+  batchSize: number;
+  /** Per token request (REFRESH_TIMEOUT). */
+  timeoutMs: number;
+};
+
+export type RefreshEngineOptions = {
+  pool: pg.Pool;
+  cipher: TokenCipher;
+  providers: ReadonlyMap<ProviderId, ProviderRuntime>;
+  limiter: ProviderRateLimiter;
+  logger: Logger;
+  /** Written to `refresh_claimed_by`: unique per process. */
+  replicaId: string;
+  settings: RefreshSettings;
+  metrics?: RefreshMetrics;
+  holds?: OperatorHolds;
+  /** Progress log interval during a run. */
+  progressIntervalMs?: number;
+  /** Writer tuning (tests). */
+  writer?: { maxBatch?: number; lingerMs?: number };
+  random?: () => number;
+};
+
+export type RunCounts = { checked: number; refreshed: number; failed: number; skipped: number };
+
+export type RunOptions = {
+  /** The tick's job run; its counts are added in the same transactions as the outcomes. */
+  jobRunId?: string | undefined;
+  /** Rows attempted at or after this (database) instant are not attempted again in this run. */
+  attemptedBefore: Date;
+  logger?: Logger;
+};
+
+export type RunResult = {
+  counts: RunCounts;
+  /** Rows claimed by this run, requeued ones included (0: nothing was claimable). */
+  claimed: number;
+  durationMs: number;
+  interrupted: boolean;
+};
+
+/** A request must be able to finish this long before its claim lapses, or it is not started. */
+const LEASE_MARGIN_MS = 2_000;
+/** Pause after a 429 when the provider names no Retry-After; bound on any pause. */
+const DEFAULT_429_PAUSE_MS = 1_000;
+const MAX_PAUSE_MS = 5_000;
+/** Outcomes waiting to be written before lanes stop claiming (memory bound). */
+const MAX_PENDING_WRITES = 2_000;
+
+type Run = {
+  counts: RunCounts;
+  /** Time spent in claim queries, in the rate limiter and in token requests (progress logs). */
+  timing: { claims: number; claimMs: number; limiterMs: number; requests: number; requestMs: number };
+  claimed: number;
+  jobRunId: string | undefined;
+  attemptedBefore: Date;
+  writes: Set<Promise<void>>;
+};
+
+/**
+ * Refreshes due connections: one lane per enabled provider, each claiming only as many rows as it
+ * has free request slots (so no claim waits long for its turn while its lease runs), taking
+ * requests from the provider's shared rate limit, and handing every outcome to the group-commit
+ * writer. The row lock is not held during the HTTP call: the claim lease keeps other workers off
+ * the connection, and the writer re-reads the row under its lock before writing (see
+ * OutcomeWriter), so a transaction never stays open for a provider's 50 ms–10 s answer.
+ */
+export class RefreshEngine {
+  readonly replicaId: string;
+  readonly holds: OperatorHolds;
+  readonly settings: RefreshSettings;
+  private readonly options: RefreshEngineOptions;
+  private readonly metrics: RefreshMetrics;
+  private readonly writer: OutcomeWriter;
+  private readonly slots = new Map<ProviderId, Semaphore>();
+  private readonly pausedUntil = new Map<ProviderId, number>();
+  private readonly stopController = new AbortController();
+  private readonly runs = new Set<Promise<unknown>>();
+  /** Connections this replica holds a claim on → when that claim lapses (local clock, ms). */
+  private readonly held = new Map<string, number>();
+  private readonly renewTimer: NodeJS.Timeout;
+  private renewing = false;
+
+  constructor(options: RefreshEngineOptions) {
+    this.options = options;
+    this.replicaId = options.replicaId;
+    this.settings = options.settings;
+    this.holds = options.holds ?? new OperatorHolds();
+    this.metrics = options.metrics ?? refreshMetrics();
+    this.writer = new OutcomeWriter({
+      pool: options.pool,
+      cipher: options.cipher,
+      claimedBy: options.replicaId,
+      logger: options.logger,
+      metrics: this.metrics,
+      ...(options.random ? { random: options.random } : {}),
+      ...options.writer,
+    });
+    for (const provider of options.providers.values()) {
+      this.slots.set(provider.id, new Semaphore(provider.concurrency));
+      this.metrics.providerHeld.set({ provider: provider.id }, 0);
+    }
+    this.renewTimer = setInterval(
+      () => void this.renewClaims(),
+      Math.max(500, Math.floor(this.settings.leaseMs / 3)),
+    );
+    this.renewTimer.unref();
+  }
+
+  /** Claims held by this replica right now (claimed, queued, in flight or being written). */
+  get heldClaims(): number {
+    return this.held.size;
+  }
+
+  private async renewClaims(): Promise<void> {
+    if (this.renewing || this.held.size === 0) return;
+    this.renewing = true;
+    const started = Date.now();
+    try {
+      const renewed = await renewClaims(this.options.pool, {
+        ids: [...this.held.keys()],
+        claimedBy: this.replicaId,
+        leaseMs: this.settings.leaseMs,
+      });
+      for (const id of renewed) if (this.held.has(id)) this.held.set(id, started + this.settings.leaseMs);
+    } catch (err) {
+      this.options.logger.warn(
+        { err, claims: this.held.size },
+        "could not renew refresh claims; they lapse unless renewed in time",
+      );
+    } finally {
+      this.renewing = false;
+    }
+  }
+
+  get stopping(): boolean {
+    return this.stopController.signal.aborted;
+  }
+
+  /** Providers whose connections are refreshed now (enabled and not held). */
+  activeProviders(): ProviderRuntime[] {
+    return [...this.options.providers.values()].filter((p) => p.enabled && !this.holds.isHeld(p));
+  }
+
+  /** Providers whose due connections are skipped: disabled, or held after an operator error. */
+  inactiveProviders(): ProviderRuntime[] {
+    return [...this.options.providers.values()].filter((p) => !p.enabled || this.holds.isHeld(p));
+  }
+
+  /** Refreshes everything due that this replica can claim; returns when nothing claimable is left. */
+  async runBatch(options: RunOptions): Promise<RunResult> {
+    const promise = this.doRun(options);
+    this.runs.add(promise);
+    try {
+      return await promise;
+    } finally {
+      this.runs.delete(promise);
+    }
+  }
+
+  private async doRun(options: RunOptions): Promise<RunResult> {
+    const logger = options.logger ?? this.options.logger;
+    const started = performance.now();
+    const run: Run = {
+      counts: { checked: 0, refreshed: 0, failed: 0, skipped: 0 },
+      timing: { claims: 0, claimMs: 0, limiterMs: 0, requests: 0, requestMs: 0 },
+      claimed: 0,
+      jobRunId: options.jobRunId,
+      attemptedBefore: options.attemptedBefore,
+      writes: new Set(),
+    };
+    const progress = setInterval(() => {
+      const seconds = (performance.now() - started) / 1000;
+      logger.info(
+        {
+          jobRunId: run.jobRunId,
+          ...run.counts,
+          inFlight: [...this.slots.values()].reduce((n, s) => n + s.inUse, 0),
+          perSecond: Math.round(run.counts.checked / Math.max(seconds, 0.001)),
+          pendingWrites: this.writer.pending,
+          claimMsAvg: round(run.timing.claimMs / Math.max(1, run.timing.claims)),
+          limiterMsAvg: round(run.timing.limiterMs / Math.max(1, run.timing.claims)),
+          requestMsAvg: round(run.timing.requestMs / Math.max(1, run.timing.requests)),
+        },
+        "token refresh in progress",
+      );
+    }, this.options.progressIntervalMs ?? 5_000);
+    progress.unref();
+    try {
+      await Promise.all(this.activeProviders().map((provider) => this.runLane(run, provider)));
+      await Promise.allSettled([...run.writes]);
+    } finally {
+      clearInterval(progress);
+    }
+    return {
+      counts: run.counts,
+      claimed: run.claimed,
+      durationMs: Math.round(performance.now() - started),
+      interrupted: this.stopping,
+    };
+  }
+
+  /**
+   * One provider's lane: a claimer keeps a short queue of claimed rows (at most `want`, refilled
+   * when half empty, rate-limit tokens already taken) and a starter feeds them into the provider's
+   * request slots as slots free up. Claiming ahead hides the claim and rate-limiter round trips
+   * behind requests in flight; the queue is short enough that a queued row waits a fraction of a
+   * second, far inside its lease (and a row whose lease got too short is released, not started).
+   */
+  private async runLane(run: Run, provider: ProviderRuntime): Promise<void> {
+    const slots = this.slots.get(provider.id) as Semaphore;
+    const signal = this.stopController.signal;
+    const want = Math.max(
+      1,
+      Math.min(
+        this.settings.batchSize,
+        provider.concurrency,
+        Math.max(1, Math.floor(provider.rateLimitPerSec)),
+      ),
+    );
+    const refillAt = Math.floor(want / 2);
+    const queue: Array<{ row: ClaimedConnection; deadline: number }> = [];
+    let claiming = true;
+    let rowsReady: (() => void) | undefined;
+    let roomFreed: (() => void) | undefined;
+    const notify = (which: "ready" | "room") => {
+      const wake = which === "ready" ? rowsReady : roomFreed;
+      if (which === "ready") rowsReady = undefined;
+      else roomFreed = undefined;
+      wake?.();
+    };
+
+    const starter = (async () => {
+      for (;;) {
+        if (queue.length === 0) {
+          if (!claiming) return;
+          await new Promise<void>((resolve) => {
+            rowsReady = resolve;
+          });
+          continue;
+        }
+        try {
+          await slots.acquire(signal);
+        } catch {
+          return; // stopping: queued rows are released below
+        }
+        const next = queue.shift();
+        if (!next) {
+          slots.release();
+          continue;
+        }
+        if (queue.length <= refillAt) notify("room");
+        this.track(
+          run,
+          this.refreshClaimed(run, provider, next.row, next.deadline, () => slots.release()),
+        );
+      }
+    })();
+
+    let phaseIndex = 0;
+    let expiresFrom: Date | null = null;
+    try {
+      while (!signal.aborted && phaseIndex < claimPhases.length && !this.holds.isHeld(provider)) {
+        const pause = (this.pausedUntil.get(provider.id) ?? 0) - Date.now();
+        if (pause > 0) {
+          await sleep(pause, signal);
+          continue;
+        }
+        if (this.writer.pending > MAX_PENDING_WRITES) {
+          await sleep(10, signal);
+          continue;
+        }
+        if (queue.length > refillAt) {
+          await new Promise<void>((resolve) => {
+            roomFreed = resolve;
+            signal.addEventListener("abort", () => resolve(), { once: true });
+          });
+          continue;
+        }
+        const phase = claimPhases[phaseIndex] as ClaimPhase;
+        const claimStarted = Date.now();
+        const claimTimer = performance.now();
+        const claimed = await claimDue(this.options.pool, {
+          provider: provider.id,
+          phase,
+          limit: Math.max(1, want - queue.length),
+          leadMs: this.settings.leadMs,
+          idleMaxMs: this.settings.idleMaxMs,
+          leaseMs: this.settings.leaseMs,
+          claimedBy: this.replicaId,
+          attemptedBefore: run.attemptedBefore,
+          expiresFrom,
+        });
+        run.timing.claims += 1;
+        run.timing.claimMs += performance.now() - claimTimer;
+        run.claimed += claimed.length;
+        if (claimed.length === 0) {
+          phaseIndex += 1;
+          continue;
+        }
+        if (phase === "expiring") {
+          for (const row of claimed) {
+            const at = row.accessTokenExpiresAt;
+            if (at && (expiresFrom === null || at > expiresFrom)) expiresFrom = at;
+          }
+        }
+        const deadline = claimStarted + this.settings.leaseMs;
+        for (const row of claimed) this.held.set(row.id, deadline);
+        const limiterTimer = performance.now();
+        let granted: number;
+        try {
+          granted = await this.options.limiter.take(provider.id, claimed.length, signal);
+        } catch (err) {
+          // The limiter's store failed: hand the rows back rather than hold them until restart.
+          for (const row of claimed) {
+            this.track(
+              run,
+              this.submit(run, provider, row, { kind: "release", reason: "limiter_error", requeue: true }),
+            );
+          }
+          throw err;
+        }
+        run.timing.limiterMs += performance.now() - limiterTimer;
+        claimed.forEach((row, i) => {
+          if (i < granted) queue.push({ row, deadline });
+          else
+            this.track(
+              run,
+              this.submit(run, provider, row, { kind: "release", reason: "stopping", requeue: true }),
+            );
+        });
+        notify("ready");
+      }
+    } finally {
+      claiming = false;
+      notify("ready");
+      await starter;
+      for (const { row } of queue.splice(0)) {
+        this.track(
+          run,
+          this.submit(run, provider, row, { kind: "release", reason: "stopping", requeue: true }),
+        );
+      }
+    }
+  }
+
+  private track(run: Run, work: Promise<void>): void {
+    run.writes.add(work);
+    void work.finally(() => run.writes.delete(work));
+  }
+
+  private submit(
+    run: Run | undefined,
+    provider: ProviderRuntime,
+    claim: ClaimedConnection,
+    item: DistributiveOmit<WriteItem, "claim" | "provider" | "jobRunId">,
+  ): Promise<void> {
+    return this.writer
+      .submit({ ...item, claim, provider, jobRunId: run?.jobRunId } as WriteItem)
+      .then((outcome) => {
+        if (run && outcome !== "released") {
+          run.counts.checked += 1;
+          run.counts[outcome] += 1;
+        }
+      })
+      .catch(() => {
+        // Logged by the writer; the claim lapses and a later run retries the connection.
+      })
+      .finally(() => {
+        this.held.delete(claim.id);
+      });
+  }
+
+  /** One connection, claimed by us: request, classify, hand to the writer. `release` frees the slot. */
+  private async refreshClaimed(
+    run: Run | undefined,
+    provider: ProviderRuntime,
+    row: ClaimedConnection,
+    deadline: number,
+    release: () => void,
+  ): Promise<void> {
+    let released = false;
+    const releaseSlot = () => {
+      if (!released) {
+        released = true;
+        release();
+      }
+    };
+    try {
+      const skip = this.stopping
+        ? "stopping"
+        : this.holds.isHeld(provider)
+          ? "provider_held"
+          : Date.now() + this.settings.timeoutMs + LEASE_MARGIN_MS > (this.held.get(row.id) ?? deadline)
+            ? "lease_too_short"
+            : undefined;
+      if (skip) {
+        // Handed back uncounted: a later pass or run takes it (a held provider's due connections
+        // are counted as skipped once per tick by the run's owner).
+        releaseSlot();
+        return await this.submit(run, provider, row, { kind: "release", reason: skip, requeue: true });
+      }
+      let refreshToken: string;
+      try {
+        refreshToken = this.options.cipher.decrypt(row.refreshTokenEncrypted);
+      } catch (err) {
+        // A key missing from TOKEN_ENCRYPTION_KEYS is the operator's problem, not the user's.
+        this.options.logger.error(
+          { connectionId: row.id, provider: provider.id, err },
+          "cannot decrypt the refresh token (is its key still in TOKEN_ENCRYPTION_KEYS?); connection skipped",
+        );
+        releaseSlot();
+        return await this.submit(run, provider, row, { kind: "release", reason: "undecryptable" });
+      }
+
+      const endpoint: TokenEndpoint = {
+        tokenUrl: provider.tokenUrl,
+        clientId: provider.clientId ?? "",
+        clientSecret: provider.clientSecret ?? "",
+        clientAuth: provider.spec.clientAuth,
+      };
+      this.metrics.inFlight.inc({ provider: provider.id });
+      const started = performance.now();
+      const result = await refreshAccessToken(endpoint, refreshToken, { timeoutMs: this.settings.timeoutMs });
+      const requestMs = performance.now() - started;
+      this.metrics.requestDuration.observe({ provider: provider.id }, requestMs / 1000);
+      if (run) {
+        run.timing.requests += 1;
+        run.timing.requestMs += requestMs;
+      }
+      this.metrics.inFlight.dec({ provider: provider.id });
+      releaseSlot();
+      const receivedAt = new Date();
+
+      if (result.ok) {
+        return await this.submit(run, provider, row, {
+          kind: "success",
+          usedRefreshToken: refreshToken,
+          result,
+          receivedAt,
+        });
+      }
+      const classified = classifyFailure(result);
+      if (classified.failureClass === "operator") {
+        const alert = this.raiseOperatorAlert(provider, classified.errorCode, result);
+        return await this.submit(run, provider, row, {
+          kind: "operator",
+          failure: result,
+          errorCode: classified.errorCode,
+          alert,
+        });
+      }
+      if (result.status === 429) {
+        // Over the provider's limit for our client: every request now would fail too.
+        const pause = Math.min(MAX_PAUSE_MS, result.retryAfterMs ?? DEFAULT_429_PAUSE_MS);
+        this.pausedUntil.set(
+          provider.id,
+          Math.max(this.pausedUntil.get(provider.id) ?? 0, Date.now() + pause),
+        );
+      }
+      return await this.submit(run, provider, row, {
+        kind: "failure",
+        usedRefreshToken: refreshToken,
+        failure: result,
+        receivedAt,
+      });
+    } finally {
+      releaseSlot();
+    }
+  }
+
+  /** Holds the provider (once per configuration) and builds the operator alert for the outbox. */
+  private raiseOperatorAlert(
+    provider: ProviderRuntime,
+    errorCode: string,
+    failure: RefreshFailure,
+  ): AnyEvent | undefined {
+    if (!this.holds.hold(provider, errorCode)) return undefined;
+    this.metrics.operatorAlerts.inc({ provider: provider.id, error_code: errorCode });
+    this.metrics.providerHeld.set({ provider: provider.id }, 1);
+    const variables = `PROVIDER_${provider.id.toUpperCase().replaceAll("-", "_")}_CLIENT_ID / _CLIENT_SECRET / _TOKEN_URL`;
+    const message = `${provider.spec.displayName} rejected Syncwell's client configuration (${errorCode}). Check ${variables}. Refreshes to ${provider.spec.displayName} are held on this replica until the configuration changes (restart with corrected settings); users are not disconnected.`;
+    this.options.logger.error(
+      {
+        provider: provider.id,
+        errorCode,
+        httpStatus: failure.status,
+        errorDescription: failure.errorDescription,
+        tokenUrl: provider.tokenUrl,
+        replica: this.replicaId,
+      },
+      "operator alert: provider rejected the client configuration; refreshes held",
+    );
+    return createEvent(
+      "operator.alert",
+      {
+        severity: "critical",
+        code: "provider_misconfigured",
+        provider: provider.id,
+        message,
+        details: {
+          errorCode,
+          httpStatus: failure.status ?? null,
+          tokenUrl: provider.tokenUrl,
+          replica: this.replicaId,
+          heldSince: new Date().toISOString(),
+        },
+      },
+      { source: EVENT_SOURCE },
+    );
+  }
+
+  /**
+   * Refreshes one connection now (a `token.refresh-requested`), unless another worker has it, it
+   * was refreshed within `minIntervalMs`, or its provider is disabled or held.
+   */
+  async refreshOne(connectionId: string, minIntervalMs = 30_000): Promise<WriteOutcome | "not_claimed"> {
+    if (this.stopping) return "not_claimed";
+    const claimStarted = Date.now();
+    const row = await claimOne(this.options.pool, {
+      connectionId,
+      leaseMs: this.settings.leaseMs,
+      claimedBy: this.replicaId,
+      minIntervalMs,
+    });
+    if (!row) return "not_claimed";
+    this.held.set(row.id, claimStarted + this.settings.leaseMs);
+    const provider = this.options.providers.get(row.provider as ProviderId);
+    const run: Run = {
+      counts: { checked: 0, refreshed: 0, failed: 0, skipped: 0 },
+      timing: { claims: 0, claimMs: 0, limiterMs: 0, requests: 0, requestMs: 0 },
+      claimed: 1,
+      jobRunId: undefined,
+      attemptedBefore: new Date(),
+      writes: new Set(),
+    };
+    if (!provider?.enabled || this.holds.isHeld(provider)) {
+      const fallback = provider ?? this.activeProviders()[0] ?? [...this.options.providers.values()][0];
+      if (fallback)
+        await this.submit(run, fallback, row, { kind: "release", reason: "provider_unavailable" });
+      return "skipped";
+    }
+    const slots = this.slots.get(provider.id) as Semaphore;
+    await slots.acquire();
+    await this.options.limiter.take(provider.id, 1);
+    await this.refreshClaimed(run, provider, row, claimStarted + this.settings.leaseMs, () =>
+      slots.release(),
+    );
+    if (run.counts.refreshed > 0) return "refreshed";
+    if (run.counts.failed > 0) return "failed";
+    return "skipped";
+  }
+
+  /** Stops claiming; requests in flight finish and are written (a rotated token must not be lost). */
+  async stop(): Promise<void> {
+    this.stopController.abort(new Error("refresh engine stopping"));
+    await Promise.allSettled([...this.runs]);
+    await this.writer.drain();
+    clearInterval(this.renewTimer);
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -1,0 +1,101 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import type { ServiceContext } from "@syncwell/runtime";
+import type { Config } from "../config.ts";
+import { type ProviderRuntime, resolveProviders } from "../domain/providers.ts";
+import { cipherFromConfig } from "../token-keys.ts";
+import { createPostgresRateLimiter } from "./rate-limiter.ts";
+import { RefreshEngine, type RefreshSettings } from "./refresh-engine.ts";
+import { RefreshRunCoordinator } from "./refresh-run.coordinator.ts";
+
+export type RefreshServices = {
+  engine: RefreshEngine;
+  coordinator: RefreshRunCoordinator;
+  providers: ReadonlyMap<string, ProviderRuntime>;
+};
+
+export function refreshSettings(config: Config): RefreshSettings {
+  return {
+    leadMs: config.REFRESH_LEAD_TIME,
+    idleMaxMs: config.REFRESH_IDLE_MAX,
+    // A lease shorter than a request plus its margin would let two workers refresh one connection.
+    leaseMs: Math.max(config.REFRESH_CLAIM_LEASE, config.REFRESH_TIMEOUT + 3_000),
+    batchSize: config.REFRESH_BATCH_SIZE,
+    timeoutMs: config.REFRESH_TIMEOUT,
+  };
+}
+
+/** `refresh_claimed_by` of this process: host, pid and a random suffix (pids repeat across pods). */
+export function newReplicaId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`.slice(0, 120);
+}
+
+const byContext = new WeakMap<object, RefreshServices>();
+
+/**
+ * The refresh side of the service, built once per service context: providers resolved from the
+ * configuration (disabled ones logged once), the shared rate limiter, the engine, and the run
+ * coordinator listening for other replicas' wake-ups. Stopped before the bus on shutdown, so a run
+ * in progress stops claiming and writes what it has before the consumers drain.
+ */
+export function refreshServices(ctx: ServiceContext<Config>): RefreshServices {
+  const existing = byContext.get(ctx);
+  if (existing) return existing;
+  const logger = ctx.logger.child({ component: "token-refresh" });
+  const providers = resolveProviders(ctx.config);
+  for (const provider of providers.values()) {
+    if (!provider.enabled) {
+      logger.warn(
+        { provider: provider.id, reason: provider.disabledReason },
+        `provider ${provider.id} disabled (${provider.disabledReason}); its connections are skipped`,
+      );
+    } else if (provider.tokenUrlOverridden && ctx.config.NODE_ENV === "production") {
+      logger.warn(
+        { provider: provider.id, tokenUrl: provider.tokenUrl },
+        "provider token URL overridden in production",
+      );
+    }
+  }
+  const settings = refreshSettings(ctx.config);
+  if (settings.leaseMs !== ctx.config.REFRESH_CLAIM_LEASE) {
+    logger.warn({ leaseMs: settings.leaseMs }, "REFRESH_CLAIM_LEASE raised to REFRESH_TIMEOUT + 3s");
+  }
+  const enabled = [...providers.values()].filter((p) => p.enabled);
+  const pool = ctx.pool;
+  const engine = new RefreshEngine({
+    pool,
+    cipher: cipherFromConfig(ctx.config),
+    providers,
+    limiter: createPostgresRateLimiter(pool, new Map(enabled.map((p) => [p.id, p.rateLimitPerSec]))),
+    logger,
+    replicaId: newReplicaId(),
+    settings,
+  });
+  const coordinator = new RefreshRunCoordinator({
+    engine,
+    pool,
+    nc: ctx.bus.nc,
+    naming: ctx.bus.naming,
+    logger,
+  });
+  coordinator.start();
+  ctx.shutdown.add("token refresh", async () => {
+    await engine.stop();
+    await coordinator.stop();
+  });
+  logger.info(
+    {
+      replica: engine.replicaId,
+      enabled: enabled.map((p) => ({
+        provider: p.id,
+        rateLimitPerSec: p.rateLimitPerSec,
+        concurrency: p.concurrency,
+      })),
+      ...settings,
+    },
+    "token refresh ready",
+  );
+  const services: RefreshServices = { engine, coordinator, providers };
+  byContext.set(ctx, services);
+  return services;
+}

@@ -1,0 +1,186 @@
+import { withTransaction } from "@syncwell/db";
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import {
+  type ConnectionRow,
+  findConnection,
+  findConnectionByAccount,
+  healthyState,
+  insertConnection,
+  sealTokens,
+  updateConnection,
+} from "../connections.repository.ts";
+import {
+  findIdempotencyKey,
+  lockIdempotencyKey,
+  purgeExpiredIdempotencyKeys,
+  requestHash,
+  saveIdempotencyKey,
+} from "../idempotency.repository.ts";
+import { ensureUser } from "../users.repository.ts";
+import { toConnectionView } from "./connection-view.ts";
+import type { ConnectionRoutesDeps } from "./deps.ts";
+import { parseInput, sendError } from "./http.ts";
+import {
+  BOTH_EXPIRIES,
+  expiresAtField,
+  expiresInField,
+  normaliseScopes,
+  resolveExpiry,
+  scopesField,
+  tokenField,
+} from "./token-fields.ts";
+
+export function createConnectionBody(providers: readonly [string, ...string[]]) {
+  return z
+    .strictObject({
+      userId: z.uuid(),
+      /** Creates the user when no user has `userId` yet; ignored for an existing user. */
+      userEmail: z.email().max(320).optional(),
+      provider: z.enum(providers),
+      providerAccountId: z.string().min(1).max(255).optional(),
+      scopes: scopesField,
+      accessToken: tokenField,
+      refreshToken: tokenField.optional(),
+      expiresAt: expiresAtField.optional(),
+      expiresIn: expiresInField.optional(),
+    })
+    .refine((body) => body.expiresAt === undefined || body.expiresIn === undefined, {
+      path: ["expiresIn"],
+      message: BOTH_EXPIRIES,
+    });
+}
+
+/** Printable ASCII, as the IETF Idempotency-Key draft and Stripe accept. */
+const idempotencyHeaders = z.object({
+  "idempotency-key": z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[\x21-\x7e]+$/, "must be 1 to 255 printable ASCII characters without spaces")
+    .optional(),
+});
+
+type CreateResult =
+  | { kind: "created"; row: ConnectionRow; reactivated: boolean }
+  | { kind: "replayed"; row: ConnectionRow }
+  | { kind: "key_reused" }
+  | { kind: "exists"; connectionId: string }
+  | { kind: "user_missing" }
+  | { kind: "email_taken" };
+
+const UNIQUE_VIOLATION = "23505";
+const ACCOUNT_UNIQUE = "connections_user_id_provider_provider_account_id_key";
+
+/**
+ * POST /connections — registers a connection. A provider account that already has a live
+ * connection is a 409 naming it (update it with PUT); one whose connection was revoked is
+ * reconnected in place, keeping its id. No event: nothing downstream waits for a new connection
+ * (the poller finds it as due), and no contract exists for one.
+ */
+export function createConnectionRoute(app: FastifyInstance, deps: ConnectionRoutesDeps): void {
+  const bodySchema = createConnectionBody(deps.providers);
+
+  app.post("/connections", async (request, reply) => {
+    const { "idempotency-key": key } = parseInput(idempotencyHeaders, request.headers, "headers");
+    const body = parseInput(bodySchema, request.body, "body");
+    const hash = requestHash(body);
+    const now = new Date();
+
+    let result: CreateResult;
+    try {
+      result = await withTransaction(deps.pool, async (tx): Promise<CreateResult> => {
+        if (key !== undefined) {
+          await lockIdempotencyKey(tx, key);
+          const prior = await findIdempotencyKey(tx, key);
+          if (prior && prior.requestHash !== hash) return { kind: "key_reused" };
+          const row = prior && (await findConnection(tx, prior.connectionId));
+          if (row) return { kind: "replayed", row };
+        }
+
+        const user = await ensureUser(tx, body.userId, body.userEmail);
+        if (user.kind === "missing") return { kind: "user_missing" };
+        if (user.kind === "email_taken") return { kind: "email_taken" };
+
+        const account = {
+          userId: body.userId,
+          provider: body.provider,
+          providerAccountId: body.providerAccountId ?? null,
+        };
+        const existing = await findConnectionByAccount(tx, account, { forUpdate: true });
+        if (existing && existing.status !== "revoked") return { kind: "exists", connectionId: existing.id };
+
+        const sealed = sealTokens(
+          { accessToken: body.accessToken, refreshToken: body.refreshToken ?? null },
+          deps.cipher,
+        );
+        const fields = { scopes: normaliseScopes(body.scopes), ...resolveExpiry(body, now) };
+        const row = existing
+          ? await updateConnection(tx, existing.id, {
+              ...healthyState,
+              ...sealed,
+              ...fields,
+              refreshTokenLastUsedAt: null,
+              lastRefreshedAt: null,
+              lastRefreshAttemptAt: null,
+            })
+          : await insertConnection(tx, { ...account, ...fields, sealed });
+        if (!row) throw new Error(`connection ${existing?.id} vanished while locked`);
+        if (key !== undefined) {
+          await saveIdempotencyKey(tx, key, hash, row.id);
+          // Keys expire after a day; sweeping on a small share of key-bearing creates keeps the table small.
+          if (Math.random() < 0.01) await purgeExpiredIdempotencyKeys(tx);
+        }
+        return { kind: "created", row, reactivated: existing !== undefined };
+      });
+    } catch (err) {
+      // Two requests for the same provider account raced past the lookup; the loser gets the 409.
+      const pgErr = err as { code?: string; constraint?: string };
+      if (pgErr.code !== UNIQUE_VIOLATION || pgErr.constraint !== ACCOUNT_UNIQUE) throw err;
+      const winner = await findConnectionByAccount(deps.pool, {
+        userId: body.userId,
+        provider: body.provider,
+        providerAccountId: body.providerAccountId ?? null,
+      });
+      result = { kind: "exists", connectionId: winner?.id ?? "unknown" };
+    }
+
+    switch (result.kind) {
+      case "created":
+        request.log.info(
+          {
+            connectionId: result.row.id,
+            userId: result.row.userId,
+            provider: result.row.provider,
+            reactivated: result.reactivated,
+          },
+          result.reactivated ? "revoked connection registered again" : "connection registered",
+        );
+        return reply.code(201).send(toConnectionView(result.row));
+      case "replayed":
+        return reply.code(201).header("idempotent-replayed", "true").send(toConnectionView(result.row));
+      case "key_reused":
+        return sendError(reply, 422, {
+          error: "idempotency_key_reused",
+          message: "this Idempotency-Key was used with a different request",
+        });
+      case "exists":
+        return sendError(reply, 409, {
+          error: "connection_exists",
+          message: `this provider account already has connection ${result.connectionId}; update it with PUT /connections/${result.connectionId}`,
+          connectionId: result.connectionId,
+        });
+      case "user_missing":
+        return sendError(reply, 400, {
+          error: "bad_request",
+          message: "request is invalid",
+          details: [{ path: "body.userEmail", message: `required: no user ${body.userId} exists yet` }],
+        });
+      case "email_taken":
+        return sendError(reply, 409, {
+          error: "email_taken",
+          message: `no user ${body.userId} exists and the email belongs to another user`,
+        });
+    }
+  });
+}
