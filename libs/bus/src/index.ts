@@ -4,7 +4,7 @@ export { type DeadLetterReason, DL_HEADERS } from "./dead-letter.ts";
 export { applyOnce, type InboxResult } from "./inbox.ts";
 export { type BusMetrics, busMetrics } from "./metrics.ts";
 export { Naming } from "./naming.ts";
-export { enqueueEvents } from "./outbox/enqueue.ts";
+export { enqueueEvents, type OutboxRow, outboxRow } from "./outbox/enqueue.ts";
 export { OUTBOX_CHANNEL, type OutboxRelay } from "./outbox/relay.ts";
 export { type StreamOverrides, streamConfig } from "./provision.ts";
 export {

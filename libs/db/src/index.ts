@@ -6,11 +6,16 @@ export {
   withDatabaseName,
 } from "./database-url.ts";
 export type {
+  CommunicationEvent,
   Connection,
+  Contact,
   JobRun,
   OutboxEvent,
   PrismaClient,
   ProcessedEvent,
+  RateLimitBucket,
+  RawRecord,
+  SyncState,
   User,
 } from "./generated/prisma/client.ts";
 // The namespace is a value: error classes (`Prisma.PrismaClientKnownRequestError`), `Prisma.sql`,

@@ -2,9 +2,12 @@
 // Started as `node --import @syncwell/telemetry/register services/poller/src/main.ts`, so tracing is
 // set up before anything here is imported.
 import { runService } from "@syncwell/runtime";
-import { configSchema } from "./config.ts";
+import { pollerConfigSchema } from "./config.ts";
+import { connectors } from "./connectors/index.ts";
+import { pollerConsumers } from "./consumers/index.ts";
 
 await runService({
   name: "poller",
-  configSchema,
+  configSchema: pollerConfigSchema,
+  consumers: pollerConsumers(connectors),
 });

@@ -4,6 +4,25 @@ import { assertValidEvent } from "../publisher.ts";
 import { traceContextRecord } from "../trace-context.ts";
 
 /**
+ * The column values of one `outbox_events` row (`id, subject, type, payload, trace_headers`, the
+ * last two as JSON text), after validating the event; the current trace context is captured.
+ * For a writer that inserts its outbox row inside a larger statement of its own (enqueueEvents is
+ * the usual way).
+ */
+export type OutboxRow = { id: string; subject: string; type: string; payload: string; traceHeaders: string };
+
+export function outboxRow(event: AnyEvent, trace: string = JSON.stringify(traceContextRecord())): OutboxRow {
+  assertValidEvent(event);
+  return {
+    id: event.id,
+    subject: subjectOf(event),
+    type: event.type,
+    payload: JSON.stringify(event),
+    traceHeaders: trace,
+  };
+}
+
+/**
  * Writes events to the outbox in the caller's transaction: they are published if and only if the
  * transaction commits, even if the process dies right after the commit. The current trace context
  * is stored with each row so the relay's publish continues the caller's trace.
@@ -14,8 +33,8 @@ export async function enqueueEvents(db: Queryable, events: AnyEvent | readonly A
   const trace = JSON.stringify(traceContextRecord());
   const values: unknown[] = [];
   const rows = list.map((event, i) => {
-    assertValidEvent(event);
-    values.push(event.id, subjectOf(event), event.type, JSON.stringify(event), trace);
+    const row = outboxRow(event, trace);
+    values.push(row.id, row.subject, row.type, row.payload, row.traceHeaders);
     const o = i * 5;
     return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}::jsonb, $${o + 5}::jsonb)`;
   });

@@ -1,0 +1,459 @@
+/**
+ * npm run bench:poll [-- --connections 10000 --items 20 --latency 50 --concurrency 256 --platform-concurrency 128
+ *                       --node-flags=--max-semi-space-size=64 --profile /tmp/prof --log-statements]
+ *
+ * The poller end to end, as production runs it: the service process (`services/poller/src/main.ts`,
+ * real connectors) against the provider simulator (its own process, SIM_LATENCY_MS per request,
+ * no data rate limit), Postgres and NATS. N connections spread over the six platforms, each resource
+ * holding `--items` items none of which the poller has seen (a first sync: one page of new items;
+ * Gmail also fetches each message). Google connections correspond with five known contacts, so
+ * communication events are created as well.
+ *
+ * Measures from publishing tick.poll to the last data.ingested arriving on NATS: connections/s,
+ * records stored/s, per-poll latency (p50/p99 from each sync state's poll start to its success),
+ * the poller process's peak RSS (VmHWM), and the CPU each process used (and the whole machine,
+ * which other work may share). Tracing is off in the poller (OTEL_SDK_DISABLED). The concurrency
+ * defaults here are a replica sized for a 10,000-connection tick (the service defaults, 64 and 32,
+ * suit a replica among several).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { connect } from "@nats-io/transport-node";
+import { createBus } from "@syncwell/bus";
+import { createEvent } from "@syncwell/contracts";
+import { createTokenCipher, parseKeyList } from "@syncwell/credentials";
+import { findJobRun, startJobRun } from "@syncwell/db";
+import { SimulatorControl } from "@syncwell/provider-simulator";
+import { createLogger } from "@syncwell/telemetry";
+import { createTestDatabase, createTestNats } from "@syncwell/testing";
+
+const { values: args } = parseArgs({
+  options: {
+    connections: { type: "string", default: "10000" },
+    items: { type: "string", default: "20" },
+    latency: { type: "string", default: "50" },
+    concurrency: { type: "string", default: "256" },
+    "platform-concurrency": { type: "string", default: "128" },
+    /** Writes a V8 CPU profile of the poller to this directory. */
+    profile: { type: "string" },
+    /** Extra node flags for the poller process, e.g. "--max-semi-space-size=64". */
+    "node-flags": { type: "string" },
+    /** Logs every statement of the bench database (Postgres server log), for a breakdown afterwards. */
+    "log-statements": { type: "boolean", default: false },
+  },
+});
+const N = Number(args.connections);
+const ITEMS = Number(args.items);
+const LATENCY = Number(args.latency);
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+
+/** One kind of connection per platform: the provider and the scopes that give it one resource each (GitHub: two). */
+const kinds = [
+  {
+    platform: "gmail",
+    provider: "google",
+    scopes: ["https://www.googleapis.com/auth/gmail.readonly"],
+    polls: 1,
+  },
+  {
+    platform: "calendar",
+    provider: "google",
+    scopes: ["https://www.googleapis.com/auth/calendar.readonly"],
+    polls: 1,
+  },
+  {
+    platform: "youtube",
+    provider: "google",
+    scopes: ["https://www.googleapis.com/auth/youtube.readonly"],
+    polls: 1,
+  },
+  { platform: "spotify", provider: "spotify", scopes: ["user-read-recently-played"], polls: 1 },
+  { platform: "github", provider: "github", scopes: ["repo", "read:user"], polls: 2 },
+  { platform: "discord", provider: "discord", scopes: ["identify", "guilds"], polls: 1 },
+] as const;
+
+const CONTACTS = [
+  "Ann Lee <Ann.Lee@Example.COM>",
+  "bob@partner.io",
+  "Carla.Diaz@Client.org",
+  "dev@vendor.net",
+  "Eve <eve@x.io>",
+];
+const contactEmails = [
+  "ann.lee@example.com",
+  "bob@partner.io",
+  "carla.diaz@client.org",
+  "dev@vendor.net",
+  "eve@x.io",
+];
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
+function startProcess(
+  label: string,
+  argv: string[],
+  env: Record<string, string>,
+): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, argv, {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const keep = (d: Buffer) => {
+    output = (output + String(d)).slice(-20_000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  child.on("exit", (code, signal) => {
+    if (code !== 0 && code !== null) process.stderr.write(`${label} exited with ${code}:\n${output}\n`);
+    else if (signal && signal !== "SIGTERM" && signal !== "SIGKILL")
+      process.stderr.write(`${label} killed by ${signal}\n`);
+  });
+  return Object.assign(child, { output: () => output });
+}
+
+async function waitUntil(
+  done: () => Promise<boolean> | boolean,
+  what: string,
+  timeoutMs = 600_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function windowed<T>(
+  list: readonly T[],
+  window: number,
+  task: (item: T, i: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: window }, async () => {
+      while (next < list.length) {
+        const i = next++;
+        await task(list[i] as T, i);
+      }
+    }),
+  );
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+function procStatus(pid: number, field: "VmRSS" | "VmHWM"): number {
+  try {
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds (user + system) used so far by the processes `pids` lists. */
+function cpuSeconds(pids: () => number[]): number {
+  let ticks = 0;
+  for (const pid of pids()) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ticks / 100;
+}
+
+/** CPU seconds the whole machine was busy (all processes, from /proc/stat). */
+function machineBusySeconds(): number {
+  const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "")
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  return (total - idle) / 100;
+}
+
+/** Postgres backends serving database `name`. */
+function postgresBackends(name: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(` ${name} `)) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+const logger = createLogger({ service: "poll-bench", level: "warn" });
+const nats = createTestNats("pollbench");
+const db = await createTestDatabase({ poolMax: 10 });
+const children: ChildProcess[] = [];
+
+try {
+  // The simulator, in a process of its own.
+  const simPort = await freePort();
+  const sim = startProcess("provider simulator", ["tools/provider-simulator/src/main.ts"], {
+    PORT: String(simPort),
+    SIM_LATENCY_MS: String(LATENCY),
+    SIM_DATA_ITEMS_MIN: String(ITEMS),
+    SIM_DATA_ITEMS_MAX: String(ITEMS),
+    SIM_DATA_CACHE_SIZE: String(N + 1_000),
+    SIM_REQUEST_LOG_SIZE: "1000",
+    LOG_LEVEL: "warn",
+  });
+  children.push(sim);
+  const simUrl = `http://127.0.0.1:${simPort}`;
+  await waitUntil(
+    async () => (await fetch(`${simUrl}/healthz`).catch(() => null))?.ok === true,
+    "the simulator",
+    30_000,
+  );
+  const control = new SimulatorControl(simUrl);
+
+  // Grants at the simulator, connections (encrypted tokens) and contacts in Postgres.
+  const keyB64 = randomBytes(32).toString("base64");
+  const cipher = createTokenCipher(parseKeyList(`k1:${keyB64}`), "k1");
+  process.stdout.write(`seeding ${N} connections…\n`);
+  const seedStarted = performance.now();
+  const rows: Array<{
+    id: string;
+    userId: string;
+    provider: string;
+    scopes: string[];
+    token: string;
+    expiresAt: string;
+  }> = [];
+  let expectedPolls = 0;
+  await windowed(
+    Array.from({ length: N }, (_, i) => i),
+    64,
+    async (i) => {
+      const kind = kinds[i % kinds.length] as (typeof kinds)[number];
+      const connectionKey = `bench-${i}`;
+      const grant = await control.createGrant({ provider: kind.provider, connectionKey });
+      if (kind.provider === "google" && kind.platform !== "youtube") {
+        await control.setParticipants({ connectionKey, participants: CONTACTS });
+      }
+      rows[i] = {
+        id: randomUUID(),
+        userId: randomUUID(),
+        provider: kind.provider,
+        scopes: [...kind.scopes],
+        token: cipher.encrypt(grant.accessToken),
+        expiresAt: grant.accessTokenExpiresAt,
+      };
+    },
+  );
+  for (let i = 0; i < N; i++) expectedPolls += (kinds[i % kinds.length] as (typeof kinds)[number]).polls;
+  for (let start = 0; start < N; start += 1_000) {
+    const chunk = rows.slice(start, start + 1_000);
+    await db.pool.query(
+      "INSERT INTO users (id, email) SELECT id, 'bench-' || id || '@example.com' FROM unnest($1::uuid[]) AS t(id)",
+      [chunk.map((r) => r.userId)],
+    );
+    await db.pool.query(
+      `INSERT INTO connections (id, user_id, provider, scopes, access_token_encrypted, token_key_id, access_token_expires_at)
+       SELECT t.id, t.user_id, t.provider, ARRAY(SELECT jsonb_array_elements_text(t.scopes)), t.token, 'k1', t.expires_at
+       FROM jsonb_to_recordset($1::jsonb) AS t(id uuid, user_id uuid, provider text, scopes jsonb, token text, expires_at timestamptz)`,
+      [
+        JSON.stringify(
+          chunk.map((r) => ({
+            id: r.id,
+            user_id: r.userId,
+            provider: r.provider,
+            scopes: r.scopes,
+            token: r.token,
+            expires_at: r.expiresAt,
+          })),
+        ),
+      ],
+    );
+    const googleUsers = chunk.filter((r) => r.provider === "google").map((r) => r.userId);
+    await db.pool.query(
+      `INSERT INTO contacts (id, user_id, email)
+       SELECT gen_random_uuid(), u, e FROM unnest($1::uuid[]) AS u, unnest($2::text[]) AS e`,
+      [googleUsers, contactEmails],
+    );
+  }
+  // Statistics as a database in service has them (autovacuum would get there a little later).
+  await db.pool.query("ANALYZE");
+  process.stdout.write(`seeded in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s\n`);
+
+  if (args["log-statements"]) {
+    await db.pool.query(`ALTER DATABASE ${db.name} SET log_min_duration_statement = 0`);
+    process.stdout.write(`logging every statement of ${db.name} to the Postgres server log\n`);
+  }
+
+  // The poller service, as production starts it.
+  const pollerPort = await freePort();
+  const platformEnv: Record<string, string> = {};
+  for (const { platform } of kinds) {
+    platformEnv[`PLATFORM_${platform.toUpperCase()}_API_URL`] = `${simUrl}/${platform}`;
+    platformEnv[`PLATFORM_${platform.toUpperCase()}_RATE_LIMIT_PER_SEC`] = "100000";
+  }
+  const poller = startProcess(
+    "poller",
+    [
+      ...(args.profile ? ["--cpu-prof", `--cpu-prof-dir=${args.profile}`] : []),
+      ...(args["node-flags"] ? args["node-flags"].split(" ").filter(Boolean) : []),
+      "--import",
+      "@syncwell/telemetry/register",
+      "services/poller/src/main.ts",
+    ],
+    {
+      DATABASE_URL: db.url,
+      NATS_URL: nats.url,
+      NATS_PREFIX: nats.prefix,
+      HTTP_HOST: "127.0.0.1",
+      HTTP_PORT: String(pollerPort),
+      LOG_LEVEL: "warn",
+      OTEL_SDK_DISABLED: "true",
+      TOKEN_ENCRYPTION_KEYS: `k1:${keyB64}`,
+      TOKEN_ENCRYPTION_CURRENT_KEY: "k1",
+      POLL_CONCURRENCY: args.concurrency,
+      POLL_PLATFORM_CONCURRENCY: args["platform-concurrency"],
+      // The simulator's generated mail lies up to a year back: the first sync takes all of it.
+      POLL_FIRST_SYNC_WINDOW: "17520h",
+      ...platformEnv,
+    },
+  );
+  children.push(poller);
+  await waitUntil(
+    async () => (await fetch(`http://127.0.0.1:${pollerPort}/readyz`).catch(() => null))?.ok === true,
+    `the poller (${poller.output()})`,
+    60_000,
+  );
+  const pid = poller.pid as number;
+  const rssAtStart = procStatus(pid, "VmRSS");
+
+  const nc = await connect({ servers: nats.url });
+  let ingested = 0;
+  let lastAt = 0;
+  let firstAt = 0;
+  const subscription = nc.subscribe(`${nats.prefix}.data.ingested`, {
+    callback: () => {
+      ingested += 1;
+      lastAt = performance.now();
+      if (ingested === 1) firstAt = lastAt;
+    },
+  });
+  await nc.flush();
+
+  const bus = await createBus({ servers: nats.url, prefix: nats.prefix, name: "bench", logger });
+  const jobRunId = randomUUID();
+  const slot = new Date();
+  await startJobRun(db.pool, { id: jobRunId, schedule: "poll", slot });
+  let peakSampled = 0;
+  const sampler = setInterval(() => {
+    peakSampled = Math.max(peakSampled, procStatus(pid, "VmRSS"));
+  }, 200);
+  process.stdout.write(`polling ${expectedPolls} resources of ${N} connections…\n`);
+  const simPid = sim.pid as number;
+  const cpuOf = {
+    poller: () => cpuSeconds(() => [pid]),
+    simulator: () => cpuSeconds(() => [simPid]),
+    postgres: () => cpuSeconds(() => postgresBackends(db.name)),
+  };
+  const cpuBefore = {
+    poller: cpuOf.poller(),
+    simulator: cpuOf.simulator(),
+    postgres: cpuOf.postgres(),
+    machine: machineBusySeconds(),
+  };
+  const started = performance.now();
+  await bus.publish(
+    createEvent(
+      "tick",
+      { schedule: "poll", slot: slot.toISOString(), catchUp: false, manual: false, jobRunId },
+      { source: "bench" },
+    ),
+  );
+  let lastReport = started;
+  await waitUntil(() => {
+    if (performance.now() - lastReport > 5_000) {
+      lastReport = performance.now();
+      process.stdout.write(
+        `  ${ingested}/${expectedPolls} data.ingested after ${((lastReport - started) / 1000).toFixed(1)} s\n`,
+      );
+    }
+    return ingested >= expectedPolls;
+  }, "every data.ingested");
+  clearInterval(sampler);
+  const elapsedS = (lastAt - started) / 1000;
+  const cpu = {
+    poller: cpuOf.poller() - cpuBefore.poller,
+    simulator: cpuOf.simulator() - cpuBefore.simulator,
+    postgres: cpuOf.postgres() - cpuBefore.postgres,
+    machine: machineBusySeconds() - cpuBefore.machine,
+  };
+  const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+
+  await waitUntil(
+    async () => (await findJobRun(db.pool, jobRunId))?.status !== "running",
+    "the job run to finish",
+    120_000,
+  );
+  const run = await findJobRun(db.pool, jobRunId);
+  const stats = await db.pool.query<{ records: number; comms: number }>(
+    "SELECT (SELECT count(*)::int FROM raw_records) AS records, (SELECT count(*)::int FROM communication_events) AS comms",
+  );
+  const durations = await db.pool.query<{ ms: number }>(
+    `SELECT extract(epoch FROM last_success_at - poll_started_at)::float8 * 1000 AS ms
+     FROM sync_states WHERE last_success_at IS NOT NULL ORDER BY 1`,
+  );
+  const sorted = durations.rows.map((r) => r.ms);
+  const records = stats.rows[0]?.records ?? 0;
+  const peak = Math.max(procStatus(pid, "VmHWM"), peakSampled);
+
+  const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+  const lines = [
+    "",
+    `poller bench: ${N} connections × 6 platforms, ${ITEMS} new items per resource, simulator latency ${LATENCY} ms`,
+    `POLL_CONCURRENCY=${args.concurrency} POLL_PLATFORM_CONCURRENCY=${args["platform-concurrency"]}${
+      args["node-flags"] ? `, node ${args["node-flags"]}` : ""
+    }`,
+    "",
+    `resource polls            ${sorted.length} (${run?.counts.failed ?? "?"} failed), job run ${run?.status}`,
+    `tick → last data.ingested ${elapsedS.toFixed(2)} s (first after ${((firstAt - started) / 1000).toFixed(2)} s)`,
+    `connections/s             ${(N / elapsedS).toFixed(0)}`,
+    `records stored/s          ${(records / elapsedS).toFixed(0)} (${records} records)`,
+    `communication events      ${stats.rows[0]?.comms ?? 0}`,
+    `per poll                  p50 ${percentile(sorted, 50).toFixed(0)} ms, p99 ${percentile(sorted, 99).toFixed(0)} ms, max ${(sorted.at(-1) ?? 0).toFixed(0)} ms`,
+    `poller RSS                start ${mb(rssAtStart)}, peak ${mb(peak)}`,
+    `CPU during the run        poller ${cpu.poller.toFixed(1)} s, simulator ${cpu.simulator.toFixed(1)} s, postgres ${cpu.postgres.toFixed(1)} s; machine busy ${cpu.machine.toFixed(1)} s of ${(2 * elapsedS).toFixed(1)} s on 2 cores; load avg ${load}`,
+    "",
+  ];
+  process.stdout.write(lines.join("\n"));
+
+  subscription.unsubscribe();
+  await nc.close();
+  await bus.close();
+} finally {
+  for (const child of children) child.kill("SIGTERM");
+  await new Promise((resolve) => setTimeout(resolve, args.profile ? 5_000 : 500));
+  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+  await nats.cleanup().catch(() => {});
+  await db.drop();
+}

@@ -1,0 +1,51 @@
+import type { RawRecordInput } from "../connectors/connector.ts";
+
+export type Communication = NonNullable<RawRecordInput["communication"]>;
+
+/**
+ * The bare, lowercased address in what a platform writes: `ADA@Example.com`,
+ * `"Ada Lovelace" <ada@example.com>`, `mailto:ada@example.com`. Null when there is none.
+ */
+export function normalizeAddress(raw: string | null | undefined): string | null {
+  if (typeof raw !== "string") return null;
+  let value = raw.trim();
+  const angle = /<([^<>]*)>\s*$/.exec(value);
+  if (angle?.[1] !== undefined) value = angle[1].trim();
+  if (value.toLowerCase().startsWith("mailto:")) value = value.slice(7);
+  value = value.trim().toLowerCase();
+  const at = value.lastIndexOf("@");
+  if (at <= 0 || at === value.length - 1 || /\s/.test(value) || value.length > 320) return null;
+  return value;
+}
+
+export type CommunicationParties = {
+  direction: "inbound" | "outbound";
+  /** Addresses of the other people the user communicated with (lowercased, without the user). */
+  counterparts: string[];
+};
+
+/**
+ * Who the user communicated with in one message or meeting, and which way:
+ * - the user sent it / organised it (`fromSelf`, or `from` is one of the user's addresses):
+ *   outbound, to every recipient / attendee;
+ * - an email someone else sent: inbound, from the sender only (other recipients did not write to
+ *   the user);
+ * - a meeting someone else organised: inbound, with the organiser and every other attendee (the
+ *   user met them all).
+ */
+export function communicationParties(
+  comm: Communication,
+  selfAddresses: ReadonlySet<string>,
+): CommunicationParties {
+  const from = normalizeAddress(comm.from);
+  const outbound = comm.fromSelf === true || (from !== null && selfAddresses.has(from));
+  const recipients = new Set<string>();
+  for (const raw of comm.to) {
+    const address = normalizeAddress(raw);
+    if (address !== null && !selfAddresses.has(address) && address !== from) recipients.add(address);
+  }
+  if (outbound) return { direction: "outbound", counterparts: [...recipients] };
+  const sender = from !== null && !selfAddresses.has(from) ? [from] : [];
+  if (comm.channel === "email") return { direction: "inbound", counterparts: sender };
+  return { direction: "inbound", counterparts: [...sender, ...recipients] };
+}

@@ -1,0 +1,84 @@
+import { parseDurationMs } from "@syncwell/runtime";
+
+/**
+ * When a resource is due, how long a failing one waits, and whether a token may be used: pure
+ * functions of the configuration and the clock.
+ */
+
+/** Intervals by `platform.resource` or `platform` (the more specific key wins). */
+export type IntervalMap = ReadonlyMap<string, number>;
+
+const KEY = /^[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)?$/;
+
+/** Parses `POLL_INTERVALS`: `gmail.messages=15m,github=10m` (whitespace allowed around items). */
+export function parseIntervals(
+  raw: string,
+): { ok: true; intervals: Map<string, number> } | { ok: false; error: string } {
+  const intervals = new Map<string, number>();
+  for (const item of raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const eq = item.indexOf("=");
+    const key = eq > 0 ? item.slice(0, eq).trim().toLowerCase() : "";
+    if (!KEY.test(key)) return { ok: false, error: `"${item}" is not <platform>[.<resource>]=<duration>` };
+    const ms = parseDurationMs(item.slice(eq + 1));
+    if (ms === undefined || ms < 1_000)
+      return { ok: false, error: `"${item}" needs a duration of at least 1s` };
+    if (intervals.has(key)) return { ok: false, error: `"${key}" is listed twice` };
+    intervals.set(key, ms);
+  }
+  return { ok: true, intervals };
+}
+
+export function intervalFor(
+  intervals: IntervalMap,
+  defaultMs: number,
+  platform: string,
+  resource: string,
+): number {
+  return intervals.get(`${platform}.${resource}`) ?? intervals.get(platform) ?? defaultMs;
+}
+
+/**
+ * Delay before retrying after the `failures`-th consecutive failure: exponential from `baseMs`,
+ * capped at `maxMs`, with "equal jitter" (half fixed, half random) so resources that failed together
+ * (a platform outage) come back spread out, yet never sooner than half the step.
+ */
+export function backoffMs(
+  failures: number,
+  baseMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
+  const step = Math.min(maxMs, baseMs * 2 ** Math.max(0, failures - 1));
+  return Math.round(step / 2 + (step / 2) * random());
+}
+
+/**
+ * True when an access token may be used for a poll starting `now`: it never expires, or it stays
+ * valid for more than `minValidityMs`.
+ */
+export function tokenUsable(
+  token: { expiresAt: Date | null; expiresNever: boolean },
+  now: number,
+  minValidityMs: number,
+): boolean {
+  if (token.expiresNever) return true;
+  if (token.expiresAt === null) return false;
+  return token.expiresAt.getTime() - now > minValidityMs;
+}
+
+/**
+ * Parses a `Retry-After` header (RFC 9110 §10.2.3: delay-seconds or an HTTP date) into
+ * milliseconds from `now`; undefined when absent or unreadable. A date in the past means 0.
+ */
+export function parseRetryAfterMs(value: string | null | undefined, now: number): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (trimmed === "") return undefined;
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const at = Date.parse(trimmed);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - now);
+}

@@ -1,0 +1,428 @@
+import type { TokenCipher } from "@syncwell/credentials";
+import { recordJobRunCounts } from "@syncwell/db";
+import type { Logger } from "@syncwell/telemetry";
+import type pg from "pg";
+import {
+  bucketKeyOf,
+  type ClaimedSyncState,
+  claimDue,
+  ensureSyncStates,
+  nextDueAt,
+  type ResourceSpec,
+} from "./claims.repository.ts";
+import type { PollerMetrics } from "./metrics.ts";
+import { PageWriter } from "./page-writer.ts";
+import { type PollResult, type RunnerDeps, runPoll } from "./poll-runner.ts";
+import type { RateLimiter } from "./rate-limiter.ts";
+import { Semaphore, Signal, sleep } from "./semaphore.ts";
+import {
+  addCounts,
+  emptyCounts,
+  type PlatformRuntime,
+  type PollCounts,
+  type PollSettings,
+} from "./settings.ts";
+
+export type PollEngineOptions = {
+  pool: pg.Pool;
+  cipher: TokenCipher;
+  limiter: RateLimiter;
+  platforms: ReadonlyMap<string, PlatformRuntime>;
+  settings: PollSettings;
+  logger: Logger;
+  metrics: PollerMetrics;
+  /** This replica (claims are tagged `<replicaId>/<n>`). */
+  replicaId: string;
+  source?: string;
+};
+
+export type RunOptions = {
+  /** Job run the counts go to (a tick's run). */
+  jobRunId?: string;
+  /** Only this connection (token.refreshed). */
+  connectionId?: string;
+  /** Only the platforms of this provider (the connection's, for token.refreshed). */
+  provider?: string;
+  /**
+   * Database time the run started at: work due up to `startedAt + runHorizonMs` is done in this
+   * run (a peer joining a tick passes the owner's). Default: now, from the database.
+   */
+  startedAt?: Date;
+  /** Wait for work that becomes due within the horizon (default true; false for a connection's prompt poll). */
+  linger?: boolean;
+};
+
+export type RunSummary = PollCounts & { durationMs: number };
+
+/** How long a connection's 401 suppresses further refresh requests from this replica. */
+const REFRESH_REQUEST_INTERVAL_MS = 30_000;
+const REPORTED_ALWAYS = new Set([
+  "connections",
+  "polled",
+  "records_added",
+  "records_updated",
+  "failed",
+  "skipped",
+]);
+/** How often a run adds its counts to the job run (a hot row: not once per poll). */
+const COUNT_FLUSH_MS = 1_000;
+
+/**
+ * The poll engine of one replica: runs of lanes (one per platform) that claim due sync states in
+ * batches and poll them, within a global and a per-platform concurrency. Replicas share nothing but
+ * Postgres: claims split the work, the rate-limit buckets split the platforms' request budgets.
+ */
+export class PollEngine {
+  readonly replicaId: string;
+  readonly settings: PollSettings;
+  private readonly options: PollEngineOptions;
+  private readonly deps: RunnerDeps;
+  private readonly global: Semaphore;
+  private readonly platformSlots = new Map<string, Semaphore>();
+  private readonly abort = new AbortController();
+  private readonly runs = new Set<Promise<unknown>>();
+  private readonly refreshRequests = new Map<string, number>();
+  /** Notified whenever slots are given back: lanes waiting for capacity look again. */
+  private readonly slotsReleased = new Signal();
+  private readonly stopped: Promise<void>;
+  private claimSeq = 0;
+  private configured: Promise<void> | undefined;
+
+  constructor(options: PollEngineOptions) {
+    this.options = options;
+    this.replicaId = options.replicaId;
+    // A poll starts only if its token outlives a request comfortably: a poll that had to stop for
+    // the token (it checks before every request) must not be claimed again at once.
+    this.settings = {
+      ...options.settings,
+      minTokenValidityMs: Math.max(
+        options.settings.minTokenValidityMs,
+        options.settings.requestTimeoutMs + 2_000,
+      ),
+    };
+    this.global = new Semaphore(options.settings.concurrency);
+    this.stopped = new Promise((resolve) =>
+      this.abort.signal.addEventListener("abort", () => resolve(), { once: true }),
+    );
+    for (const [platform, runtime] of options.platforms) {
+      this.platformSlots.set(platform, new Semaphore(runtime.concurrency));
+    }
+    this.deps = {
+      pool: options.pool,
+      cipher: options.cipher,
+      limiter: options.limiter,
+      platforms: options.platforms,
+      settings: this.settings,
+      logger: options.logger,
+      metrics: options.metrics,
+      source: options.source ?? "poller",
+      shouldRequestRefresh: (connectionId) => this.shouldRequestRefresh(connectionId),
+      pageWriter: new PageWriter(options.pool, options.logger),
+    };
+  }
+
+  get stopping(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  /** Every resource the connectors offer, with the provider and scopes it needs. */
+  get resources(): ResourceSpec[] {
+    return [...this.options.platforms.values()].flatMap(({ connector }) =>
+      connector.resources.map((r) => ({
+        provider: connector.provider,
+        platform: connector.platform,
+        resource: r.name,
+        requiredScopes: r.requiredScopes ?? [],
+      })),
+    );
+  }
+
+  get resourceKeys(): string[] {
+    return this.resources.map((r) => `${r.platform}.${r.resource}`);
+  }
+
+  /** Creates (or updates) each platform's shared rate-limit bucket; runs once. */
+  configure(): Promise<void> {
+    this.configured ??= this.options.limiter
+      .configure(
+        [...this.options.platforms].map(([platform, runtime]) => ({
+          key: bucketKeyOf(platform),
+          perSec: runtime.rateLimit.perSec,
+          burst: runtime.rateLimit.burst,
+        })),
+      )
+      .catch((err: unknown) => {
+        this.configured = undefined;
+        throw err;
+      });
+    return this.configured;
+  }
+
+  /**
+   * One run: creates missing sync states, then polls everything due (and, lingering, what becomes
+   * due within the horizon) until nothing is left, reporting counts to the job run if any.
+   */
+  async run(options: RunOptions = {}): Promise<RunSummary> {
+    const task = this.runInner(options);
+    this.runs.add(task);
+    try {
+      return await task;
+    } finally {
+      this.runs.delete(task);
+    }
+  }
+
+  private async runInner(options: RunOptions): Promise<RunSummary> {
+    const started = performance.now();
+    await this.configure();
+    const { pool } = this.options;
+    const counter = new RunCounter(pool, options.jobRunId, this.options.logger);
+    try {
+      const created = await ensureSyncStates(
+        pool,
+        this.resources,
+        options.connectionId ? { connectionId: options.connectionId } : {},
+      );
+      if (created > 0) this.options.logger.info({ created }, "created sync states for newly seen resources");
+      const { rows } = await pool.query<{ now: Date }>("SELECT now() AS now");
+      const dbNow = rows[0]?.now ?? new Date();
+      const startedAt = options.startedAt ?? dbNow;
+      // The database clock decides what is due; this offset turns its times into local waits.
+      const clockOffsetMs = dbNow.getTime() - Date.now();
+      const linger = options.linger ?? true;
+      const dueBy = new Date(startedAt.getTime() + (linger ? this.settings.runHorizonMs : 0));
+      const platforms = [...this.options.platforms]
+        .filter(
+          ([, runtime]) => options.provider === undefined || runtime.connector.provider === options.provider,
+        )
+        .map(([platform]) => platform);
+      // A connection's prompt poll takes what is due now; a tick's run lingers for its horizon.
+      const lingering = linger && options.connectionId === undefined;
+      await Promise.all(
+        platforms.map((platform) =>
+          this.lane(platform, { ...options, dueBy, clockOffsetMs, linger: lingering }, counter),
+        ),
+      );
+    } finally {
+      await counter.close();
+    }
+    return { ...counter.totals, durationMs: Math.round(performance.now() - started) };
+  }
+
+  /**
+   * Claims and polls due rows of one platform until none is left: healthy rows before failing
+   * ones. Slots (global and the platform's) are taken before claiming, so no claimed row waits for
+   * a slot while its lease runs.
+   */
+  private async lane(
+    platform: string,
+    run: RunOptions & { dueBy: Date; clockOffsetMs: number; linger: boolean },
+    counter: RunCounter,
+  ): Promise<void> {
+    const signal = this.abort.signal;
+    const slots = this.platformSlots.get(platform) as Semaphore;
+    const resources = this.resources.filter((r) => r.platform === platform).map((r) => r.resource);
+    const inflight = new Set<Promise<void>>();
+    const taskDone = new Signal();
+    // With polls running, wait for a few free slots before claiming again: one claim round trip
+    // per batch rather than per finished poll.
+    const batchThreshold = Math.max(
+      1,
+      Math.min(this.settings.batchSize, Math.floor(Math.min(this.global.capacity, slots.capacity) / 4)),
+    );
+    const claim = async (phase: "healthy" | "failing", limit: number) =>
+      claimDue(this.options.pool, {
+        platform,
+        resources,
+        phase,
+        limit,
+        leaseMs: this.settings.leaseMs,
+        claimToken: `${this.replicaId}/${++this.claimSeq}`,
+        minValidityMs: this.settings.minTokenValidityMs,
+        dueBy: run.dueBy,
+        ...(run.connectionId ? { connectionId: run.connectionId } : {}),
+      });
+
+    while (!signal.aborted) {
+      const need = inflight.size > 0 ? batchThreshold : 1;
+      if (this.global.free < need || slots.free < need) {
+        await Promise.race([this.slotsReleased.wait(), taskDone.wait(), this.stopped]);
+        continue;
+      }
+      const got = this.global.take(Math.min(this.settings.batchSize, this.global.free, slots.free));
+      slots.take(got);
+      let rows: ClaimedSyncState[];
+      try {
+        rows = await claim("healthy", got);
+        if (rows.length < got) rows = rows.concat(await claim("failing", got - rows.length));
+      } catch (err) {
+        this.releaseSlots(got, slots);
+        this.options.logger.error({ err, platform }, "claiming due sync states failed; retrying shortly");
+        await sleep(1_000, signal);
+        continue;
+      }
+      this.releaseSlots(got - rows.length, slots);
+      for (const row of rows) {
+        const task = this.pollClaimed(row, slots, run.jobRunId, counter).finally(() => {
+          inflight.delete(task);
+          taskDone.notify();
+        });
+        inflight.add(task);
+      }
+      if (rows.length === got) continue;
+
+      // Nothing more due right now.
+      if (inflight.size > 0) {
+        await Promise.race([taskDone.wait(), this.stopped]);
+        continue;
+      }
+      if (!run.linger) break;
+      const next = await nextDueAt(this.options.pool, {
+        platform,
+        resources,
+        minValidityMs: this.settings.minTokenValidityMs,
+        dueBy: run.dueBy,
+      }).catch((err: unknown) => {
+        this.options.logger.error({ err, platform }, "reading the next due time failed");
+        return null;
+      });
+      if (next === null || next.getTime() > run.dueBy.getTime()) break;
+      await sleep(Math.max(20, next.getTime() - (Date.now() + run.clockOffsetMs) + 10), signal);
+    }
+    await Promise.allSettled(inflight);
+  }
+
+  /** Polls one claimed row; its slots were taken by the lane and are given back here. */
+  private async pollClaimed(
+    row: ClaimedSyncState,
+    slots: Semaphore,
+    jobRunId: string | undefined,
+    counter: RunCounter,
+  ): Promise<void> {
+    const started = performance.now();
+    this.options.metrics.inFlight.inc({ platform: row.platform });
+    try {
+      const result = await runPoll(this.deps, row, {
+        signal: this.abort.signal,
+        ...(jobRunId ? { jobRunId } : {}),
+      });
+      this.observe(row, result, (performance.now() - started) / 1000);
+      counter.add(row.connectionId, result);
+    } catch (err) {
+      // runPoll turns every error into an outcome; anything else is a bug worth a log line.
+      this.options.logger.error({ err }, "poll task failed");
+    } finally {
+      this.options.metrics.inFlight.dec({ platform: row.platform });
+      this.releaseSlots(1, slots);
+    }
+  }
+
+  private releaseSlots(n: number, platformSlots: Semaphore): void {
+    if (n <= 0) return;
+    this.global.release(n);
+    platformSlots.release(n);
+    this.slotsReleased.notify();
+  }
+
+  private observe(row: ClaimedSyncState, result: PollResult, seconds: number): void {
+    const m = this.options.metrics;
+    const platform = row.platform;
+    const reason =
+      result.outcome === "polled" ? "none" : result.outcome === "failed" ? result.kind : result.reason;
+    m.polls.inc({ platform, outcome: result.outcome, reason });
+    if (result.outcome === "polled") m.pollDuration.observe({ platform }, seconds);
+    const s = result.stored;
+    if (s.records_added) m.records.inc({ platform, outcome: "added" }, s.records_added);
+    if (s.records_updated) m.records.inc({ platform, outcome: "updated" }, s.records_updated);
+    if (s.records_unchanged) m.records.inc({ platform, outcome: "unchanged" }, s.records_unchanged);
+    if (s.records_deleted) m.records.inc({ platform, outcome: "deleted" }, s.records_deleted);
+    if (s.communication_events) m.communicationEvents.inc({ platform }, s.communication_events);
+  }
+
+  private shouldRequestRefresh(connectionId: string): boolean {
+    const now = Date.now();
+    const last = this.refreshRequests.get(connectionId);
+    if (last !== undefined && now - last < REFRESH_REQUEST_INTERVAL_MS) return false;
+    this.refreshRequests.set(connectionId, now);
+    if (this.refreshRequests.size > 10_000) {
+      for (const [id, at] of this.refreshRequests)
+        if (now - at >= REFRESH_REQUEST_INTERVAL_MS) this.refreshRequests.delete(id);
+    }
+    return true;
+  }
+
+  /** Stops claiming, aborts polls in flight (their claims are handed back) and waits for the runs to end. */
+  async stop(): Promise<void> {
+    this.abort.abort(new Error("poller stopping"));
+    await Promise.allSettled([...this.runs]);
+  }
+}
+
+/**
+ * A run's counts: totals for its summary, and increments added to the job run about once a second
+ * (every poll writing the same job_runs row would serialise all of them on its lock).
+ */
+class RunCounter {
+  readonly totals: PollCounts = emptyCounts();
+  private pending: PollCounts = emptyCounts();
+  private readonly connections = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private readonly pool: pg.Pool;
+  private readonly jobRunId: string | undefined;
+  private readonly logger: Logger;
+
+  constructor(pool: pg.Pool, jobRunId: string | undefined, logger: Logger) {
+    this.pool = pool;
+    this.jobRunId = jobRunId;
+    this.logger = logger;
+  }
+
+  add(connectionId: string, result: PollResult): void {
+    const delta: Partial<PollCounts> = { ...result.stored };
+    if (!this.connections.has(connectionId)) {
+      this.connections.add(connectionId);
+      delta.connections = 1;
+    }
+    if (result.outcome === "polled") delta.polled = 1;
+    else if (result.outcome === "failed") delta.failed = 1;
+    else delta.skipped = 1;
+    addCounts(this.totals, delta);
+    addCounts(this.pending, delta);
+    if (this.jobRunId && !this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.flush();
+      }, COUNT_FLUSH_MS);
+      this.timer.unref();
+    }
+  }
+
+  private flush(): Promise<void> {
+    const jobRunId = this.jobRunId;
+    if (!jobRunId) return Promise.resolve();
+    this.flushing = this.flushing.then(async () => {
+      // The six counts every poll run reports appear even when zero; the others only when they occurred.
+      const counts = Object.fromEntries(
+        Object.entries(this.pending).filter(([k, v]) => v !== 0 || REPORTED_ALWAYS.has(k)),
+      );
+      this.pending = emptyCounts();
+      try {
+        await recordJobRunCounts(this.pool, jobRunId, counts);
+      } catch (err) {
+        addCounts(this.pending, counts);
+        this.logger.warn(
+          { err, jobRunId },
+          "could not add poll counts to the job run; retrying with the next flush",
+        );
+      }
+    });
+    return this.flushing;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+}

@@ -1,0 +1,318 @@
+import type { OutboxRow } from "@syncwell/bus";
+import type { Queryable } from "@syncwell/db";
+import { uuidv7 } from "uuidv7";
+import type { CommunicationCandidate } from "./communication.ts";
+
+/** A record ready to store: canonical payload text and its hash already computed. */
+export type PreparedRecord = {
+  externalId: string;
+  /** Canonical JSON (see domain/content-hash.ts). */
+  payloadJson: string;
+  contentHash: string;
+  occurredAt: Date | null;
+};
+
+export type ResourceRef = { connectionId: string; platform: string; resource: string };
+
+/** Counts of a poll: the data.ingested counts plus the communication events created. */
+export type PollTotals = {
+  added: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  communicationEvents: number;
+};
+
+export const zeroTotals = (): PollTotals => ({
+  added: 0,
+  updated: 0,
+  unchanged: 0,
+  deleted: 0,
+  communicationEvents: 0,
+});
+
+export type PageWrite = {
+  ref: ResourceRef;
+  /** The claim (`claimed_by`) the poll holds; nothing of the page is written if it no longer does. */
+  claimToken: string;
+  userId: string;
+  records: readonly PreparedRecord[];
+  communications: readonly CommunicationCandidate[];
+  /** Totals of the poll's earlier pages. */
+  before: PollTotals;
+  /** This poll is a full listing (records it did not see are deleted at its end). */
+  fullListing: boolean;
+  pollStartedAt: Date;
+  /** More pages follow: the resume point, and the lease renewed. */
+  next: { pageToken: string; leaseMs: number } | null;
+  /** The last page: the new cursor, the next due time, and data.ingested (its counts are filled in here). */
+  done: { cursor: string | null; nextPollInMs: number; event: OutboxRow } | null;
+};
+
+export type PageResult = {
+  /** False when the claim was lost: nothing of the page was written. */
+  held: boolean;
+  page: PollTotals;
+  totals: PollTotals;
+};
+
+/**
+ * Writes pages of polls — of different resources, one page each — in ONE statement: atomic
+ * without a transaction round trip, and one commit (one WAL flush, one outbox NOTIFY) for the
+ * batch. Per page (`k`):
+ * - `held` locks the sync state if its poll still holds the claim; every write of the page is
+ *   guarded by it (a poll whose lease was taken over writes nothing);
+ * - `upserted` inserts new records and updates known ones whose content hash changed (or that were
+ *   marked deleted and came back); `xmax = 0` tells an insert from an update. `touched` moves
+ *   `last_seen_at` of the unchanged ones. Both see the same snapshot and a page's external ids are
+ *   unique (the caller deduplicates), so no row is written twice;
+ * - on the last page of a full listing, `gone` marks the records not seen since the poll started
+ *   as deleted (the page's own records, not yet visible as seen in the snapshot, are excluded);
+ * - `comms` records a communication event per record and matched contact, once;
+ * - `state` saves the resume point with the poll's running totals (or, on the last page, the
+ *   cursor, the next due time and the claim released), in the same statement as the records;
+ * - on the last page, the connection's `last_synced_at` (rows locked in id order, so concurrent
+ *   batches cannot deadlock) and the data.ingested outbox row, whose counts are computed here.
+ * Pages of one batch belong to different resources (a poll waits for its page before the next).
+ */
+export async function writePages(db: Queryable, writes: readonly PageWrite[]): Promise<PageResult[]> {
+  if (writes.length === 0) return [];
+  const pages: string[] = [];
+  const records: string[] = [];
+  const comms: string[] = [];
+  writes.forEach((w, k) => {
+    const e = w.done?.event;
+    pages.push(
+      JSON.stringify({
+        k,
+        connection_id: w.ref.connectionId,
+        platform: w.ref.platform,
+        resource: w.ref.resource,
+        claim: w.claimToken,
+        user_id: w.userId,
+        final: w.done !== null,
+        full_listing: w.fullListing,
+        poll_started_at: w.pollStartedAt.toISOString(),
+        page_token: w.next?.pageToken ?? null,
+        lease_ms: w.next?.leaseMs ?? null,
+        cursor: w.done?.cursor ?? null,
+        next_poll_ms: w.done?.nextPollInMs ?? null,
+        before: w.before,
+        event_id: e?.id ?? null,
+        subject: e?.subject ?? null,
+        type: e?.type ?? null,
+      }).slice(0, -1) + // the event's payload and trace are JSON already: spliced in, not re-encoded
+        `,"payload":${e?.payload ?? "null"},"trace":${e?.traceHeaders ?? "null"}}`,
+    );
+    for (const r of w.records) {
+      records.push(
+        `{"k":${k},"id":"${uuidv7()}","external_id":${JSON.stringify(r.externalId)},"content_hash":"${r.contentHash}","occurred_at":${
+          r.occurredAt ? `"${r.occurredAt.toISOString()}"` : "null"
+        },"payload":${r.payloadJson}}`,
+      );
+    }
+    for (const c of w.communications) comms.push(JSON.stringify({ k, ...c }));
+  });
+  const anyGone = writes.some((w) => w.done !== null && w.fullListing);
+  const anyComms = comms.length > 0;
+  const anyFinal = writes.some((w) => w.done !== null);
+
+  // Every access to a large table goes through an index, whatever the planner believes of the
+  // JSON inputs (it guesses 100 rows for any jsonb_to_recordset): per-row lookups are LATERAL
+  // sub-queries that cannot be flattened (OFFSET 0), and updates find their rows by primary key
+  // from an array. A hash join against a full scan of raw_records per batch would grow with the
+  // table.
+  const ctes: string[] = [
+    `pages AS MATERIALIZED (
+       SELECT * FROM jsonb_to_recordset($1::jsonb) AS p(
+         k int, connection_id uuid, platform text, resource text, claim text, user_id uuid, final boolean,
+         full_listing boolean, poll_started_at timestamptz, page_token text, lease_ms float8, cursor text,
+         next_poll_ms float8, before jsonb, event_id uuid, subject text, type text, payload jsonb, trace jsonb)
+     )`,
+    `held AS MATERIALIZED (
+       SELECT p.k FROM pages p
+       CROSS JOIN LATERAL (
+         SELECT 1 FROM sync_states s
+         WHERE s.connection_id = p.connection_id AND s.platform = p.platform AND s.resource = p.resource
+           AND s.claimed_by = p.claim
+         OFFSET 0 FOR UPDATE OF s) l
+     )`,
+    `input AS MATERIALIZED (
+       SELECT t.k, t.id, p.connection_id, p.platform, p.resource, t.external_id, t.content_hash, t.occurred_at, t.payload
+       FROM jsonb_to_recordset($2::jsonb)
+         AS t(k int, id uuid, external_id text, content_hash text, occurred_at timestamptz, payload jsonb)
+       JOIN held h ON h.k = t.k JOIN pages p ON p.k = t.k
+     )`,
+    `upserted AS (
+       INSERT INTO raw_records AS r
+         (id, connection_id, platform, resource, external_id, payload, content_hash, occurred_at,
+          first_seen_at, updated_at, last_seen_at)
+       SELECT id, connection_id, platform, resource, external_id, payload, content_hash, occurred_at, now(), now(), now()
+       FROM input
+       ON CONFLICT (connection_id, platform, resource, external_id) DO UPDATE
+         SET payload = EXCLUDED.payload, content_hash = EXCLUDED.content_hash, occurred_at = EXCLUDED.occurred_at,
+             updated_at = now(), last_seen_at = now(), deleted_at = NULL
+         WHERE r.content_hash IS DISTINCT FROM EXCLUDED.content_hash OR r.deleted_at IS NOT NULL
+       RETURNING r.id, r.connection_id, r.platform, r.resource, r.external_id, (r.xmax = 0) AS inserted
+     )`,
+    `touched AS (
+       UPDATE raw_records AS r SET last_seen_at = now()
+       WHERE r.id = ANY (ARRAY(
+         SELECT x.id FROM input i
+         CROSS JOIN LATERAL (
+           SELECT r2.id FROM raw_records r2
+           WHERE r2.connection_id = i.connection_id AND r2.platform = i.platform AND r2.resource = i.resource
+             AND r2.external_id = i.external_id
+           OFFSET 0) x
+         WHERE NOT EXISTS (
+           SELECT 1 FROM upserted u
+           WHERE u.connection_id = i.connection_id AND u.platform = i.platform AND u.resource = i.resource
+             AND u.external_id = i.external_id)))
+       RETURNING r.id, r.connection_id, r.platform, r.resource, r.external_id
+     )`,
+    `seen AS MATERIALIZED (
+       SELECT p.k, x.id, x.external_id, x.inserted, x.changed
+       FROM (SELECT id, connection_id, platform, resource, external_id, inserted, true AS changed FROM upserted
+             UNION ALL
+             SELECT id, connection_id, platform, resource, external_id, false, false FROM touched) x
+       JOIN pages p ON p.connection_id = x.connection_id AND p.platform = x.platform AND p.resource = x.resource
+     )`,
+    `seen_counts AS (
+       SELECT k, count(*) FILTER (WHERE inserted)::int AS added,
+              count(*) FILTER (WHERE changed AND NOT inserted)::int AS updated,
+              count(*) FILTER (WHERE NOT changed)::int AS unchanged
+       FROM seen GROUP BY k
+     )`,
+  ];
+  if (anyGone) {
+    ctes.push(`gone AS (
+       UPDATE raw_records AS r SET deleted_at = now(), updated_at = now()
+       WHERE r.id = ANY (ARRAY(
+         SELECT x.id FROM pages p
+         JOIN held h ON h.k = p.k
+         CROSS JOIN LATERAL (
+           SELECT r2.id, r2.external_id FROM raw_records r2
+           WHERE r2.connection_id = p.connection_id AND r2.platform = p.platform AND r2.resource = p.resource
+             AND r2.deleted_at IS NULL AND r2.last_seen_at < p.poll_started_at
+           OFFSET 0) x
+         WHERE p.final AND p.full_listing
+           AND NOT EXISTS (SELECT 1 FROM input i WHERE i.k = p.k AND i.external_id = x.external_id)))
+       RETURNING r.connection_id, r.platform, r.resource
+     )`);
+    ctes.push(`gone_counts AS (
+       SELECT p.k, count(*)::int AS deleted
+       FROM gone g JOIN pages p ON p.connection_id = g.connection_id AND p.platform = g.platform AND p.resource = g.resource
+       GROUP BY p.k
+     )`);
+  }
+  if (anyComms) {
+    ctes.push(`comms AS (
+       INSERT INTO communication_events
+         (id, user_id, contact_id, connection_id, raw_record_id, channel, direction, occurred_at)
+       SELECT c.id, p.user_id, ct.id, p.connection_id, s.id, c.channel, c.direction, c.occurred_at
+       FROM jsonb_to_recordset($3::jsonb)
+         AS c(k int, id uuid, external_id text, email text, channel text, direction text, occurred_at timestamptz)
+       JOIN pages p ON p.k = c.k
+       JOIN seen s ON s.k = c.k AND s.external_id = c.external_id
+       CROSS JOIN LATERAL (
+         SELECT ct.id FROM contacts ct WHERE ct.user_id = p.user_id AND ct.email = c.email OFFSET 0) ct
+       ON CONFLICT (raw_record_id, contact_id) DO NOTHING
+       RETURNING raw_record_id
+     )`);
+    ctes.push(`comm_counts AS (
+       SELECT s.k, count(*)::int AS comms FROM comms c JOIN seen s ON s.id = c.raw_record_id GROUP BY s.k
+     )`);
+  }
+  ctes.push(`totals AS (
+     SELECT h.k, p.final,
+       coalesce(sc.added, 0) AS added, coalesce(sc.updated, 0) AS updated, coalesce(sc.unchanged, 0) AS unchanged,
+       ${anyGone ? "coalesce(gc.deleted, 0)" : "0"} AS deleted, ${anyComms ? "coalesce(cc.comms, 0)" : "0"} AS comms,
+       jsonb_build_object(
+         'added', (p.before->>'added')::int + coalesce(sc.added, 0),
+         'updated', (p.before->>'updated')::int + coalesce(sc.updated, 0),
+         'unchanged', (p.before->>'unchanged')::int + coalesce(sc.unchanged, 0),
+         'deleted', (p.before->>'deleted')::int + ${anyGone ? "coalesce(gc.deleted, 0)" : "0"},
+         'communicationEvents', (p.before->>'communicationEvents')::int + ${anyComms ? "coalesce(cc.comms, 0)" : "0"}
+       ) AS counts
+     FROM held h JOIN pages p ON p.k = h.k
+     LEFT JOIN seen_counts sc ON sc.k = h.k
+     ${anyGone ? "LEFT JOIN gone_counts gc ON gc.k = h.k" : ""}
+     ${anyComms ? "LEFT JOIN comm_counts cc ON cc.k = h.k" : ""}
+   )`);
+  ctes.push(`state AS (
+     UPDATE sync_states s
+     SET page_token = CASE WHEN p.final THEN NULL ELSE p.page_token END,
+         full_listing = CASE WHEN p.final THEN false ELSE p.full_listing END,
+         poll_counts = CASE WHEN p.final THEN '{}'::jsonb ELSE t.counts END,
+         cursor = CASE WHEN p.final THEN p.cursor ELSE s.cursor END,
+         next_poll_at = CASE WHEN p.final THEN now() + make_interval(secs => p.next_poll_ms / 1000) ELSE s.next_poll_at END,
+         last_polled_at = CASE WHEN p.final THEN now() ELSE s.last_polled_at END,
+         last_success_at = CASE WHEN p.final THEN now() ELSE s.last_success_at END,
+         consecutive_failures = CASE WHEN p.final THEN 0 ELSE s.consecutive_failures END,
+         last_error = CASE WHEN p.final THEN NULL ELSE s.last_error END,
+         last_error_kind = CASE WHEN p.final THEN NULL ELSE s.last_error_kind END,
+         claimed_until = CASE WHEN p.final THEN NULL ELSE now() + make_interval(secs => p.lease_ms / 1000) END,
+         claimed_by = CASE WHEN p.final THEN NULL ELSE s.claimed_by END,
+         updated_at = now()
+     FROM pages p JOIN totals t ON t.k = p.k
+     WHERE s.connection_id = p.connection_id AND s.platform = p.platform AND s.resource = p.resource
+     RETURNING 1
+   )`);
+  if (anyFinal) {
+    // Connections are locked in id order first: concurrent batches touching the same connections
+    // (two resources of one account) then wait for each other instead of deadlocking.
+    ctes.push(`synced AS (
+       UPDATE connections c SET last_synced_at = now()
+       WHERE c.id = ANY (ARRAY(
+         SELECT c2.id FROM connections c2
+         WHERE c2.id = ANY (ARRAY(SELECT p.connection_id FROM pages p JOIN totals t ON t.k = p.k WHERE p.final))
+         ORDER BY c2.id FOR NO KEY UPDATE))
+       RETURNING 1
+     )`);
+    ctes.push(`outbox AS (
+       INSERT INTO outbox_events (id, subject, type, payload, trace_headers)
+       SELECT p.event_id, p.subject, p.type,
+              jsonb_set(jsonb_set(p.payload, '{data,counts}', t.counts - 'communicationEvents'),
+                        '{data,communicationEventsCreated}', t.counts -> 'communicationEvents'),
+              p.trace
+       FROM pages p JOIN totals t ON t.k = p.k
+       WHERE p.final
+       ON CONFLICT (id) DO NOTHING
+       RETURNING 1
+     )`);
+  }
+  // A prepared statement per shape (a handful): the planner sees it once per connection.
+  const shape = `${anyFinal ? "f" : ""}${anyGone ? "g" : ""}${anyComms ? "c" : ""}`;
+  const { rows } = await db.query<{
+    k: number;
+    added: number;
+    updated: number;
+    unchanged: number;
+    deleted: number;
+    comms: number;
+    counts: PollTotals;
+  }>({
+    name: `poller-write-pages-${shape}`,
+    text: `WITH ${ctes.join(",\n")}
+     SELECT k, added, updated, unchanged, deleted, comms, counts FROM totals`,
+    values: anyComms
+      ? [`[${pages.join(",")}]`, `[${records.join(",")}]`, `[${comms.join(",")}]`]
+      : [`[${pages.join(",")}]`, `[${records.join(",")}]`],
+  });
+  const byPage = new Map(rows.map((row) => [row.k, row]));
+  return writes.map((w, k): PageResult => {
+    const row = byPage.get(k);
+    if (!row) return { held: false, page: zeroTotals(), totals: w.before };
+    return {
+      held: true,
+      page: {
+        added: row.added,
+        updated: row.updated,
+        unchanged: row.unchanged,
+        deleted: row.deleted,
+        communicationEvents: row.comms,
+      },
+      totals: row.counts,
+    };
+  });
+}

@@ -1,0 +1,136 @@
+import type { Queryable } from "@syncwell/db";
+
+/**
+ * Writes to `sync_states` outside a page (a page's own state is written with its records, see
+ * records.repository.ts). Those made during a poll name the claim (`claimed_by`) and return false
+ * when it is no longer held (the lease lapsed and another replica took the row over).
+ */
+
+export type SyncStateKey = { connectionId: string; platform: string; resource: string };
+
+/** What went wrong in the last poll, as stored in `last_error_kind`. */
+export type ErrorKind =
+  | "unauthorized"
+  | "rate_limited"
+  | "transient"
+  | "malformed"
+  | "permanent"
+  | "cursor_expired"
+  | "token";
+
+const KEY_SQL = "connection_id = $1 AND platform = $2 AND resource = $3 AND claimed_by = $4";
+
+function keyParams(key: SyncStateKey, claimToken: string): unknown[] {
+  return [key.connectionId, key.platform, key.resource, claimToken];
+}
+
+/**
+ * A poll that failed: the error, when to try again, and the claim released. `countsAsFailure`
+ * false (a 401, a rate limit) leaves the failure streak alone. Returns false when the claim was lost.
+ */
+export async function recordFailure(
+  db: Queryable,
+  key: SyncStateKey,
+  claimToken: string,
+  failure: { kind: ErrorKind; message: string; retryInMs: number; countsAsFailure: boolean },
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE sync_states
+     SET consecutive_failures = consecutive_failures + CASE WHEN $8 THEN 1 ELSE 0 END,
+         last_error = $5, last_error_kind = $6,
+         next_poll_at = GREATEST(next_poll_at, now() + make_interval(secs => $7::float8 / 1000)),
+         last_polled_at = now(), claimed_until = NULL, claimed_by = NULL, updated_at = now()
+     WHERE ${KEY_SQL}`,
+    [
+      ...keyParams(key, claimToken),
+      failure.message.slice(0, 1_000),
+      failure.kind,
+      failure.retryInMs,
+      failure.countsAsFailure,
+    ],
+  );
+  return rowCount === 1;
+}
+
+/**
+ * Hands a claim back without an outcome (the token expires too soon, the replica is stopping, the
+ * poll used up its page budget). Still due as before, unless `retryInMs` pushes it out.
+ */
+export async function releaseClaim(
+  db: Queryable,
+  key: SyncStateKey,
+  claimToken: string,
+  retryInMs?: number,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE sync_states
+     SET claimed_until = NULL, claimed_by = NULL, updated_at = now(),
+         next_poll_at = CASE WHEN $5::float8 IS NULL THEN next_poll_at
+                             ELSE GREATEST(next_poll_at, now() + make_interval(secs => $5::float8 / 1000)) END
+     WHERE ${KEY_SQL}`,
+    [...keyParams(key, claimToken), retryInMs ?? null],
+  );
+  return rowCount === 1;
+}
+
+/** The platform rejected the cursor: the poll starts over as a full listing (same claim). */
+export async function resetCursor(
+  db: Queryable,
+  key: SyncStateKey,
+  claimToken: string,
+): Promise<Date | null> {
+  const { rows } = await db.query<{ poll_started_at: Date }>(
+    `UPDATE sync_states
+     SET cursor = NULL, page_token = NULL, full_listing = false, poll_counts = '{}'::jsonb,
+         poll_started_at = now(), updated_at = now()
+     WHERE ${KEY_SQL}
+     RETURNING poll_started_at`,
+    keyParams(key, claimToken),
+  );
+  return rows[0]?.poll_started_at ?? null;
+}
+
+/**
+ * Pauses a connection's active sync states (its grant is gone: needs_reauth, disconnected,
+ * revoked), unless the connection is pollable again by now (events may arrive out of order: the
+ * connection row decides). Returns how many were paused.
+ */
+export async function pauseConnection(db: Queryable, connectionId: string, reason: string): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE sync_states s
+     SET status = 'paused', paused_reason = $2, updated_at = now()
+     FROM connections c
+     WHERE s.connection_id = $1 AND c.id = s.connection_id AND s.status = 'active'
+       AND (c.status NOT IN ('connected', 'warning', 'rate_limited') OR c.revoked_at IS NOT NULL)`,
+    [connectionId, reason],
+  );
+  return rowCount ?? 0;
+}
+
+/**
+ * Resumes the sync states paused for a token reason once the connection is pollable again, due at
+ * once; resources that were waiting after a 401 become due at once too. Returns how many changed.
+ */
+export async function resumeConnection(db: Queryable, connectionId: string): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE sync_states s
+     SET status = 'active', paused_reason = NULL, next_poll_at = LEAST(s.next_poll_at, now()), updated_at = now()
+     FROM connections c
+     WHERE s.connection_id = $1 AND c.id = s.connection_id
+       AND c.status IN ('connected', 'warning', 'rate_limited') AND c.revoked_at IS NULL
+       AND ((s.status = 'paused' AND s.paused_reason LIKE 'token%')
+         OR (s.status = 'active' AND s.last_error_kind = 'unauthorized' AND s.next_poll_at > now()))`,
+    [connectionId],
+  );
+  return rowCount ?? 0;
+}
+
+/** A transient token failure: the connection's resources wait at least until the refresh is retried. */
+export async function delayConnection(db: Queryable, connectionId: string, until: Date): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE sync_states SET next_poll_at = GREATEST(next_poll_at, $2), updated_at = now()
+     WHERE connection_id = $1 AND status = 'active'`,
+    [connectionId, until],
+  );
+  return rowCount ?? 0;
+}

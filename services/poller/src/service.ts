@@ -1,0 +1,107 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import type { ServiceContext } from "@syncwell/runtime";
+import { type Config, cipherFromConfig, defaultRateLimitPerSec, platformEnvSettings } from "./config.ts";
+import type { Connector } from "./connectors/connector.ts";
+import { pollerMetrics } from "./engine/metrics.ts";
+import { PollEngine } from "./engine/poll-engine.ts";
+import { createRateLimiter } from "./engine/rate-limiter.ts";
+import { PollRunCoordinator } from "./engine/run-coordinator.ts";
+import type { PlatformRuntime, PollSettings } from "./engine/settings.ts";
+
+export type PollerServices = {
+  engine: PollEngine;
+  coordinator: PollRunCoordinator;
+};
+
+export function pollSettings(config: Config): PollSettings {
+  return {
+    defaultIntervalMs: config.POLL_INTERVAL,
+    intervals: config.POLL_INTERVALS,
+    minTokenValidityMs: config.POLL_TOKEN_MIN_VALIDITY,
+    concurrency: config.POLL_CONCURRENCY,
+    requestTimeoutMs: config.POLL_REQUEST_TIMEOUT,
+    leaseMs: config.POLL_CLAIM_LEASE,
+    batchSize: config.POLL_BATCH_SIZE,
+    maxPagesPerPoll: config.POLL_MAX_PAGES,
+    backoffBaseMs: config.POLL_BACKOFF_BASE,
+    backoffMaxMs: config.POLL_BACKOFF_MAX,
+    unauthorizedDelayMs: config.POLL_UNAUTHORIZED_DELAY,
+    runHorizonMs: config.POLL_RUN_HORIZON,
+    firstSyncWindowMs: config.POLL_FIRST_SYNC_WINDOW,
+  };
+}
+
+/** Each connector with its API URL (PLATFORM_<P>_API_URL overrides), shared rate limit and concurrency. */
+export function platformRuntimes(
+  connectors: readonly Connector[],
+  config: Config,
+): Map<string, PlatformRuntime> {
+  const platforms = new Map<string, PlatformRuntime>();
+  for (const connector of connectors) {
+    if (platforms.has(connector.platform))
+      throw new Error(`two connectors for platform ${connector.platform}`);
+    const env = platformEnvSettings(config, connector.platform);
+    const perSec = env.rateLimitPerSec ?? defaultRateLimitPerSec[connector.platform] ?? 10;
+    platforms.set(connector.platform, {
+      connector,
+      baseUrl: env.apiUrl ?? connector.baseUrl,
+      rateLimit: { perSec, burst: env.rateLimitBurst ?? Math.max(1, Math.ceil(perSec)) },
+      concurrency: env.concurrency ?? config.POLL_PLATFORM_CONCURRENCY,
+    });
+  }
+  return platforms;
+}
+
+/** `claimed_by` prefix of this process: host, pid and a random suffix (pids repeat across pods). */
+export function newReplicaId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`.slice(0, 100);
+}
+
+const byContext = new WeakMap<object, PollerServices>();
+
+/**
+ * The poll side of the service, built once per service context: the engine over the given
+ * connectors and the tick coordinator listening for other replicas' wake-ups. Stopped before the
+ * bus on shutdown: polls in flight hand their claims back, pages already written stay written.
+ */
+export function pollerServices(
+  ctx: ServiceContext<Config>,
+  connectors: readonly Connector[],
+): PollerServices {
+  const existing = byContext.get(ctx);
+  if (existing) return existing;
+  const logger = ctx.logger.child({ component: "poll-engine" });
+  const platforms = platformRuntimes(connectors, ctx.config);
+  for (const [platform, runtime] of platforms) {
+    if (runtime.baseUrl !== runtime.connector.baseUrl && ctx.config.NODE_ENV === "production") {
+      logger.warn({ platform, baseUrl: runtime.baseUrl }, "platform API URL overridden in production");
+    }
+  }
+  const engine = new PollEngine({
+    pool: ctx.pool,
+    cipher: cipherFromConfig(ctx.config),
+    limiter: createRateLimiter(ctx.pool),
+    platforms,
+    settings: pollSettings(ctx.config),
+    logger,
+    metrics: pollerMetrics(),
+    replicaId: newReplicaId(),
+    source: ctx.name,
+  });
+  const coordinator = new PollRunCoordinator({
+    engine,
+    pool: ctx.pool,
+    nc: ctx.bus.nc,
+    naming: ctx.bus.naming,
+    logger,
+  });
+  coordinator.start();
+  ctx.shutdown.add("poll engine", async () => {
+    await engine.stop();
+    await coordinator.stop();
+  });
+  const services = { engine, coordinator };
+  byContext.set(ctx, services);
+  return services;
+}
