@@ -69,7 +69,7 @@ describe("across processes", () => {
   it("carries one trace across the hop, seen by a real OTLP receiver", async () => {
     const receiver = await startOtlpReceiver();
     try {
-      const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url };
+      const otel = receiver.env;
       const consumer = runFixture(
         "consume",
         { ...otel, BUS_DURABLE: "xproc-trace", OTEL_SERVICE_NAME: "fixture-consumer" },

@@ -56,7 +56,7 @@ describe("@syncwell/telemetry/register", () => {
 
   it("instruments an ESM app: http, fastify and pg spans reach OTLP with the service name", async () => {
     const run = await runInstrumentedApp({
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      ...receiver.env,
       OTEL_SERVICE_NAME: "telemetry-it",
     });
     expect(run.stderr).toBe("");
@@ -115,7 +115,7 @@ describe("@syncwell/telemetry/register", () => {
   it("does nothing with OTEL_SDK_DISABLED=true", async () => {
     const before = receiver.spans().length;
     const run = await runInstrumentedApp({
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      ...receiver.env,
       OTEL_SERVICE_NAME: "telemetry-off",
       OTEL_SDK_DISABLED: "true",
     });

@@ -43,6 +43,8 @@ export type ReceivedSpan = {
 export type OtlpReceiver = {
   /** Base URL, e.g. http://127.0.0.1:43121 — the value for OTEL_EXPORTER_OTLP_ENDPOINT. */
   url: string;
+  /** Environment for a process that should export here: endpoint, and JSON encoding (services default to protobuf). */
+  env: { OTEL_EXPORTER_OTLP_ENDPOINT: string; OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" };
   spans(): ReceivedSpan[];
   waitForSpans(predicate: (spans: ReceivedSpan[]) => boolean, timeoutMs?: number): Promise<ReceivedSpan[]>;
   close(): Promise<void>;
@@ -228,6 +230,10 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
 
   return {
     url: `http://127.0.0.1:${port}`,
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+    },
     spans: () => [...received],
     waitForSpans(predicate, timeoutMs = 10_000) {
       return new Promise<ReceivedSpan[]>((resolve, reject) => {

@@ -71,7 +71,7 @@ describe("main.ts", () => {
   it("answers a trigger with the trace id the tick carries, and exits cleanly on SIGTERM", async () => {
     const env = await schedulerEnv(db, nats, {
       SCHEDULES_EXTRA: "traced=0 0 1 1 *",
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      ...receiver.env,
       OTEL_SERVICE_NAME: "scheduler-it",
       OTEL_BSP_SCHEDULE_DELAY: "100",
     });
