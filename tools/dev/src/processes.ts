@@ -60,6 +60,9 @@ export const SIMULATED_PROVIDERS = [
   "slack",
 ] as const;
 
+/** Platforms whose data APIs the simulator serves (the poller's connectors). */
+const SIMULATED_PLATFORMS = ["gmail", "calendar", "youtube", "spotify", "github", "discord"] as const;
+
 const LOCAL_ENCRYPTION_KEY = Buffer.from("syncwell-local-only-not-a-secret").toString("base64");
 
 /**
@@ -79,6 +82,10 @@ export function localDevEnv(simulatorUrl: string): Record<string, string> {
     env[`${prefix}_CLIENT_ID`] = `sim-${provider}-client`;
     env[`${prefix}_CLIENT_SECRET`] = `sim-${provider}-secret`;
     env[`${prefix}_TOKEN_URL`] = `${simulatorUrl}/${provider}/oauth/token`;
+  }
+  // The poller's platform APIs, served by the simulator under /<platform>.
+  for (const platform of SIMULATED_PLATFORMS) {
+    env[`PLATFORM_${platform.toUpperCase()}_API_URL`] = `${simulatorUrl}/${platform}`;
   }
   return env;
 }
