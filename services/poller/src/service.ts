@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { createRateLimiter } from "@syncwell/rate-limit";
 import type { ServiceContext } from "@syncwell/runtime";
 import { type Config, cipherFromConfig, defaultRateLimitPerSec, platformEnvSettings } from "./config.ts";
 import type { Connector } from "./connectors/connector.ts";
 import { pollerMetrics } from "./engine/metrics.ts";
 import { PollEngine } from "./engine/poll-engine.ts";
-import { createRateLimiter } from "./engine/rate-limiter.ts";
 import { PollRunCoordinator } from "./engine/run-coordinator.ts";
 import type { PlatformRuntime, PollSettings } from "./engine/settings.ts";
 

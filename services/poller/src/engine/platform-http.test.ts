@@ -2,6 +2,7 @@
 // real Postgres-backed rate limiter.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createRateLimiter, type RateLimiter } from "@syncwell/rate-limit";
 import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PlatformError } from "../connectors/errors.ts";
@@ -12,7 +13,6 @@ import {
   PollAbortedError,
   TokenExpiringError,
 } from "./platform-http.ts";
-import { createRateLimiter, type RateLimiter } from "./rate-limiter.ts";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 

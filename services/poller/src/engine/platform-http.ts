@@ -1,8 +1,8 @@
+import { BucketBlockedError, type RateLimiter } from "@syncwell/rate-limit";
 import type { PlatformHttp } from "../connectors/connector.ts";
 import { PlatformError } from "../connectors/errors.ts";
 import { parseRetryAfterMs } from "../domain/schedule.ts";
 import { type RawResponse, RequestTimeoutError, ResponseTooLargeError, send } from "./http-transport.ts";
-import { BucketBlockedError, type RateLimiter } from "./rate-limiter.ts";
 
 /** The poll was stopped (shutdown): not a platform failure; the claim is handed back. */
 export class PollAbortedError extends Error {

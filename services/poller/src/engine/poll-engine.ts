@@ -1,5 +1,6 @@
 import type { TokenCipher } from "@syncwell/credentials";
 import { recordJobRunCounts } from "@syncwell/db";
+import type { RateLimiter } from "@syncwell/rate-limit";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
 import {
@@ -13,7 +14,6 @@ import {
 import type { PollerMetrics } from "./metrics.ts";
 import { PageWriter } from "./page-writer.ts";
 import { type PollResult, type RunnerDeps, runPoll } from "./poll-runner.ts";
-import type { RateLimiter } from "./rate-limiter.ts";
 import { Semaphore, Signal, sleep } from "./semaphore.ts";
 import {
   addCounts,

@@ -2,6 +2,7 @@ import { enqueueEvents, outboxRow } from "@syncwell/bus";
 import { createEvent } from "@syncwell/contracts";
 import type { TokenCipher } from "@syncwell/credentials";
 import { withTransaction } from "@syncwell/db";
+import type { RateLimiter } from "@syncwell/rate-limit";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
 import type { Page, PollContext, RawRecordInput } from "../connectors/connector.ts";
@@ -13,7 +14,6 @@ import { type CommunicationItem, communicationCandidates, selfAddressesOf } from
 import type { PollerMetrics } from "./metrics.ts";
 import type { PageWriter } from "./page-writer.ts";
 import { createPlatformHttp, PollAbortedError, TokenExpiringError } from "./platform-http.ts";
-import type { RateLimiter } from "./rate-limiter.ts";
 import { type PollTotals, type PreparedRecord, zeroTotals } from "./records.repository.ts";
 import type { PlatformRuntime, PollCounts, PollSettings } from "./settings.ts";
 import {

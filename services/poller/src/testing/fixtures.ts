@@ -6,12 +6,12 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { createTokenCipher, parseKeyList, type TokenCipher } from "@syncwell/credentials";
 import type { Queryable } from "@syncwell/db";
+import { createRateLimiter } from "@syncwell/rate-limit";
 import { createLogger, type Logger } from "@syncwell/telemetry";
 import type pg from "pg";
 import type { Connector } from "../connectors/connector.ts";
 import { pollerMetrics } from "../engine/metrics.ts";
 import { PollEngine } from "../engine/poll-engine.ts";
-import { createRateLimiter } from "../engine/rate-limiter.ts";
 import type { PlatformRuntime, PollSettings } from "../engine/settings.ts";
 
 export const TEST_KEY = randomBytes(32).toString("base64");

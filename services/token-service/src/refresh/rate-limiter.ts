@@ -1,5 +1,5 @@
-import type pg from "pg";
-import { RateLimiterPostgres, RateLimiterRes } from "rate-limiter-flexible";
+import type { Queryable } from "@syncwell/db";
+import { BucketBlockedError, createRateLimiter, type RateLimiter } from "@syncwell/rate-limit";
 import { sleep } from "./sleep.ts";
 
 /** Requests per second to each provider, shared by every replica of the service. */
@@ -9,70 +9,68 @@ export type ProviderRateLimiter = {
    * far when `signal` aborts (the caller releases what it cannot start).
    */
   take(provider: string, n: number, signal?: AbortSignal): Promise<number>;
+  /** The provider asked to wait (a 429): no replica takes from its bucket for `ms`. */
+  block?(provider: string, ms: number): Promise<void>;
 };
 
-/** Table rate-limiter-flexible keeps its counters in (it creates it if missing). */
-export const RATE_LIMIT_TABLE = "token_refresh_rate_limits";
+/** The token service's bucket of a provider in `rate_limit_buckets` (the poller's are `poller:<platform>`). */
+export function refreshBucketKey(provider: string): string {
+  return `refresh:${provider}`;
+}
 
 /**
- * Per-provider limits shared across replicas through Postgres (rate-limiter-flexible's Postgres
- * store: one counter row per provider and one-second window, updated atomically by an upsert), so
- * three replicas together stay under a provider's limit rather than each using all of it.
+ * Per-provider limits shared across replicas through Postgres: the shared token buckets of
+ * `@syncwell/rate-limit` (table `rate_limit_buckets`, one row per provider, refilled at the
+ * provider's limit, holding at most one second of it), so three replicas together stay under a
+ * provider's limit rather than each using all of it.
  *
- * Requests are taken in chunks (one round trip per chunk, not per request). A refused chunk still
- * counts against the window it was refused in, which can only make the replicas slower than the
- * limit for the rest of that second, never faster.
+ * A lane's requests are taken together (one reservation of `n` tokens, folded with the other
+ * lanes' takes into one UPDATE). While a provider's bucket is blocked (a 429's Retry-After, from
+ * any replica), takes wait for the block to end.
  */
 export function createPostgresRateLimiter(
-  pool: pg.Pool,
+  db: Queryable,
   limitsPerSec: ReadonlyMap<string, number>,
-  options: { tableName?: string; keyPrefix?: string } = {},
+  options: { buckets?: RateLimiter } = {},
 ): ProviderRateLimiter {
-  // Created on first use: the store creates its table asynchronously (race-safe across replicas).
-  const limiters = new Map<string, Promise<{ limiter: RateLimiterPostgres; points: number }>>();
-  const limiterFor = (provider: string) => {
-    let entry = limiters.get(provider);
-    const perSec = limitsPerSec.get(provider);
-    if (!entry && perSec !== undefined) {
-      const points = Math.max(1, Math.floor(perSec));
-      entry = new Promise((resolve, reject) => {
-        const limiter: RateLimiterPostgres = new RateLimiterPostgres(
-          {
-            storeClient: pool,
-            storeType: "pool",
-            tableName: options.tableName ?? RATE_LIMIT_TABLE,
-            keyPrefix: options.keyPrefix ?? "refresh",
-            points,
-            duration: 1,
-          },
-          (err?: Error) => (err ? reject(err) : resolve({ limiter, points })),
-        );
+  const buckets = options.buckets ?? createRateLimiter(db);
+  let configured: Promise<void> | undefined;
+  const configure = (): Promise<void> => {
+    configured ??= buckets
+      .configure(
+        [...limitsPerSec].map(([provider, perSec]) => ({
+          key: refreshBucketKey(provider),
+          perSec,
+          burst: Math.max(1, perSec),
+        })),
+      )
+      .catch((err: unknown) => {
+        configured = undefined;
+        throw err;
       });
-      entry.catch(() => limiters.delete(provider));
-      limiters.set(provider, entry);
-    }
-    return entry;
+    return configured;
   };
 
   return {
     async take(provider, n, signal) {
-      const pending = limiterFor(provider);
-      if (!pending) return n;
-      const entry = await pending;
-      let granted = 0;
-      while (granted < n) {
-        if (signal?.aborted) return granted;
-        const chunk = Math.min(n - granted, entry.points);
+      if (!limitsPerSec.has(provider) || n <= 0) return n;
+      await configure();
+      for (;;) {
+        if (signal?.aborted) return 0;
         try {
-          await entry.limiter.consume(provider, chunk);
-          granted += chunk;
+          return await buckets.takeMany(refreshBucketKey(provider), n, signal);
         } catch (err) {
-          if (!(err instanceof RateLimiterRes)) throw err;
-          // Wait for the next window; a little jitter keeps the replicas from colliding on it.
-          await sleep(Math.max(10, err.msBeforeNext) + Math.floor(Math.random() * 25), signal);
+          if (signal?.aborted) return 0;
+          if (!(err instanceof BucketBlockedError)) throw err;
+          // Wait for the block to end; a little jitter keeps the replicas from colliding on it.
+          await sleep(err.waitMs + Math.floor(Math.random() * 25), signal);
         }
       }
-      return granted;
+    },
+    async block(provider, ms) {
+      if (!limitsPerSec.has(provider)) return;
+      await configure();
+      await buckets.block(refreshBucketKey(provider), ms);
     },
   };
 }

@@ -488,6 +488,13 @@ export class RefreshEngine {
           provider.id,
           Math.max(this.pausedUntil.get(provider.id) ?? 0, Date.now() + pause),
         );
+        // The other replicas' lanes wait too (their takes from the shared bucket wait for the block).
+        void this.options.limiter.block?.(provider.id, pause).catch((err: unknown) => {
+          this.options.logger.warn(
+            { provider: provider.id, err },
+            "could not block the provider's rate limit bucket",
+          );
+        });
       }
       return await this.submit(run, provider, row, {
         kind: "failure",

@@ -1,16 +1,16 @@
 import type { Queryable } from "@syncwell/db";
-import { sleep } from "./semaphore.ts";
 
 /**
- * Request limits per platform, shared by every replica: a token bucket per key in
- * `rate_limit_buckets`, taken with one atomic UPDATE (refill from the elapsed time, minus what is
- * taken), so no limit lives in a process's memory and N replicas together stay under it.
+ * Request limits shared by every replica: a token bucket per key in `rate_limit_buckets`, taken
+ * with one atomic UPDATE (refill from the elapsed time, minus what is taken), so no limit lives in
+ * a process's memory and N replicas together stay under it. Keys are namespaced by their user
+ * (`poller:<platform>`, `refresh:<provider>`), so services never share a bucket by accident.
  *
  * Taking is a reservation: the bucket may go negative, and a request that got token number -k
  * waits k / refill seconds before it starts. Every request therefore has its own slot in the
  * shared schedule after one round trip, with no polling; the debt is bounded by the requests in
- * flight (each replica's poll concurrency). Takes that arrive together in this process are folded
- * into one UPDATE (`tokens - n`), so the bucket row is written once per batch, not per request.
+ * flight. Takes that arrive together in this process are folded into one UPDATE (`tokens - n`), so
+ * the bucket row is written once per batch, not per request.
  *
  * A provider's `Retry-After` sets `blocked_until`: nothing is taken from that bucket until then, and
  * a take throws `BucketBlockedError`. Other buckets are unaffected.
@@ -34,11 +34,36 @@ export type RateLimiter = {
   configure(buckets: readonly BucketSettings[]): Promise<void>;
   /** Waits for this request's turn; throws BucketBlockedError while the bucket is blocked. */
   take(key: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Waits until `n` requests may start (one reservation of `n` tokens); resolves to `n`, or early
+   * to the number whose turn has come when `signal` aborts during the wait. Throws
+   * BucketBlockedError while the bucket is blocked, and `signal.reason` if it aborted before the take.
+   */
+  takeMany(key: string, n: number, signal?: AbortSignal): Promise<number>;
   /** Blocks the bucket for `ms` from now (never shortens an existing block); returns the block's end. */
   block(key: string, ms: number): Promise<Date>;
 };
 
-type Waiter = { resolve: () => void; reject: (err: unknown) => void; signal: AbortSignal | undefined };
+type Waiter = {
+  n: number;
+  resolve: (granted: number) => void;
+  reject: (err: unknown) => void;
+  signal: AbortSignal | undefined;
+};
+
+/** Resolves after `ms`, or early (without rejecting) when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
 
 export function createRateLimiter(db: Queryable, options: { batchWindowMs?: number } = {}): RateLimiter {
   // Takes within this window are folded into one UPDATE: a couple of milliseconds on requests that
@@ -65,10 +90,10 @@ export function createRateLimiter(db: Queryable, options: { batchWindowMs?: numb
   }
 
   /** Takes `n` tokens at once; resolves to the tokens left (possibly negative) and the refill rate. */
-  async function takeMany(key: string, n: number): Promise<{ tokensAfter: number; refill: number }> {
+  async function takeTokens(key: string, n: number): Promise<{ tokensAfter: number; refill: number }> {
     for (let attempt = 0; ; attempt++) {
       const { rows } = await db.query<{ tokens: number; refill_per_sec: number }>({
-        name: "poller-bucket-take",
+        name: "rate-limit-bucket-take",
         text: `UPDATE rate_limit_buckets AS b
          SET tokens = LEAST(b.capacity, b.tokens + GREATEST(0, extract(epoch FROM clk.t - b.updated_at)) * b.refill_per_sec) - $2,
              updated_at = clk.t
@@ -108,16 +133,30 @@ export function createRateLimiter(db: Queryable, options: { batchWindowMs?: numb
           else batch.push(waiter);
         }
         if (batch.length === 0) return;
+        const total = batch.reduce((sum, waiter) => sum + waiter.n, 0);
         try {
-          const { tokensAfter, refill } = await takeMany(key, batch.length);
-          const before = tokensAfter + batch.length;
-          batch.forEach((waiter, i) => {
-            // Token number before-1-i: if negative, its slot comes that many refills from now.
-            const slot = before - 1 - i;
-            const waitMs = slot >= 0 ? 0 : Math.ceil((-slot / refill) * 1000);
-            if (waitMs === 0) waiter.resolve();
-            else void sleep(waitMs, waiter.signal).then(waiter.resolve);
-          });
+          const { tokensAfter, refill } = await takeTokens(key, total);
+          const reservedAt = performance.now();
+          let next = tokensAfter + total;
+          for (const waiter of batch) {
+            // This waiter holds token numbers next-1 … next-n: a negative one's slot comes that
+            // many refills from now, so the waiter starts when its last token's slot comes.
+            const first = next;
+            next -= waiter.n;
+            const last = next;
+            const waitMs = last >= 0 ? 0 : Math.ceil((-last / refill) * 1000);
+            if (waitMs === 0) {
+              waiter.resolve(waiter.n);
+              continue;
+            }
+            void sleep(waitMs, waiter.signal).then(() => {
+              const elapsed = performance.now() - reservedAt;
+              if (elapsed >= waitMs) return waiter.resolve(waiter.n);
+              // Aborted during the wait: the tokens whose slot has come may still be used.
+              const due = Math.floor(first + (elapsed / 1000) * refill);
+              waiter.resolve(Math.max(0, Math.min(waiter.n, due)));
+            });
+          }
         } catch (err) {
           for (const waiter of batch) waiter.reject(err);
         }
@@ -127,25 +166,35 @@ export function createRateLimiter(db: Queryable, options: { batchWindowMs?: numb
     }
   }
 
+  function enqueue(key: string, n: number, signal: AbortSignal | undefined): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      let queue = queues.get(key);
+      if (!queue) {
+        queue = [];
+        queues.set(key, queue);
+      }
+      queue.push({ n, resolve, reject, signal });
+      // Requests of the batch window are folded into one UPDATE; later ones wait for the next batch.
+      if (!active.has(key)) {
+        active.add(key);
+        setTimeout(() => void flush(key), batchWindowMs);
+      }
+    });
+  }
+
   return {
     async configure(buckets) {
       for (const b of buckets) known.set(b.key, b);
       await upsert(buckets);
     },
-    take(key, signal) {
-      return new Promise<void>((resolve, reject) => {
-        let queue = queues.get(key);
-        if (!queue) {
-          queue = [];
-          queues.set(key, queue);
-        }
-        queue.push({ resolve, reject, signal });
-        // Requests of the batch window are folded into one UPDATE; later ones wait for the next batch.
-        if (!active.has(key)) {
-          active.add(key);
-          setTimeout(() => void flush(key), batchWindowMs);
-        }
-      });
+    async take(key, signal) {
+      await enqueue(key, 1, signal);
+    },
+    takeMany(key, n, signal) {
+      if (!Number.isInteger(n) || n < 0)
+        return Promise.reject(new RangeError("n must be a non-negative integer"));
+      if (n === 0) return Promise.resolve(0);
+      return enqueue(key, n, signal);
     },
     async block(key, ms) {
       const { rows } = await db.query<{ blocked_until: Date }>(

@@ -1,0 +1,6 @@
+export {
+  BucketBlockedError,
+  type BucketSettings,
+  createRateLimiter,
+  type RateLimiter,
+} from "./bucket-limiter.ts";
