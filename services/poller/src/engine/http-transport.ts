@@ -53,12 +53,20 @@ export function send(
         chunks.push(chunk);
       });
       res.on("end", () => {
-        const headers = new Headers();
+        // Built on first use: most callers never look at the headers, and a Headers object per
+        // response is a noticeable share of the poller's CPU.
+        let headers: Headers | undefined;
         const raw = res.rawHeaders;
-        for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i] as string, raw[i + 1] as string);
         finish(null, {
           status: res.statusCode ?? 0,
-          headers,
+          get headers() {
+            if (headers === undefined) {
+              headers = new Headers();
+              for (let i = 0; i + 1 < raw.length; i += 2)
+                headers.append(raw[i] as string, raw[i + 1] as string);
+            }
+            return headers;
+          },
           text:
             chunks.length === 1
               ? (chunks[0] as Buffer).toString("utf8")

@@ -23,6 +23,8 @@ export const DEFAULT_RETRY_AFTER_MS = 60_000;
 /** A provider asking for more than this is capped (a bogus header must not stall a platform for days). */
 export const MAX_RETRY_AFTER_MS = 6 * 60 * 60_000;
 const ERROR_SNIPPET = 200;
+/** A character `String.prototype.trim` would keep (`\s` is exactly the set trim removes). */
+const NON_BLANK = /\S/;
 
 export type PlatformHttpOptions = {
   platform: string;
@@ -155,16 +157,27 @@ export function createPlatformHttp(options: PlatformHttpOptions): CountingPlatfo
       const text = response.text;
       const status = response.status;
 
-      if (status === 304) return { status, body: null as T, headers: response.headers };
+      // The headers stay lazy (see send): most connectors never read them.
+      const answer = (body: T) => ({
+        status,
+        body,
+        get headers() {
+          return response.headers;
+        },
+      });
+      if (status === 304) return answer(null as T);
       if (status >= 200 && status < 300) {
-        if (text.trim() === "") return { status, body: null as T, headers: response.headers };
+        // Not `text.trim() === ""`: that copies every body just to look at it.
+        if (!NON_BLANK.test(text)) return answer(null as T);
+        let body: T;
         try {
-          return { status, body: JSON.parse(text) as T, headers: response.headers };
+          body = JSON.parse(text) as T;
         } catch {
           throw new PlatformError("malformed", `${what} returned ${status} with a body that is not JSON`, {
             status,
           });
         }
+        return answer(body);
       }
       const detail = errorDetail(text);
       const message = `${what} returned ${status}${detail ? `: ${detail}` : ""}`;

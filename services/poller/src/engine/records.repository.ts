@@ -219,8 +219,15 @@ export async function writePages(db: Queryable, writes: readonly PageWrite[]): P
        ON CONFLICT (raw_record_id, contact_id) DO NOTHING
        RETURNING raw_record_id
      )`);
+    // Each created event's page, looked up in a record id → page map: a join of the two CTEs is
+    // planned as a nested loop over both (their row counts are unknown to the planner), which
+    // costs (events × records) comparisons per batch — most of the statement for a large batch.
+    // (The map is an InitPlan: computed once, then a binary search per event.)
     ctes.push(`comm_counts AS (
-       SELECT s.k, count(*)::int AS comms FROM comms c JOIN seen s ON s.id = c.raw_record_id GROUP BY s.k
+       SELECT ((SELECT jsonb_object_agg(s.id::text, s.k) FROM seen s) ->> c.raw_record_id::text)::int AS k,
+              count(*)::int AS comms
+       FROM comms c
+       GROUP BY 1
      )`);
   }
   ctes.push(`totals AS (
@@ -256,6 +263,8 @@ export async function writePages(db: Queryable, writes: readonly PageWrite[]): P
          updated_at = now()
      FROM pages p JOIN totals t ON t.k = p.k
      WHERE s.connection_id = p.connection_id AND s.platform = p.platform AND s.resource = p.resource
+       -- By primary key from an array: the join alone is planned as a full scan of sync_states.
+       AND s.connection_id = ANY (ARRAY(SELECT p2.connection_id FROM pages p2 JOIN held h2 ON h2.k = p2.k))
      RETURNING 1
    )`);
   if (anyFinal) {
