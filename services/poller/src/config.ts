@@ -1,4 +1,10 @@
-import { createTokenCipher, parseKeyList, type TokenCipher, TokenCipherError } from "@syncwell/credentials";
+import {
+  createTokenCipher,
+  type KeyConfig,
+  keyConfigIssues,
+  parseKeyList,
+  type TokenCipher,
+} from "@syncwell/credentials";
 import { commonEnv, envDurationMs, envInt, envPort, envUrl } from "@syncwell/runtime";
 import { z } from "zod";
 import { parseIntervals } from "./domain/schedule.ts";
@@ -156,37 +162,12 @@ export function platformEnvSettings(config: Config, platform: string): PlatformE
   };
 }
 
-type KeyConfig = Pick<Config, "TOKEN_ENCRYPTION_KEYS" | "TOKEN_ENCRYPTION_CURRENT_KEY">;
-
-/** What is wrong with the key variables; messages name key ids, never key material. */
-function keyIssues(config: Partial<KeyConfig>): { variable: keyof KeyConfig; message: string }[] {
-  const list = config.TOKEN_ENCRYPTION_KEYS;
-  const current = config.TOKEN_ENCRYPTION_CURRENT_KEY;
-  if (typeof list !== "string" || typeof current !== "string") return [];
-  let keys: Map<string, Buffer>;
-  try {
-    keys = parseKeyList(list);
-  } catch (err) {
-    if (!(err instanceof TokenCipherError)) throw err;
-    return [{ variable: "TOKEN_ENCRYPTION_KEYS", message: `is not a valid key list: ${err.message}` }];
-  }
-  if (!keys.has(current)) {
-    return [
-      {
-        variable: "TOKEN_ENCRYPTION_CURRENT_KEY",
-        message: `is not one of the key ids in TOKEN_ENCRYPTION_KEYS (${[...keys.keys()].join(", ")})`,
-      },
-    ];
-  }
-  return [];
-}
-
 /**
  * The poller's schema with cross-field checks: the key list parses and names the current key, and
  * the claim lease outlives a request. A bad value stops the start naming the variable.
  */
 export const pollerConfigSchema = configSchema.superRefine((value, ctx) => {
-  for (const issue of keyIssues(value))
+  for (const issue of keyConfigIssues(value))
     ctx.addIssue({ code: "custom", path: [issue.variable], message: issue.message });
   if (value.POLL_CLAIM_LEASE < value.POLL_REQUEST_TIMEOUT * 2) {
     ctx.addIssue({
