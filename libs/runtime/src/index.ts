@@ -35,3 +35,4 @@ export {
   type ServiceDefinition,
 } from "./service.ts";
 export { createShutdown, type Shutdown, type ShutdownOptions } from "./shutdown.ts";
+export { sleep } from "./sleep.ts";

@@ -1,6 +1,7 @@
 import type { TokenCipher } from "@syncwell/credentials";
 import { recordJobRunCounts } from "@syncwell/db";
 import type { RateLimiter } from "@syncwell/rate-limit";
+import { sleep } from "@syncwell/runtime";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
 import {
@@ -14,7 +15,7 @@ import {
 import type { PollerMetrics } from "./metrics.ts";
 import { PageWriter } from "./page-writer.ts";
 import { type PollResult, type RunnerDeps, runPoll } from "./poll-runner.ts";
-import { Semaphore, Signal, sleep } from "./semaphore.ts";
+import { Semaphore, Signal } from "./semaphore.ts";
 import {
   addCounts,
   emptyCounts,

@@ -2,12 +2,12 @@ import { headers, type NatsConnection, type Subscription } from "@nats-io/transp
 import { context } from "@opentelemetry/api";
 import { extractTraceContext, injectTraceContext, type Naming, RetryLaterError } from "@syncwell/bus";
 import { finishJobRun, recordJobRunCounts } from "@syncwell/db";
+import { sleep } from "@syncwell/runtime";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
 import { z } from "zod";
 import { activeClaims, countWaitingForToken } from "./claims.repository.ts";
 import type { PollEngine, RunSummary } from "./poll-engine.ts";
-import { sleep } from "./semaphore.ts";
 import { addCounts, emptyCounts } from "./settings.ts";
 
 /** Core NATS subject (in no stream) on which a tick's owner wakes the other replicas. */

@@ -32,20 +32,6 @@ export class Semaphore {
   }
 }
 
-/** Resolves after `ms`, or early (without rejecting) when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
-
 /**
  * A level-free wake-up: `wait()` resolves at the next `notify()`. Every waiter shares one promise,
  * so waiting in a loop adds nothing that outlives the next notification (unlike racing a growing

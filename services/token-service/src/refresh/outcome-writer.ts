@@ -2,6 +2,7 @@ import { enqueueEvents } from "@syncwell/bus";
 import { type AnyEvent, type ConnectionStatus, createEvent } from "@syncwell/contracts";
 import type { TokenCipher } from "@syncwell/credentials";
 import { recordJobRunCounts, withTransaction } from "@syncwell/db";
+import { sleep } from "@syncwell/runtime";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
 import type { RefreshSuccess } from "../adapters/oauth-token.client.ts";
@@ -14,7 +15,6 @@ import {
 } from "../domain/refresh-outcome.ts";
 import type { ClaimedConnection } from "./claims.repository.ts";
 import type { RefreshMetrics } from "./metrics.ts";
-import { sleep } from "./sleep.ts";
 
 export const EVENT_SOURCE = "token-service";
 

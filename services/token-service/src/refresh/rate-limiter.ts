@@ -1,6 +1,6 @@
 import type { Queryable } from "@syncwell/db";
 import { BucketBlockedError, createRateLimiter, type RateLimiter } from "@syncwell/rate-limit";
-import { sleep } from "./sleep.ts";
+import { sleep } from "@syncwell/runtime";
 
 /** Requests per second to each provider, shared by every replica of the service. */
 export type ProviderRateLimiter = {

@@ -2,12 +2,12 @@ import { headers, type NatsConnection, type Subscription } from "@nats-io/transp
 import { context } from "@opentelemetry/api";
 import { extractTraceContext, injectTraceContext, type Naming, RetryLaterError } from "@syncwell/bus";
 import { finishJobRun, recordJobRunCounts } from "@syncwell/db";
+import { sleep } from "@syncwell/runtime";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
 import { z } from "zod";
 import { activeClaims, countDueFor, databaseNow } from "./claims.repository.ts";
 import type { RefreshEngine, RunCounts } from "./refresh-engine.ts";
-import { sleep } from "./sleep.ts";
 
 /** Core NATS subject (not captured by any stream) on which a tick's owner wakes the other replicas. */
 export const WAKE_SUBJECT = "token-service.refresh.wake";
