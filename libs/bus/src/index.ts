@@ -13,6 +13,7 @@ export {
   type PublishResult,
   PublishValidationError,
 } from "./publisher.ts";
+export { type ReplicaWakeups, startReplicaWakeups, type WakeUp } from "./replica-wakeup.ts";
 export {
   defaultRetryPolicy,
   PermanentError,

@@ -1,23 +1,21 @@
-import { headers, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { context } from "@opentelemetry/api";
-import { extractTraceContext, injectTraceContext, type Naming, RetryLaterError } from "@syncwell/bus";
+import type { NatsConnection } from "@nats-io/transport-node";
+import {
+  type Naming,
+  type ReplicaWakeups,
+  RetryLaterError,
+  startReplicaWakeups,
+  type WakeUp,
+} from "@syncwell/bus";
 import { finishJobRun, recordJobRunCounts } from "@syncwell/db";
 import { sleep } from "@syncwell/runtime";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
-import { z } from "zod";
 import { activeClaims, countWaitingForToken } from "./claims.repository.ts";
 import type { PollEngine, RunSummary } from "./poll-engine.ts";
 import { addCounts, emptyCounts } from "./settings.ts";
 
 /** Core NATS subject (in no stream) on which a tick's owner wakes the other replicas. */
 export const WAKE_SUBJECT = "poller.run.wake";
-
-const wakeMessage = z.object({
-  jobRunId: z.uuid(),
-  startedAt: z.iso.datetime({ offset: true }),
-  from: z.string().min(1),
-});
 
 export type TickSummary = RunSummary & {
   jobRunId: string;
@@ -43,47 +41,33 @@ export type PollRunCoordinatorOptions = {
  */
 export class PollRunCoordinator {
   private readonly options: PollRunCoordinatorOptions;
-  private subscription: Subscription | undefined;
-  private readonly peerRuns = new Map<string, Promise<void>>();
+  private wakeups: ReplicaWakeups | undefined;
 
   constructor(options: PollRunCoordinatorOptions) {
     this.options = options;
   }
 
-  private get subject(): string {
-    return this.options.naming.subject(WAKE_SUBJECT);
-  }
-
+  /** Listens for other replicas' wake-ups. */
   start(): void {
-    if (this.subscription) return;
-    this.subscription = this.options.nc.subscribe(this.subject, {
-      callback: (err, msg) => {
-        if (err) {
-          this.options.logger.warn({ err }, "poll wake-up subscription error");
-          return;
-        }
-        let wake: z.output<typeof wakeMessage>;
-        try {
-          wake = wakeMessage.parse(msg.json());
-        } catch {
-          this.options.logger.warn({ subject: msg.subject }, "ignored an unreadable poll wake-up");
-          return;
-        }
-        const { engine } = this.options;
-        if (wake.from === engine.replicaId || engine.stopping || this.peerRuns.has(wake.jobRunId)) return;
-        const run = context.with(extractTraceContext(msg.headers), () => this.joinRun(wake));
-        this.peerRuns.set(wake.jobRunId, run);
-        void run.finally(() => this.peerRuns.delete(wake.jobRunId));
-      },
+    if (this.wakeups) return;
+    const { engine, nc, naming, logger } = this.options;
+    this.wakeups = startReplicaWakeups({
+      nc,
+      naming,
+      subject: WAKE_SUBJECT,
+      replicaId: engine.replicaId,
+      logger,
+      isStopping: () => engine.stopping,
+      join: (wake) => this.joinRun(wake),
     });
   }
 
-  private async joinRun(wake: z.output<typeof wakeMessage>): Promise<void> {
+  private async joinRun(wake: WakeUp): Promise<void> {
     const logger = this.options.logger.child({ jobRunId: wake.jobRunId });
     try {
       const summary = await this.options.engine.run({
         jobRunId: wake.jobRunId,
-        startedAt: new Date(wake.startedAt),
+        startedAt: wake.startedAt,
       });
       logger.info({ ...summary, owner: wake.from }, "helped with a poll run");
     } catch (err) {
@@ -97,7 +81,7 @@ export class PollRunCoordinator {
     const started = performance.now();
     const { rows } = await pool.query<{ now: Date }>("SELECT now() AS now");
     const startedAt = rows[0]?.now ?? new Date();
-    this.wakePeers(jobRunId, startedAt, logger);
+    this.wakeups?.wake(jobRunId, startedAt);
     logger.info(
       { jobRunId, platforms: [...new Set(engine.resources.map((r) => r.platform))] },
       "poll run started",
@@ -152,23 +136,8 @@ export class PollRunCoordinator {
     return summary;
   }
 
-  private wakePeers(jobRunId: string, startedAt: Date, logger: Logger): void {
-    try {
-      const h = headers();
-      injectTraceContext(h);
-      this.options.nc.publish(
-        this.subject,
-        JSON.stringify({ jobRunId, startedAt: startedAt.toISOString(), from: this.options.engine.replicaId }),
-        { headers: h },
-      );
-    } catch (err) {
-      logger.warn({ err }, "could not wake the other replicas; this replica polls alone");
-    }
-  }
-
   async stop(): Promise<void> {
-    this.subscription?.unsubscribe();
-    this.subscription = undefined;
-    await Promise.allSettled([...this.peerRuns.values()]);
+    await this.wakeups?.stop();
+    this.wakeups = undefined;
   }
 }

@@ -1,22 +1,20 @@
-import { headers, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { context } from "@opentelemetry/api";
-import { extractTraceContext, injectTraceContext, type Naming, RetryLaterError } from "@syncwell/bus";
+import type { NatsConnection } from "@nats-io/transport-node";
+import {
+  type Naming,
+  type ReplicaWakeups,
+  RetryLaterError,
+  startReplicaWakeups,
+  type WakeUp,
+} from "@syncwell/bus";
 import { finishJobRun, recordJobRunCounts } from "@syncwell/db";
 import { sleep } from "@syncwell/runtime";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
-import { z } from "zod";
 import { activeClaims, countDueFor, databaseNow } from "./claims.repository.ts";
 import type { RefreshEngine, RunCounts } from "./refresh-engine.ts";
 
 /** Core NATS subject (not captured by any stream) on which a tick's owner wakes the other replicas. */
 export const WAKE_SUBJECT = "token-service.refresh.wake";
-
-const wakeMessage = z.object({
-  jobRunId: z.uuid(),
-  attemptedBefore: z.iso.datetime({ offset: true }),
-  from: z.string().min(1),
-});
 
 export type TickRunSummary = RunCounts & {
   jobRunId: string;
@@ -49,48 +47,34 @@ export type RefreshRunCoordinatorOptions = {
  */
 export class RefreshRunCoordinator {
   private readonly options: RefreshRunCoordinatorOptions;
-  private subscription: Subscription | undefined;
-  private readonly peerRuns = new Map<string, Promise<void>>();
+  private wakeups: ReplicaWakeups | undefined;
 
   constructor(options: RefreshRunCoordinatorOptions) {
     this.options = options;
   }
 
-  private get subject(): string {
-    return this.options.naming.subject(WAKE_SUBJECT);
-  }
-
+  /** Listens for other replicas' wake-ups. */
   /** Listens for other replicas' wake-ups. */
   start(): void {
-    if (this.subscription) return;
-    this.subscription = this.options.nc.subscribe(this.subject, {
-      callback: (err, msg) => {
-        if (err) {
-          this.options.logger.warn({ err }, "refresh wake-up subscription error");
-          return;
-        }
-        let parsed: z.output<typeof wakeMessage>;
-        try {
-          parsed = wakeMessage.parse(msg.json());
-        } catch {
-          this.options.logger.warn({ subject: msg.subject }, "ignored an unreadable refresh wake-up");
-          return;
-        }
-        if (parsed.from === this.options.engine.replicaId || this.peerRuns.has(parsed.jobRunId)) return;
-        if (this.options.engine.stopping) return;
-        const run = context.with(extractTraceContext(msg.headers), () => this.joinRun(parsed));
-        this.peerRuns.set(parsed.jobRunId, run);
-        void run.finally(() => this.peerRuns.delete(parsed.jobRunId));
-      },
+    if (this.wakeups) return;
+    const { engine, nc, naming, logger } = this.options;
+    this.wakeups = startReplicaWakeups({
+      nc,
+      naming,
+      subject: WAKE_SUBJECT,
+      replicaId: engine.replicaId,
+      logger,
+      isStopping: () => engine.stopping,
+      join: (wake) => this.joinRun(wake),
     });
   }
 
-  private async joinRun(wake: z.output<typeof wakeMessage>): Promise<void> {
+  private async joinRun(wake: WakeUp): Promise<void> {
     const logger = this.options.logger.child({ jobRunId: wake.jobRunId });
     try {
       const result = await this.options.engine.runBatch({
         jobRunId: wake.jobRunId,
-        attemptedBefore: new Date(wake.attemptedBefore),
+        attemptedBefore: wake.startedAt,
         logger,
       });
       logger.info(
@@ -108,7 +92,7 @@ export class RefreshRunCoordinator {
     const { engine, pool } = this.options;
     const started = performance.now();
     const attemptedBefore = await databaseNow(pool);
-    this.wakePeers(jobRunId, attemptedBefore, logger);
+    this.wakeups?.wake(jobRunId, attemptedBefore);
     logger.info(
       {
         jobRunId,
@@ -172,27 +156,8 @@ export class RefreshRunCoordinator {
     return summary;
   }
 
-  private wakePeers(jobRunId: string, attemptedBefore: Date, logger: Logger): void {
-    try {
-      const h = headers();
-      injectTraceContext(h);
-      this.options.nc.publish(
-        this.subject,
-        JSON.stringify({
-          jobRunId,
-          attemptedBefore: attemptedBefore.toISOString(),
-          from: this.options.engine.replicaId,
-        }),
-        { headers: h },
-      );
-    } catch (err) {
-      logger.warn({ err }, "could not wake the other replicas; this replica refreshes alone");
-    }
-  }
-
   async stop(): Promise<void> {
-    this.subscription?.unsubscribe();
-    this.subscription = undefined;
-    await Promise.allSettled([...this.peerRuns.values()]);
+    await this.wakeups?.stop();
+    this.wakeups = undefined;
   }
 }
