@@ -14,6 +14,7 @@ import { type CommunicationItem, communicationCandidates, selfAddressesOf } from
 import type { PollerMetrics } from "./metrics.ts";
 import type { PageWriter } from "./page-writer.ts";
 import { createPlatformHttp, PollAbortedError, TokenExpiringError } from "./platform-http.ts";
+import type { PollEngineOptions } from "./poll-engine.ts";
 import { type PollTotals, type PreparedRecord, zeroTotals } from "./records.repository.ts";
 import type { PlatformRuntime, PollCounts, PollSettings } from "./settings.ts";
 import {
@@ -24,14 +25,8 @@ import {
   type SyncStateKey,
 } from "./sync-state.repository.ts";
 
-export type RunnerDeps = {
-  pool: pg.Pool;
-  cipher: TokenCipher;
-  limiter: RateLimiter;
-  platforms: ReadonlyMap<string, PlatformRuntime>;
-  settings: PollSettings;
-  logger: Logger;
-  metrics: PollerMetrics;
+/** What a poll needs: the engine's own dependencies, minus its identity, plus the page writer. */
+export type RunnerDeps = Omit<PollEngineOptions, "replicaId" | "source"> & {
   /** Writes each page with its records, cursor and events (group commit across polls). */
   pageWriter: PageWriter;
   /** `source` of the events the poller publishes. */
