@@ -1,22 +1,18 @@
 import { enqueueEvents, outboxRow } from "@syncwell/bus";
 import { createEvent } from "@syncwell/contracts";
-import type { TokenCipher } from "@syncwell/credentials";
 import { withTransaction } from "@syncwell/db";
-import type { RateLimiter } from "@syncwell/rate-limit";
 import type { Logger } from "@syncwell/telemetry";
-import type pg from "pg";
 import type { Page, PollContext, RawRecordInput } from "../connectors/connector.ts";
 import { CursorExpiredError, malformed, PlatformError } from "../connectors/errors.ts";
 import { canonicalJson, contentHash } from "../domain/content-hash.ts";
 import { backoffMs, intervalFor, tokenUsable } from "../domain/schedule.ts";
 import { bucketKeyOf, type ClaimedSyncState } from "./claims.repository.ts";
 import { type CommunicationItem, communicationCandidates, selfAddressesOf } from "./communication.ts";
-import type { PollerMetrics } from "./metrics.ts";
 import type { PageWriter } from "./page-writer.ts";
 import { createPlatformHttp, PollAbortedError, TokenExpiringError } from "./platform-http.ts";
 import type { PollEngineOptions } from "./poll-engine.ts";
 import { type PollTotals, type PreparedRecord, zeroTotals } from "./records.repository.ts";
-import type { PlatformRuntime, PollCounts, PollSettings } from "./settings.ts";
+import type { PollCounts } from "./settings.ts";
 import {
   type ErrorKind,
   recordFailure,
