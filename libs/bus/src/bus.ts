@@ -54,6 +54,10 @@ export async function createBus(options: BusOptions): Promise<Bus> {
     name: options.name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1_000,
+    // nats.js otherwise builds two errors (stack traces included) ahead of every request, in case
+    // it fails — for every JetStream publish, about a tenth of a publish's CPU. A failed request
+    // still rejects with its error; the trace then ends in nats.js instead of at our call site.
+    noAsyncTraces: true,
   });
   logger.info({ server: nc.getServer(), prefix: naming.prefix || "(none)" }, "connected to NATS");
   void (async () => {

@@ -21,4 +21,11 @@ export {
   type RetryPolicy,
   retryDelayMs,
 } from "./retry-policy.ts";
+export {
+  type ActiveClaims,
+  SharedTickRuns,
+  type SharedTickRunsOptions,
+  tickRunConsumer,
+  type WaitForPeerClaimsOptions,
+} from "./tick-run.ts";
 export { extractTraceContext, injectTraceContext } from "./trace-context.ts";

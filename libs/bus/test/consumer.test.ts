@@ -1,8 +1,9 @@
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import type { EventOf } from "@syncwell/contracts";
+import { waitFor } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Bus, DL_HEADERS, PermanentError, PublishValidationError } from "../src/index.ts";
-import { createTestNats, readStream, refreshedEvent, sleep, testBus, waitFor } from "./helpers.ts";
+import { createTestNats, readStream, refreshedEvent, sleep, testBus } from "./helpers.ts";
 
 const nats = createTestNats("consumer");
 let bus: Bus;
@@ -60,7 +61,7 @@ describe("consume", () => {
     await bus.js.publish(subject, "not json at all");
     await bus.publish(good);
 
-    await waitFor(() => seen.includes(good.id), 10_000, "the valid event after the bad ones");
+    await waitFor(() => seen.includes(good.id), "the valid event after the bad ones");
     const letters = (await readStream(bus, "deadLetter", 2)).filter(
       (m) => m.headers?.get(DL_HEADERS.consumer) === "malformed",
     );
@@ -96,7 +97,7 @@ describe("consume", () => {
       },
     });
     await bus.publish(event);
-    await waitFor(() => applied >= 1, 10_000, "the third delivery");
+    await waitFor(() => applied >= 1, "the third delivery");
     await sleep(300);
     expect(attempts).toEqual([1, 2, 3]);
     expect(applied).toBe(1);
@@ -119,7 +120,7 @@ describe("consume", () => {
       },
     });
     await bus.publish(event);
-    await waitFor(() => deliveries.length >= 3, 10_000, "three deliveries");
+    await waitFor(() => deliveries.length >= 3, "three deliveries");
     const letters = await (async () => {
       for (let i = 0; i < 50; i++) {
         const found = (await readStream(bus, "deadLetter", 1)).filter(
@@ -157,7 +158,7 @@ describe("consume", () => {
       },
     });
     await bus.publish(event);
-    await waitFor(() => calls === 1, 10_000, "the first delivery");
+    await waitFor(() => calls === 1, "the first delivery");
     await sleep(300);
     expect(calls).toBe(1);
     await consumer.stop();
@@ -207,7 +208,7 @@ describe("consume", () => {
         ),
       ),
     );
-    await waitFor(() => handledBy.size === total, 20_000, `${total} events handled`);
+    await waitFor(() => handledBy.size === total, `${total} events handled`, { timeoutMs: 20_000 });
     await sleep(200);
     const twice = [...handledBy.values()].filter((who) => who.length > 1);
     const byA = [...handledBy.values()].filter((who) => who[0] === "a").length;
@@ -246,7 +247,7 @@ describe("consume", () => {
       },
     });
     await bus.publish(event);
-    await waitFor(() => started, 10_000, "the handler to start");
+    await waitFor(() => started, "the handler to start");
     await consumer.stop();
     expect(finished).toBe(true);
     await bus.nc.flush();

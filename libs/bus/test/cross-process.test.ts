@@ -2,10 +2,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { SpanKind } from "@opentelemetry/api";
-import { startOtlpReceiver } from "@syncwell/testing";
+import { startOtlpReceiver, waitFor } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Bus } from "../src/index.ts";
-import { createTestNats, refreshedEvent, testBus, waitFor } from "./helpers.ts";
+import { createTestNats, refreshedEvent, testBus } from "./helpers.ts";
 
 const fixture = fileURLToPath(new URL("./fixtures/bus-process.ts", import.meta.url));
 const nats = createTestNats("xproc");
@@ -55,12 +55,12 @@ describe("across processes", () => {
     children.push(consumer.child);
     await waitFor(
       () => consumer.lines.some((l) => l.ready),
-      20_000,
       `consumer ready (stderr: ${consumer.stderr()})`,
+      { timeoutMs: 20_000 },
     );
     const events = [refreshedEvent(), refreshedEvent(), refreshedEvent()];
     for (const e of events) await bus.publish(e);
-    await waitFor(() => consumer.lines.filter((l) => l.id).length >= 3, 10_000, "three events in the child");
+    await waitFor(() => consumer.lines.filter((l) => l.id).length >= 3, "three events in the child");
     expect(consumer.lines.filter((l) => l.id).map((l) => l.id)).toEqual(events.map((e) => e.id));
     consumer.child.kill("SIGTERM");
     expect(await consumer.exited).toBe(0);
@@ -78,8 +78,8 @@ describe("across processes", () => {
       children.push(consumer.child);
       await waitFor(
         () => consumer.lines.some((l) => l.ready),
-        20_000,
         `consumer ready (stderr: ${consumer.stderr()})`,
+        { timeoutMs: 20_000 },
       );
       const event = refreshedEvent();
       const publisher = runFixture(
@@ -89,7 +89,7 @@ describe("across processes", () => {
       );
       expect(await publisher.exited, publisher.stderr()).toBe(0);
       const published = publisher.lines.find((l) => l.published === event.id);
-      await waitFor(() => consumer.lines.some((l) => l.id === event.id), 10_000, "the event in the consumer");
+      await waitFor(() => consumer.lines.some((l) => l.id === event.id), "the event in the consumer");
       const handled = consumer.lines.find((l) => l.id === event.id);
       expect(handled?.traceId).toBe(published?.traceId);
 

@@ -2,10 +2,10 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { streams } from "@syncwell/contracts";
 import { withTransaction } from "@syncwell/db";
-import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
+import { createTestDatabase, type TestDatabase, waitFor } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyOnce, type Bus, enqueueEvents } from "../src/index.ts";
-import { createTestNats, refreshedEvent, sleep, testBus, waitFor } from "./helpers.ts";
+import { createTestNats, refreshedEvent, sleep, testBus } from "./helpers.ts";
 
 const nats = createTestNats("outbox");
 let bus: Bus;
@@ -64,7 +64,7 @@ describe("outbox", () => {
       return performance.now();
     });
     // The poll interval is a minute: only the notification can deliver it this fast.
-    await waitFor(() => seen.has(event.id), 15_000, "the event to arrive");
+    await waitFor(() => seen.has(event.id), "the event to arrive", { timeoutMs: 15_000 });
     const elapsed = (seen.get(event.id) as number) - committed;
     expect(elapsed).toBeLessThan(15_000);
     await consumer.stop();
@@ -175,7 +175,7 @@ describe("inbox", () => {
     await bus.js.publish(bus.naming.subject("token.refreshed"), JSON.stringify(event), {
       msgID: `${event.id}-again`,
     });
-    await waitFor(() => handlerRuns >= 2, 10_000, "both copies handled");
+    await waitFor(() => handlerRuns >= 2, "both copies handled");
     const { rows } = await db.pool.query("SELECT n FROM test_counter");
     expect(rows[0].n).toBe(1);
     await consumer.stop();

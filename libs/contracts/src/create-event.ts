@@ -1,5 +1,5 @@
-import { uuidv7 } from "uuidv7";
 import { catalog, type EventInput, type EventOf, type EventType } from "./catalog.ts";
+import { uuidv7 } from "./ids.ts";
 import { formatIssues } from "./validate.ts";
 
 export class EventValidationError extends Error {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { providerIds } from "./providers.ts";
 
 /**
  * Field schemas shared by several events. Events reuse these and add a `.describe()` only where
@@ -12,11 +13,15 @@ export const connectionId = z.uuid().describe("Connection id (UUID)");
 
 export const userId = z.uuid().describe("Id of the user who owns the connection (UUID)");
 
+/**
+ * Checked by shape, not against `providerIds`: a consumer that does not know a newly added
+ * provider yet still takes its events (no new event version, no deploy order).
+ */
 export const providerName = z
   .string()
   .max(64)
   .regex(/^[a-z][a-z0-9-]*$/, "lowercase letters, digits and dashes, starting with a letter")
-  .describe("Provider key, e.g. google, spotify, github, discord");
+  .describe(`Provider key; today one of ${providerIds.join(", ")}`);
 
 export const connectionStatuses = [
   "connected",

@@ -1,4 +1,4 @@
-import { parseKeyList, TokenCipherError } from "./token-cipher.ts";
+import { createTokenCipher, parseKeyList, type TokenCipher, TokenCipherError } from "./token-cipher.ts";
 
 /** The two variables a keyring is built from (token service, poller, re-encrypt command). */
 export type KeyConfig = {
@@ -33,4 +33,9 @@ export function keyConfigIssues(config: Partial<KeyConfig>): KeyConfigIssue[] {
     ];
   }
   return [];
+}
+
+/** The keyring the two variables describe; throws a TokenCipherError when they are invalid (see keyConfigIssues). */
+export function cipherFromKeyConfig(config: KeyConfig): TokenCipher {
+  return createTokenCipher(parseKeyList(config.TOKEN_ENCRYPTION_KEYS), config.TOKEN_ENCRYPTION_CURRENT_KEY);
 }

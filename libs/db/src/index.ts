@@ -1,3 +1,4 @@
+export { type CliArgs, type CliCommand, runCli, UsageError } from "./cli/run-cli.ts";
 export {
   databaseName,
   ensureDatabase,

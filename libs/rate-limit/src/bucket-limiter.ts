@@ -1,4 +1,5 @@
 import type { Queryable } from "@syncwell/db";
+import { sleep } from "@syncwell/runtime";
 
 /**
  * Request limits shared by every replica: a token bucket per key in `rate_limit_buckets`, taken
@@ -50,20 +51,6 @@ type Waiter = {
   reject: (err: unknown) => void;
   signal: AbortSignal | undefined;
 };
-
-/** Resolves after `ms`, or early (without rejecting) when `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
 
 export function createRateLimiter(db: Queryable, options: { batchWindowMs?: number } = {}): RateLimiter {
   // Takes within this window are folded into one UPDATE: a couple of milliseconds on requests that
@@ -150,9 +137,11 @@ export function createRateLimiter(db: Queryable, options: { batchWindowMs?: numb
               continue;
             }
             void sleep(waitMs, waiter.signal).then(() => {
-              const elapsed = performance.now() - reservedAt;
-              if (elapsed >= waitMs) return waiter.resolve(waiter.n);
+              // Waited in full. (Not `elapsed >= waitMs`: a timer may fire a millisecond early by
+              // performance.now(), which would hand back one token too few.)
+              if (!waiter.signal?.aborted) return waiter.resolve(waiter.n);
               // Aborted during the wait: the tokens whose slot has come may still be used.
+              const elapsed = performance.now() - reservedAt;
               const due = Math.floor(first + (elapsed / 1000) * refill);
               waiter.resolve(Math.max(0, Math.min(waiter.n, due)));
             });

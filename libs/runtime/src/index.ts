@@ -27,6 +27,7 @@ export {
   type ReadinessCheck,
 } from "./http-server.ts";
 export { ensureDefaultMetrics, httpRequestDuration, metricsRegistry } from "./metrics.ts";
+export { Semaphore, Signal } from "./semaphore.ts";
 export {
   type CommonConfig,
   type RunningService,

@@ -6,3 +6,4 @@ export {
 } from "./lifecycle.ts";
 export { type CreateLoggerOptions, createLogger, type Logger } from "./logger.ts";
 export { REDACTED, redactPaths, redactSecrets, SECRET_KEYS } from "./redact.ts";
+export { inSpan } from "./span.ts";

@@ -8,9 +8,10 @@ import {
   type OtlpReceiver,
   startOtlpReceiver,
   type TestDatabase,
+  waitFor,
 } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readTicks, schedulerEnv, TEST_API_TOKEN, testBus, waitFor } from "./testing/fixtures.ts";
+import { readTicks, schedulerEnv, TEST_API_TOKEN, testBus } from "./testing/fixtures.ts";
 
 // main.ts as production starts it: its own process, telemetry loaded first.
 const repoRoot = resolve(import.meta.dirname, "../../..");
@@ -85,7 +86,7 @@ describe("main.ts", () => {
             () => false,
           ),
         "the scheduler to be ready",
-        20_000,
+        { timeoutMs: 20_000, intervalMs: 100 },
       );
       const res = await fetch(`${url}/schedules/traced/trigger`, {
         method: "POST",
@@ -99,6 +100,7 @@ describe("main.ts", () => {
       const tick = await waitFor(
         async () => (await readTicks(bus)).find((t) => t.event.id === body.eventId),
         "the manual tick",
+        { timeoutMs: 15_000, intervalMs: 100 },
       );
       expect(tick.traceparent?.split("-")[1]).toBe(body.traceId);
 

@@ -1,11 +1,11 @@
 import { randomUUID } from "node:crypto";
 import type { Bus } from "@syncwell/bus";
 import { startJobRun } from "@syncwell/db";
-import { createTestDatabase, createTestNats, type TestDatabase } from "@syncwell/testing";
+import { createTestDatabase, createTestNats, type TestDatabase, waitFor } from "@syncwell/testing";
 import { Cron } from "croner";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tickEventId } from "./domain/tick-id.ts";
-import { type RunningScheduler, readTicks, startScheduler, testBus, waitFor } from "./testing/fixtures.ts";
+import { type RunningScheduler, readTicks, startScheduler, testBus } from "./testing/fixtures.ts";
 
 const nats = createTestNats("schedcu");
 let db: TestDatabase;
@@ -52,7 +52,10 @@ describe("catch-up after downtime", () => {
     const env = { SCHEDULES_EXTRA: `missed=${daily};done=${daily};fresh=${daily}` };
 
     running.push(...(await Promise.all([startScheduler(db, nats, env), startScheduler(db, nats, env)])));
-    await waitFor(async () => (await runsOf("missed")).length === 2 || undefined, "the catch-up run");
+    await waitFor(async () => (await runsOf("missed")).length === 2 || undefined, "the catch-up run", {
+      timeoutMs: 15_000,
+      intervalMs: 100,
+    });
     await Promise.all(running.splice(0).map((r) => r.stop()));
 
     const runs = await runsOf("missed");

@@ -1,8 +1,8 @@
 import type { Bus } from "@syncwell/bus";
-import { createTestDatabase, createTestNats, type TestDatabase } from "@syncwell/testing";
+import { createTestDatabase, createTestNats, type TestDatabase, waitFor } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tickEventId } from "./domain/tick-id.ts";
-import { type RunningScheduler, readTicks, startScheduler, testBus, waitFor } from "./testing/fixtures.ts";
+import { type RunningScheduler, readTicks, startScheduler, testBus } from "./testing/fixtures.ts";
 
 const nats = createTestNats("schedrep");
 let db: TestDatabase;
@@ -37,7 +37,10 @@ describe("three replicas", () => {
     );
     replicas.push(...started);
 
-    await waitFor(async () => (await runs()).length >= 5 || undefined, "five slots", 20_000);
+    await waitFor(async () => (await runs()).length >= 5 || undefined, "five slots", {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
     // Stopping flushes each replica's outbox relay, so every committed tick is in the stream.
     await Promise.all(replicas.splice(0).map((r) => r.stop()));
 

@@ -1,5 +1,5 @@
-import { SpanStatusCode, trace } from "@opentelemetry/api";
-import type { Logger } from "@syncwell/telemetry";
+import { trace } from "@opentelemetry/api";
+import { inSpan, type Logger } from "@syncwell/telemetry";
 import type pg from "pg";
 import { decideFire } from "./domain/fire-decision.ts";
 import { latestSlotAtOrBefore, nextSlotAfter, type Schedule } from "./domain/schedule.ts";
@@ -75,7 +75,8 @@ export async function startScheduleRunner(options: ScheduleRunnerOptions): Promi
         return;
       }
       // The root of the tick's trace: the outbox row stores this context, the relay's publish continues it.
-      await tracer.startActiveSpan(
+      await inSpan(
+        tracer,
         `fire ${schedule.name}`,
         {
           attributes: {
@@ -85,38 +86,30 @@ export async function startScheduleRunner(options: ScheduleRunnerOptions): Promi
           },
         },
         async (span) => {
-          try {
-            const result = await publishTick(options.pool, {
-              schedule: schedule.name,
-              slot: decision.slot,
-              catchUp: decision.catchUp,
-              manual: false,
-            });
-            span.setAttribute("syncwell.published", result.published);
-            if (result.published) {
-              log.info(
-                {
-                  schedule: schedule.name,
-                  slot: result.slot.toISOString(),
-                  catchUp: decision.catchUp,
-                  jobRunId: result.jobRunId,
-                  eventId: result.eventId,
-                  lagMs: clock().getTime() - result.slot.getTime(),
-                },
-                decision.catchUp ? "tick enqueued (catch-up)" : "tick enqueued",
-              );
-            } else {
-              log.debug(
-                { schedule: schedule.name, slot: result.slot },
-                "slot already taken by another replica",
-              );
-            }
-          } catch (err) {
-            span.recordException(err as Error);
-            span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-            throw err;
-          } finally {
-            span.end();
+          const result = await publishTick(options.pool, {
+            schedule: schedule.name,
+            slot: decision.slot,
+            catchUp: decision.catchUp,
+            manual: false,
+          });
+          span.setAttribute("syncwell.published", result.published);
+          if (result.published) {
+            log.info(
+              {
+                schedule: schedule.name,
+                slot: result.slot.toISOString(),
+                catchUp: decision.catchUp,
+                jobRunId: result.jobRunId,
+                eventId: result.eventId,
+                lagMs: clock().getTime() - result.slot.getTime(),
+              },
+              decision.catchUp ? "tick enqueued (catch-up)" : "tick enqueued",
+            );
+          } else {
+            log.debug(
+              { schedule: schedule.name, slot: result.slot },
+              "slot already taken by another replica",
+            );
           }
         },
       );

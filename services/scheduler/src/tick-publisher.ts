@@ -1,8 +1,7 @@
 import { enqueueEvents } from "@syncwell/bus";
-import { createEvent } from "@syncwell/contracts";
+import { createEvent, uuidv7 } from "@syncwell/contracts";
 import { startJobRun, withTransaction } from "@syncwell/db";
 import type pg from "pg";
-import { uuidv7 } from "uuidv7";
 import { tickEventId } from "./domain/tick-id.ts";
 
 export type TickRequest = {

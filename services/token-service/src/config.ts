@@ -1,17 +1,9 @@
+import { type ProviderId, providerIds } from "@syncwell/contracts";
 import { commonEnv, envDurationMs, envInt, envPort, envUrl } from "@syncwell/runtime";
 import { z } from "zod";
 
-/** Providers the token service knows (see domain/providers.ts for their OAuth details). */
-export const providerIds = [
-  "google",
-  "spotify",
-  "github",
-  "github-app",
-  "discord",
-  "linkedin",
-  "slack",
-] as const;
-export type ProviderId = (typeof providerIds)[number];
+/** The token service knows every provider of the contracts (domain/providers.ts has their OAuth details). */
+export { type ProviderId, providerIds };
 
 /** `github-app` → `GITHUB_APP`, the infix of its PROVIDER_<ID>_* variables. */
 export function providerEnvName(id: ProviderId): string {

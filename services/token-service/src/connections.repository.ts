@@ -1,7 +1,7 @@
 import type { ConnectionStatus } from "@syncwell/contracts";
+import { uuidv7 } from "@syncwell/contracts";
 import type { TokenCipher } from "@syncwell/credentials";
 import type { Queryable } from "@syncwell/db";
-import { uuidv7 } from "uuidv7";
 
 /**
  * The `connections` table through `pg` (the routes write events to the outbox in the same

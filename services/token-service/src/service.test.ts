@@ -1,23 +1,18 @@
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:net";
 import { ConfigError, loadConfig, type RunningService, runService } from "@syncwell/runtime";
-import { createTestDatabase, createTestNats, type TestDatabase, type TestNats } from "@syncwell/testing";
+import {
+  createTestDatabase,
+  createTestNats,
+  type TestDatabase,
+  type TestNats,
+  testServiceOptions,
+} from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConnectionView } from "./routes/connection-view.ts";
 import { registerRoutes, tokenServiceConfigSchema } from "./service.ts";
 import { API_TOKEN, keyList, randomKey, secretToken } from "./test-fixtures.ts";
 
 const k1 = randomKey();
-
-/** A port free right now (the runtime's HTTP_PORT does not accept 0). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 describe("configuration", () => {
   const base = { DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/x", TOKEN_SERVICE_API_TOKEN: API_TOKEN };
@@ -77,19 +72,11 @@ describe("the service", () => {
       name: "token-service",
       configSchema: tokenServiceConfigSchema,
       routes: registerRoutes,
-      handleSignals: false,
-      streamOverrides: nats.streamOverrides,
-      env: {
-        DATABASE_URL: db.url,
-        NATS_URL: nats.url,
-        NATS_PREFIX: nats.prefix,
-        HTTP_HOST: "127.0.0.1",
-        HTTP_PORT: String(await freePort()),
-        LOG_LEVEL: "silent",
+      ...(await testServiceOptions(db, nats, {
         TOKEN_SERVICE_API_TOKEN: API_TOKEN,
         TOKEN_ENCRYPTION_KEYS: keyList({ k1 }),
         TOKEN_ENCRYPTION_CURRENT_KEY: "k1",
-      },
+      })),
     });
   });
 

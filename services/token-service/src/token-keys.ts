@@ -1,8 +1,7 @@
 import {
-  createTokenCipher,
+  cipherFromKeyConfig,
   type KeyConfig,
   keyConfigIssues,
-  parseKeyList,
   type TokenCipher,
 } from "@syncwell/credentials";
 import { ConfigError } from "@syncwell/runtime";
@@ -24,5 +23,5 @@ export function withKeyConfigCheck<S extends z.ZodObject>(schema: S): S {
 export function cipherFromConfig(config: KeyConfig): TokenCipher {
   const issues = keyConfigIssues(config);
   if (issues.length > 0) throw new ConfigError(issues);
-  return createTokenCipher(parseKeyList(config.TOKEN_ENCRYPTION_KEYS), config.TOKEN_ENCRYPTION_CURRENT_KEY);
+  return cipherFromKeyConfig(config);
 }

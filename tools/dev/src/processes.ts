@@ -4,6 +4,7 @@
  * functions, so the table and the environment each process gets can be tested without spawning.
  */
 import { styleText } from "node:util";
+import { providerIds } from "@syncwell/contracts";
 
 export type ProcessSpec = {
   readonly name: string;
@@ -16,13 +17,20 @@ export type ProcessSpec = {
   readonly telemetry: boolean;
   /** Colour of the name in front of each output line. */
   readonly color: LabelColor;
+  /** Node flags the image's entrypoint (scripts/docker-entrypoint.sh) also gives this process. */
+  readonly nodeFlags?: readonly string[];
 };
 
 export type LabelColor = "cyan" | "magenta" | "yellow" | "green" | "blue" | "red" | "gray";
 
-function service(name: string, port: number, color: LabelColor): ProcessSpec {
+function service(
+  name: string,
+  port: number,
+  color: LabelColor,
+  nodeFlags: readonly string[] = [],
+): ProcessSpec {
   const entry = `services/${name}/src/main.ts`;
-  return { name, entry, port, portVariable: "HTTP_PORT", telemetry: true, color };
+  return { name, entry, port, portVariable: "HTTP_PORT", telemetry: true, color, nodeFlags };
 }
 
 export const PROCESSES: readonly ProcessSpec[] = [
@@ -36,7 +44,7 @@ export const PROCESSES: readonly ProcessSpec[] = [
   },
   service("scheduler", 3001, "cyan"),
   service("token-service", 3002, "magenta"),
-  service("poller", 3003, "yellow"),
+  service("poller", 3003, "yellow", ["--max-semi-space-size=64"]),
   service("health-scorer", 3004, "green"),
   service("notifier", 3005, "blue"),
 ];
@@ -49,16 +57,11 @@ export const LOCAL_DEFAULTS = {
   LOG_PRETTY: "true",
 } as const;
 
-/** The providers the simulator plays, and the client credentials it accepts by default. */
-export const SIMULATED_PROVIDERS = [
-  "google",
-  "spotify",
-  "github",
-  "github-app",
-  "discord",
-  "linkedin",
-  "slack",
-] as const;
+/**
+ * The providers the simulator plays (all of Syncwell's), and the client credentials it accepts by
+ * default.
+ */
+export const SIMULATED_PROVIDERS = providerIds;
 
 /** Platforms whose data APIs the simulator serves (the poller's connectors). */
 const SIMULATED_PLATFORMS = ["gmail", "calendar", "youtube", "spotify", "github", "discord"] as const;
@@ -123,9 +126,10 @@ export function childEnv(spec: ProcessSpec, options: ChildEnvOptions): NodeJS.Pr
 
 /** Node arguments that start one process (the executable itself is the runner's own Node). */
 export function nodeArgs(spec: ProcessSpec, telemetryAvailable: boolean): string[] {
+  const flags = spec.nodeFlags ?? [];
   return spec.telemetry && telemetryAvailable
-    ? ["--import", "@syncwell/telemetry/register", spec.entry]
-    : [spec.entry];
+    ? [...flags, "--import", "@syncwell/telemetry/register", spec.entry]
+    : [...flags, spec.entry];
 }
 
 /** `scheduler          │`, padded so every process's lines line up, coloured when asked. */

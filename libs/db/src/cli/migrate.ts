@@ -1,8 +1,8 @@
 // Applies pending migrations to DATABASE_URL (`npm run db:migrate`; the migration Job/one-shot
 // container runs the same). Exit code 0 when the database is up to date, 1 otherwise.
-import { parseArgs } from "node:util";
 import { ensureDatabase, parseDatabaseUrl, redactDatabaseUrl } from "../database-url.ts";
 import { type MigrateLogger, migrate } from "../migrate.ts";
+import { runCli } from "./run-cli.ts";
 
 const usage = `Usage: node libs/db/src/cli/migrate.ts [--create-database] [--migrations-dir <dir>]
 
@@ -18,56 +18,31 @@ const logger: MigrateLogger = {
   },
 };
 
-async function main(): Promise<number> {
-  let args: ReturnType<typeof parse>;
-  try {
-    args = parse();
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${usage}`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(usage);
+runCli({
+  usage,
+  options: {
+    "create-database": { type: "boolean", default: false },
+    "migrations-dir": { type: "string" },
+  },
+  failure: "migration failed",
+  async run(args) {
+    const url = parseDatabaseUrl(process.env.DATABASE_URL, "DATABASE_URL");
+    const target = redactDatabaseUrl(url);
+    if (args["create-database"]) {
+      const created = await ensureDatabase(url.toString());
+      console.log(created ? `created database ${target}` : `database ${target} exists`);
+    }
+    console.log(`migrating ${target}`);
+    const result = await migrate({
+      databaseUrl: url.toString(),
+      logger,
+      ...(args["migrations-dir"] !== undefined && { migrationsDir: args["migrations-dir"] }),
+    });
+    console.log(
+      result.applied.length === 0
+        ? `database is up to date (${result.alreadyApplied} migration(s) already applied)`
+        : `applied ${result.applied.length} migration(s); ${result.alreadyApplied} were already applied`,
+    );
     return 0;
-  }
-
-  const url = parseDatabaseUrl(process.env.DATABASE_URL, "DATABASE_URL");
-  const target = redactDatabaseUrl(url);
-  if (args["create-database"]) {
-    const created = await ensureDatabase(url.toString());
-    console.log(created ? `created database ${target}` : `database ${target} exists`);
-  }
-  console.log(`migrating ${target}`);
-  const result = await migrate({
-    databaseUrl: url.toString(),
-    logger,
-    ...(args["migrations-dir"] !== undefined && { migrationsDir: args["migrations-dir"] }),
-  });
-  console.log(
-    result.applied.length === 0
-      ? `database is up to date (${result.alreadyApplied} migration(s) already applied)`
-      : `applied ${result.applied.length} migration(s); ${result.alreadyApplied} were already applied`,
-  );
-  return 0;
-}
-
-function parse() {
-  return parseArgs({
-    options: {
-      "create-database": { type: "boolean", default: false },
-      "migrations-dir": { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    allowPositionals: false,
-  }).values;
-}
-
-main().then(
-  (code) => {
-    process.exitCode = code;
   },
-  (err: unknown) => {
-    console.error(`migration failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = 1;
-  },
-);
+});

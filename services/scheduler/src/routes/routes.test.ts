@@ -1,6 +1,6 @@
 import type { Bus } from "@syncwell/bus";
 import { finishJobRun } from "@syncwell/db";
-import { createTestDatabase, createTestNats, type TestDatabase } from "@syncwell/testing";
+import { createTestDatabase, createTestNats, type TestDatabase, waitFor } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tickEventId } from "../domain/tick-id.ts";
 import {
@@ -9,7 +9,6 @@ import {
   startScheduler,
   TEST_API_TOKEN,
   testBus,
-  waitFor,
 } from "../testing/fixtures.ts";
 
 const nats = createTestNats("schedapi");
@@ -103,6 +102,7 @@ describe("POST /schedules/:name/trigger", () => {
     const tick = await waitFor(
       async () => (await readTicks(bus)).find((t) => t.event.id === body.eventId),
       "the manual tick",
+      { timeoutMs: 15_000, intervalMs: 100 },
     );
     expect(tick.subject).toBe("tick.yearly-report");
     expect(tick.event.data).toEqual({

@@ -1,4 +1,5 @@
-import { isSpanContextValid, SpanStatusCode, trace } from "@opentelemetry/api";
+import { isSpanContextValid, trace } from "@opentelemetry/api";
+import { inSpan } from "@syncwell/telemetry";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { publishManualTick } from "../tick-publisher.ts";
@@ -27,31 +28,24 @@ export function triggerScheduleRoute(app: FastifyInstance, deps: RouteDeps): voi
     }
     // A child of the HTTP server span when telemetry runs (same trace id), else a root span; the
     // outbox row stores its context, so the tick and everything it causes join this trace.
-    return tracer.startActiveSpan(
+    return inSpan(
+      tracer,
       `trigger ${schedule.name}`,
       { attributes: { "syncwell.schedule": schedule.name, "syncwell.manual": true } },
       async (span) => {
-        try {
-          const tick = await publishManualTick(deps.pool, schedule.name, deps.clock());
-          const { traceId } = span.spanContext();
-          request.log.info(
-            { schedule: schedule.name, jobRunId: tick.jobRunId, eventId: tick.eventId },
-            "manual tick enqueued",
-          );
-          return reply.code(202).send({
-            schedule: schedule.name,
-            eventId: tick.eventId,
-            traceId: isSpanContextValid(span.spanContext()) ? traceId : null,
-            jobRunId: tick.jobRunId,
-            slot: tick.slot.toISOString(),
-          });
-        } catch (err) {
-          span.recordException(err as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-          throw err;
-        } finally {
-          span.end();
-        }
+        const tick = await publishManualTick(deps.pool, schedule.name, deps.clock());
+        const { traceId } = span.spanContext();
+        request.log.info(
+          { schedule: schedule.name, jobRunId: tick.jobRunId, eventId: tick.eventId },
+          "manual tick enqueued",
+        );
+        return reply.code(202).send({
+          schedule: schedule.name,
+          eventId: tick.eventId,
+          traceId: isSpanContextValid(span.spanContext()) ? traceId : null,
+          jobRunId: tick.jobRunId,
+          slot: tick.slot.toISOString(),
+        });
       },
     );
   });

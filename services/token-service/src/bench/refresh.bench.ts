@@ -19,15 +19,14 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createBus } from "@syncwell/bus";
-import { type AnyEvent, createEvent } from "@syncwell/contracts";
+import { type AnyEvent, createEvent, uuidv7 } from "@syncwell/contracts";
 import { findJobRun, startJobRun } from "@syncwell/db";
 import { createSimulator } from "@syncwell/provider-simulator";
 import { createLogger } from "@syncwell/telemetry";
-import { createTestDatabase, createTestNats } from "@syncwell/testing";
+import { createTestDatabase, createTestNats, freePort, waitFor } from "@syncwell/testing";
 import { Registry } from "prom-client";
-import { uuidv7 } from "uuidv7";
 import type { ProviderId } from "../config.ts";
-import { freePort, seedConnections, simulatorProviderEnv, waitFor } from "../refresh/test-support.ts";
+import { seedConnections, simulatorProviderEnv } from "../refresh/test-support.ts";
 import { cipherFor, keyList, randomKey } from "../test-fixtures.ts";
 
 const { values: args } = parseArgs({
@@ -143,7 +142,7 @@ try {
       if (args.progress && line.includes('"msg":"token refresh in progress"'))
         process.stdout.write(`${line}\n`);
     });
-    await waitFor(() => ready || undefined, 30_000, "the token service to start");
+    await waitFor(() => ready || undefined, "the token service to start", { timeoutMs: 30_000 });
     if (child.pid === undefined) throw new Error("no child pid");
     pids.push(child.pid);
   }
@@ -161,15 +160,15 @@ try {
       { source: "bench" },
     ),
   );
-  await waitFor(() => received.length >= N || undefined, 600_000, `${N} token events`);
+  await waitFor(() => received.length >= N || undefined, `${N} token events`, { timeoutMs: 600_000 });
   const elapsedMs = lastAt - started;
   const run = await waitFor(
     async () => {
       const r = await findJobRun(db.pool, jobRunId);
       return r?.finishedAt ? r : undefined;
     },
-    60_000,
     "the job run to finish",
+    { timeoutMs: 60_000 },
   );
 
   // Per refresh: the provider request's start (simulator log) to the outcome's commit (event time).

@@ -2,8 +2,7 @@
 // (`npm run reencrypt -w @syncwell/token-service`). Safe while the service runs; run it again at
 // will. Step 3 of a key rotation (see the README): afterwards the old key can be removed.
 // Exit code 0 when every row is under the current key, 1 otherwise.
-import { parseArgs } from "node:util";
-import { createPool, redactDatabaseUrl } from "@syncwell/db";
+import { createPool, redactDatabaseUrl, runCli, UsageError } from "@syncwell/db";
 import { commonEnv, envInt, formatConfigError, loadConfig } from "@syncwell/runtime";
 import { z } from "zod";
 import { configSchema } from "../config.ts";
@@ -26,76 +25,47 @@ const envSchema = withKeyConfigCheck(
   }),
 );
 
-async function main(): Promise<number> {
-  let args: ReturnType<typeof parse>;
-  try {
-    args = parse();
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${usage}`);
-    return 2;
-  }
-  if (args.help) {
-    console.log(usage);
-    return 0;
-  }
-  const batchSize = envInt({ min: 1, max: 10_000 }).safeParse(args["batch-size"] ?? "500");
-  if (!batchSize.success) {
-    console.error(`--batch-size must be an integer from 1 to 10000\n\n${usage}`);
-    return 2;
-  }
+runCli({
+  usage,
+  options: { "batch-size": { type: "string" } },
+  failure: "re-encryption failed",
+  async run(args) {
+    const batchSize = envInt({ min: 1, max: 10_000 }).safeParse(args["batch-size"] ?? "500");
+    if (!batchSize.success) throw new UsageError("--batch-size must be an integer from 1 to 10000");
 
-  let env: z.output<typeof envSchema>;
-  try {
-    env = loadConfig(envSchema);
-  } catch (err) {
-    process.stderr.write(formatConfigError(err));
-    return 1;
-  }
-  const cipher = cipherFromConfig(env);
-  const pool = createPool(env.DATABASE_URL, { max: 2, applicationName: "token-service-reencrypt" });
-  try {
-    console.log(
-      `re-encrypting connections in ${redactDatabaseUrl(env.DATABASE_URL)} under key "${cipher.currentKeyId}"`,
-    );
-    const summary = await reencryptConnections(pool, cipher, {
-      batchSize: batchSize.data,
-      onProgress: ({ done, total, failed }) =>
-        console.log(`${done} / ${total} re-encrypted${failed > 0 ? `, ${failed} failed` : ""}`),
-    });
-    for (const { id, reason } of summary.failed) console.error(`connection ${id}: ${reason}`);
-    console.log(
-      summary.total === 0
-        ? `nothing to do: every connection is under key "${summary.currentKeyId}"`
-        : `done: ${summary.reencrypted} of ${summary.total} connection(s) re-encrypted under key "${summary.currentKeyId}", ` +
-            `${summary.failed.length} failed, ${summary.remaining} still under another key`,
-    );
-    if (summary.remaining > 0) {
-      console.error(
-        `${summary.remaining} connection(s) were locked by running refreshes throughout; run the command again`,
-      );
+    let env: z.output<typeof envSchema>;
+    try {
+      env = loadConfig(envSchema);
+    } catch (err) {
+      process.stderr.write(formatConfigError(err));
+      return 1;
     }
-    return summary.failed.length === 0 && summary.remaining === 0 ? 0 : 1;
-  } finally {
-    await pool.end();
-  }
-}
-
-function parse() {
-  return parseArgs({
-    options: {
-      "batch-size": { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    allowPositionals: false,
-  }).values;
-}
-
-main().then(
-  (code) => {
-    process.exitCode = code;
+    const cipher = cipherFromConfig(env);
+    const pool = createPool(env.DATABASE_URL, { max: 2, applicationName: "token-service-reencrypt" });
+    try {
+      console.log(
+        `re-encrypting connections in ${redactDatabaseUrl(env.DATABASE_URL)} under key "${cipher.currentKeyId}"`,
+      );
+      const summary = await reencryptConnections(pool, cipher, {
+        batchSize: batchSize.data,
+        onProgress: ({ done, total, failed }) =>
+          console.log(`${done} / ${total} re-encrypted${failed > 0 ? `, ${failed} failed` : ""}`),
+      });
+      for (const { id, reason } of summary.failed) console.error(`connection ${id}: ${reason}`);
+      console.log(
+        summary.total === 0
+          ? `nothing to do: every connection is under key "${summary.currentKeyId}"`
+          : `done: ${summary.reencrypted} of ${summary.total} connection(s) re-encrypted under key "${summary.currentKeyId}", ` +
+              `${summary.failed.length} failed, ${summary.remaining} still under another key`,
+      );
+      if (summary.remaining > 0) {
+        console.error(
+          `${summary.remaining} connection(s) were locked by running refreshes throughout; run the command again`,
+        );
+      }
+      return summary.failed.length === 0 && summary.remaining === 0 ? 0 : 1;
+    } finally {
+      await pool.end();
+    }
   },
-  (err: unknown) => {
-    console.error(`re-encryption failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = 1;
-  },
-);
+});

@@ -1,9 +1,9 @@
 import type { AnyEvent, EventOf } from "@syncwell/contracts";
+import { uuidv7 } from "@syncwell/contracts";
 import type { TokenCipher } from "@syncwell/credentials";
 import { findJobRun, startJobRun } from "@syncwell/db";
 import { createSimulator, type Simulator, SimulatorControl } from "@syncwell/provider-simulator";
 import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
-import { uuidv7 } from "uuidv7";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { ProviderId } from "../config.ts";
 import { cipherFor, randomKey } from "../test-fixtures.ts";

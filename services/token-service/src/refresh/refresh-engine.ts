@@ -1,6 +1,6 @@
 import { type AnyEvent, createEvent } from "@syncwell/contracts";
 import type { TokenCipher } from "@syncwell/credentials";
-import { sleep } from "@syncwell/runtime";
+import { Semaphore, sleep } from "@syncwell/runtime";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
 import { refreshAccessToken, type TokenEndpoint } from "../adapters/oauth-token.client.ts";
@@ -19,7 +19,6 @@ import { type RefreshMetrics, refreshMetrics } from "./metrics.ts";
 import { OperatorHolds } from "./operator-holds.ts";
 import { EVENT_SOURCE, OutcomeWriter, type WriteItem, type WriteOutcome } from "./outcome-writer.ts";
 import type { ProviderRateLimiter } from "./rate-limiter.ts";
-import { Semaphore } from "./semaphore.ts";
 
 export type RefreshSettings = {
   /** Refresh tokens expiring within this window (REFRESH_LEAD_TIME). */

@@ -1,13 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
-import {
-  type Naming,
-  type ReplicaWakeups,
-  RetryLaterError,
-  startReplicaWakeups,
-  type WakeUp,
-} from "@syncwell/bus";
+import { type Naming, SharedTickRuns } from "@syncwell/bus";
 import { finishJobRun, recordJobRunCounts } from "@syncwell/db";
-import { sleep } from "@syncwell/runtime";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
 import { activeClaims, countDueFor, databaseNow } from "./claims.repository.ts";
@@ -35,64 +28,45 @@ export type RefreshRunCoordinatorOptions = {
 };
 
 /**
- * One refresh tick across all replicas. A tick reaches one replica (the durable consumer is shared),
- * but the work should not: the replica that got it (the owner) broadcasts a wake-up on core NATS,
- * and every replica runs the same claim loop, splitting the due connections through
- * `FOR UPDATE SKIP LOCKED`. A lost wake-up costs only speed: the owner does all the work alone.
- *
- * The owner's handler runs until the run is complete: after its own loop it waits for the claims
- * other replicas still hold, and takes over those of a replica that died once their lease lapses.
- * Every replica adds its counts to the job run in the same transactions as its outcomes, so when no
- * claim is left the owner can finish the job run with complete counts.
+ * One refresh tick across all replicas (the protocol is SharedTickRuns'): every replica runs the
+ * same claim loop, splitting the due connections, and the owner finishes the job run. The run is
+ * done only when no claim is left anywhere and a last pass finds nothing left to claim: a claim can
+ * also end by release (a replica that stops releases its queued rows), and then nobody holds it.
+ * Due connections of disabled or held providers are counted as skipped.
  */
 export class RefreshRunCoordinator {
   private readonly options: RefreshRunCoordinatorOptions;
-  private wakeups: ReplicaWakeups | undefined;
+  private readonly runs: SharedTickRuns;
 
   constructor(options: RefreshRunCoordinatorOptions) {
     this.options = options;
-  }
-
-  /** Listens for other replicas' wake-ups. */
-  /** Listens for other replicas' wake-ups. */
-  start(): void {
-    if (this.wakeups) return;
-    const { engine, nc, naming, logger } = this.options;
-    this.wakeups = startReplicaWakeups({
-      nc,
-      naming,
-      subject: WAKE_SUBJECT,
-      replicaId: engine.replicaId,
-      logger,
-      isStopping: () => engine.stopping,
-      join: (wake) => this.joinRun(wake),
+    const { engine } = options;
+    this.runs = new SharedTickRuns({
+      ...options,
+      wakeSubject: WAKE_SUBJECT,
+      runName: "token refresh run",
+      join: async (wake, logger) => {
+        const result = await engine.runBatch({
+          jobRunId: wake.jobRunId,
+          attemptedBefore: wake.startedAt,
+          logger,
+        });
+        return { ...result.counts, durationMs: result.durationMs };
+      },
     });
   }
 
-  private async joinRun(wake: WakeUp): Promise<void> {
-    const logger = this.options.logger.child({ jobRunId: wake.jobRunId });
-    try {
-      const result = await this.options.engine.runBatch({
-        jobRunId: wake.jobRunId,
-        attemptedBefore: wake.startedAt,
-        logger,
-      });
-      logger.info(
-        { ...result.counts, durationMs: result.durationMs, owner: wake.from },
-        "helped with a token refresh run",
-      );
-    } catch (err) {
-      // The owner takes over whatever this replica claimed once the claims lapse.
-      logger.error({ err }, "token refresh run on this replica failed");
-    }
+  /** Listens for other replicas' wake-ups. */
+  start(): void {
+    this.runs.start();
   }
 
-  /** Runs the tick's refresh to completion (see the class comment) and finishes its job run. */
+  /** Runs the tick's refresh to completion (see SharedTickRuns) and finishes its job run. */
   async runTick(jobRunId: string, logger: Logger = this.options.logger): Promise<TickRunSummary> {
     const { engine, pool } = this.options;
     const started = performance.now();
     const attemptedBefore = await databaseNow(pool);
-    this.wakeups?.wake(jobRunId, attemptedBefore);
+    this.runs.wake(jobRunId, attemptedBefore);
     logger.info(
       {
         jobRunId,
@@ -108,32 +82,18 @@ export class RefreshRunCoordinator {
     };
     add((await engine.runBatch({ jobRunId, attemptedBefore, logger })).counts);
 
-    // Wait for the other replicas' claims (renewed while they live); take over the claims of a
-    // replica that died once they lapse. Done when nothing is claimed anywhere and a last pass
-    // found nothing left to claim.
-    const deadline = Date.now() + engine.settings.leaseMs * 3 + engine.settings.timeoutMs;
-    let complete = true;
-    for (;;) {
-      if (engine.stopping) break;
-      const active = await activeClaims(pool);
-      if (active.count === 0) {
+    // Done when nothing is claimed anywhere and a last pass found nothing left to claim.
+    const complete = await this.runs.waitForPeerClaims({
+      activeClaims: () => activeClaims(pool),
+      runAgain: async () => add((await engine.runBatch({ jobRunId, attemptedBefore, logger })).counts),
+      finalPass: async () => {
         const last = await engine.runBatch({ jobRunId, attemptedBefore, logger });
         add(last.counts);
-        if (last.claimed === 0) break;
-        continue;
-      }
-      if (Date.now() > deadline) {
-        complete = false;
-        break;
-      }
-      const untilLapse = active.firstExpiry ? active.firstExpiry.getTime() - Date.now() + 50 : 0;
-      await sleep(Math.max(50, Math.min(this.options.pollIntervalMs ?? 500, untilLapse)));
-      add((await engine.runBatch({ jobRunId, attemptedBefore, logger })).counts);
-    }
-    if (engine.stopping) {
-      // Hand the tick to another replica now rather than leaving it half done.
-      throw new RetryLaterError("replica stopping during a token refresh run", 0);
-    }
+        return last.claimed === 0;
+      },
+      maxWaitMs: engine.settings.leaseMs * 3 + engine.settings.timeoutMs,
+      pollIntervalMs: this.options.pollIntervalMs,
+    });
 
     const inactive = engine.inactiveProviders().map((p) => p.id);
     const notRefreshable = await countDueFor(pool, inactive, engine.settings.leadMs);
@@ -156,8 +116,7 @@ export class RefreshRunCoordinator {
     return summary;
   }
 
-  async stop(): Promise<void> {
-    await this.wakeups?.stop();
-    this.wakeups = undefined;
+  stop(): Promise<void> {
+    return this.runs.stop();
   }
 }

@@ -2,27 +2,27 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { type Bus, createBus, type RunningConsumer } from "@syncwell/bus";
-import { type AnyEvent, createEvent } from "@syncwell/contracts";
+import { type AnyEvent, createEvent, uuidv7 } from "@syncwell/contracts";
 import type { TokenCipher } from "@syncwell/credentials";
 import { findJobRun, type JobRunRecord, startJobRun } from "@syncwell/db";
 import { createSimulator, type Simulator, SimulatorControl } from "@syncwell/provider-simulator";
 import { type RunningService, runService } from "@syncwell/runtime";
 import { createLogger } from "@syncwell/telemetry";
-import { createTestDatabase, createTestNats, type TestDatabase, type TestNats } from "@syncwell/testing";
+import {
+  createTestDatabase,
+  createTestNats,
+  freePort,
+  type TestDatabase,
+  type TestNats,
+  waitFor,
+} from "@syncwell/testing";
 import { Registry } from "prom-client";
-import { uuidv7 } from "uuidv7";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Config } from "../config.ts";
 import { consumers } from "../consumers/index.ts";
 import { tokenServiceConfigSchema } from "../service.ts";
 import { API_TOKEN, cipherFor, keyList, randomKey } from "../test-fixtures.ts";
-import {
-  freePort,
-  type SeededConnection,
-  seedConnections,
-  simulatorProviderEnv,
-  waitFor,
-} from "./test-support.ts";
+import { type SeededConnection, seedConnections, simulatorProviderEnv } from "./test-support.ts";
 
 /**
  * Several token-service replicas against one database, NATS and simulator: in-process replicas
@@ -100,8 +100,8 @@ async function finished(jobRunId: string, timeoutMs: number): Promise<JobRunReco
       const run = await findJobRun(db.pool, jobRunId);
       return run?.finishedAt ? run : undefined;
     },
-    timeoutMs,
     `job run ${jobRunId} to finish`,
+    { timeoutMs },
   );
 }
 
@@ -205,11 +205,9 @@ describe("several replicas", () => {
       expect(cipher.decrypt(row.refresh_token_encrypted)).toBe(grants.get(row.id));
     }
 
-    await waitFor(
-      () => published.length >= 1000 || undefined,
-      20_000,
-      "1,000 token.refreshed events on the bus",
-    );
+    await waitFor(() => published.length >= 1000 || undefined, "1,000 token.refreshed events on the bus", {
+      timeoutMs: 20_000,
+    });
     const refreshed = published.filter((e) => e.type === "token.refreshed");
     expect(new Set(refreshed.map((e) => (e.data as { connectionId: string }).connectionId)).size).toBe(1000);
     expect(refreshed.every((e) => (e.data as { refreshTokenRotated: boolean }).refreshTokenRotated)).toBe(
@@ -259,18 +257,20 @@ describe("several replicas", () => {
     );
     const ready = await waitFor(
       () => lines.find((l) => l.msg === "token refresh ready"),
-      30_000,
       `the child replica to start (stderr: ${stderr})`,
+      { timeoutMs: 30_000 },
     );
     const doomed = String(ready.replica);
-    await waitFor(() => lines.some((l) => l.msg === "token-service ready") || undefined, 30_000, "consumers");
+    await waitFor(() => lines.some((l) => l.msg === "token-service ready") || undefined, "consumers", {
+      timeoutMs: 30_000,
+    });
 
     const firstTick = await tick();
     await waitFor(
       async () =>
         (await control.requests({ provider: "google" })).length >= 40 && sim.hangingRequests() >= 20,
-      20_000,
       "the child replica to be mid-batch",
+      { timeoutMs: 20_000 },
     );
     child.kill("SIGKILL");
     expect(await exited).toBe("SIGKILL");

@@ -1,7 +1,6 @@
 // Shared by the refresh tests and the benchmark: seeding due connections backed by simulator
 // grants, a captured logger, an engine on a test database, reading the outbox. Not used in production.
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:net";
 import { Writable } from "node:stream";
 import type { AnyEvent, ConnectionStatus } from "@syncwell/contracts";
 import type { TokenCipher } from "@syncwell/credentials";
@@ -211,28 +210,4 @@ export async function outboxEvents(db: Queryable): Promise<AnyEvent[]> {
     "SELECT payload FROM outbox_events ORDER BY created_at, id",
   );
   return rows.map((r) => r.payload);
-}
-
-/** A port free right now (the runtime's HTTP_PORT does not accept 0). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
-
-export async function waitFor<T>(
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs: number,
-  what: string,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

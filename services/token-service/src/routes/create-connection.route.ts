@@ -22,7 +22,7 @@ import { toConnectionView } from "./connection-view.ts";
 import type { ConnectionRoutesDeps } from "./deps.ts";
 import { parseInput, sendError } from "./http.ts";
 import {
-  BOTH_EXPIRIES,
+  atMostOneExpiry,
   expiresAtField,
   expiresInField,
   normaliseScopes,
@@ -45,10 +45,7 @@ export function createConnectionBody(providers: readonly [string, ...string[]]) 
       expiresAt: expiresAtField.optional(),
       expiresIn: expiresInField.optional(),
     })
-    .refine((body) => body.expiresAt === undefined || body.expiresIn === undefined, {
-      path: ["expiresIn"],
-      message: BOTH_EXPIRIES,
-    });
+    .check(atMostOneExpiry);
 }
 
 /** Printable ASCII, as the IETF Idempotency-Key draft and Stripe accept. */

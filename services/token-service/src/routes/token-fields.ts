@@ -14,7 +14,11 @@ export const expiresAtField = z.iso.datetime({ offset: true });
 /** Seconds from now, as in an OAuth token response's `expires_in`. */
 export const expiresInField = z.int().positive().max(TEN_YEARS_S);
 
-export const BOTH_EXPIRIES = "give expiresAt or expiresIn, not both";
+/** `expiresAt` and `expiresIn` are two ways to say one thing: a body gives at most one of them. */
+export const atMostOneExpiry = z.refine<{ expiresAt?: unknown; expiresIn?: unknown }>(
+  (body) => body.expiresAt === undefined || body.expiresIn === undefined,
+  { path: ["expiresIn"], message: "give expiresAt or expiresIn, not both" },
+);
 
 export type Expiry = { accessTokenExpiresAt: Date | null; tokenExpiresNever: boolean };
 

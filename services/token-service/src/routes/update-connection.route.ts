@@ -15,7 +15,7 @@ import { toConnectionView } from "./connection-view.ts";
 import type { ConnectionRoutesDeps } from "./deps.ts";
 import { idParams, notFound, parseInput, sendError } from "./http.ts";
 import {
-  BOTH_EXPIRIES,
+  atMostOneExpiry,
   expiresAtField,
   expiresInField,
   normaliseScopes,
@@ -42,10 +42,7 @@ export const updateConnectionBody = z
   .refine((body) => Object.values(body).some((value) => value !== undefined), {
     message: "give at least one of accessToken, refreshToken, scopes, expiresAt, expiresIn",
   })
-  .refine((body) => body.expiresAt === undefined || body.expiresIn === undefined, {
-    path: ["expiresIn"],
-    message: BOTH_EXPIRIES,
-  });
+  .check(atMostOneExpiry);
 
 type UpdateResult =
   | { kind: "updated"; row: ConnectionRow; reauthorized: boolean; previousStatus: ConnectionRow["status"] }
