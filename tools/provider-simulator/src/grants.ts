@@ -27,18 +27,8 @@ type Grant = {
   accessTokens: string[];
 };
 
-export type GrantView = {
-  id: string;
-  provider: ProviderId;
-  connectionKey: string;
-  clientId: string | null;
-  refreshToken: string;
-  scopes: string[];
-  rotate: boolean;
-  expiresIn: number;
-  status: "active" | "revoked";
-  revokedReason: RevokeReason | null;
-  refreshCount: number;
+/** A grant as the control API shows it: without its token history, its creation time as ISO text. */
+export type GrantView = Omit<Grant, "usedRefreshTokens" | "accessTokens" | "createdAt"> & {
   createdAt: string;
 };
 

@@ -4,17 +4,10 @@
  * from RFC 6749 in ways a client must special-case (GitHub and Slack answer errors with HTTP 200),
  * the simulator stays RFC-shaped so one client can talk to all of them — see README.
  */
+import type { ProviderId } from "@syncwell/contracts";
 
-export const providerIds = [
-  "google",
-  "spotify",
-  "github",
-  "github-app",
-  "discord",
-  "linkedin",
-  "slack",
-] as const;
-export type ProviderId = (typeof providerIds)[number];
+/** The simulator plays every provider Syncwell knows (the `providers` table below must list each). */
+export { isProviderId, type ProviderId, providerIds } from "@syncwell/contracts";
 
 /** RFC 6749 §2.3.1 client authentication methods (names as in RFC 8414 metadata). */
 export type ClientAuthMethod = "client_secret_basic" | "client_secret_post";
@@ -129,10 +122,6 @@ export const providers: Readonly<Record<ProviderId, ProviderSpec>> = {
     refreshTokenPrefix: "xoxe-1-",
   },
 };
-
-export function isProviderId(value: string): value is ProviderId {
-  return (providerIds as readonly string[]).includes(value);
-}
 
 export function defaultClientId(provider: ProviderId): string {
   return `sim-${provider}-client`;

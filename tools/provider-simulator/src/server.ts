@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
 import { delay, type SimulatorContext } from "./context.ts";
@@ -69,11 +70,35 @@ function buildApp(
     void delay(ms, closing.signal).then(() => done());
   });
 
-  // Requests left hanging by the `timeout` fault would keep close() waiting for ever.
+  // Connections that have not sent a request yet: clients open spare keep-alive connections ahead
+  // of need (undici does after an aborted request). Node counts such a connection as active, not
+  // idle, so server.close() would wait for it until its headers timeout (a minute).
+  const unused = new Set<Socket>();
+  app.server.on("connection", (socket: Socket) => {
+    if (closing.signal.aborted) {
+      socket.destroy();
+      return;
+    }
+    unused.add(socket);
+    socket.once("close", () => unused.delete(socket));
+  });
+  app.server.on("request", (request: IncomingMessage) => unused.delete(request.socket));
+
+  // A request answered while closing: its keep-alive connection would otherwise stay open, and
+  // close() wait, until the keep-alive timeout (72 s). The client is told it ends here.
+  app.addHook("onSend", (_request, reply, payload, done) => {
+    if (closing.signal.aborted) reply.header("connection", "close");
+    done(null, payload);
+  });
+
+  // Requests left hanging by the `timeout` fault, and unused connections, would keep close()
+  // waiting. Requests in flight still get their answer; idle keep-alive connections are closed
+  // by server.close() itself.
   app.addHook("preClose", (done) => {
     closing.abort();
-    for (const socket of ctx.hanging) socket.destroy();
+    for (const socket of [...ctx.hanging, ...unused]) socket.destroy();
     ctx.hanging.clear();
+    unused.clear();
     done();
   });
 

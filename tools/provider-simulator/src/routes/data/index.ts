@@ -4,6 +4,7 @@ import { discordGuildsRoute } from "./discord/guilds.route.ts";
 import { githubEventsRoute } from "./github/events.route.ts";
 import { githubReposRoute } from "./github/repos.route.ts";
 import { githubUserRoute } from "./github/user.route.ts";
+import { gmailBatchRoute } from "./gmail/batch.route.ts";
 import { gmailHistoryRoute } from "./gmail/history.route.ts";
 import { gmailMessagesGetRoute } from "./gmail/messages-get.route.ts";
 import { gmailMessagesListRoute } from "./gmail/messages-list.route.ts";
@@ -25,5 +26,6 @@ export const dataRoutes: readonly RouteRegistration[] = [
   gmailMessagesGetRoute,
   gmailHistoryRoute,
   gmailProfileRoute,
+  gmailBatchRoute,
   calendarEventsRoute,
 ];

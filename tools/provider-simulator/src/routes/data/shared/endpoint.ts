@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { IncomingHttpHeaders } from "node:http";
 import { performance } from "node:perf_hooks";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { delay, hang, type SimulatorContext } from "../../../context.ts";
@@ -15,6 +16,7 @@ const MALFORMED_BODY = '{"items":[{"id":"sim-truncated","kind":"sim#trunc';
 
 /** What a data handler gets: the authenticated grant, its account, the parsed query. */
 export type DataContext = {
+  /** The HTTP request that carried the call (for a part of a batch: the batch request). */
   request: FastifyRequest;
   /** Repeated parameters are kept (Gmail's `metadataHeaders=From&metadataHeaders=To`). */
   query: URLSearchParams;
@@ -38,6 +40,19 @@ export type DataEndpoint = {
   handle(ctx: DataContext): DataResponse;
 };
 
+/** A registered data route that also tells which endpoint it serves (a batch route dispatches to it). */
+export type DataRoute = RouteRegistration & { readonly endpoint: DataEndpoint };
+
+/** One call of a data endpoint: a request of its own, or one part of a batch request. */
+export type DataCall = {
+  /** Simulator path and query, e.g. `/gmail/gmail/v1/users/me/messages/1a2b?format=metadata`. */
+  url: string;
+  /** The path parameters of the endpoint's `url`. */
+  params: Record<string, string>;
+  headers: Pick<IncomingHttpHeaders, "authorization" | "if-none-match">;
+  request: FastifyRequest;
+};
+
 type LogFields = Omit<RequestLogEntry, "seq" | "time" | "status" | "error" | "durationMs">;
 
 /**
@@ -45,38 +60,72 @@ type LogFields = Omit<RequestLogEntry, "seq" | "time" | "status" | "error" | "du
  * scope check, the handler, conditional requests, the per-provider data rate limit, and one
  * request-log entry per request.
  */
-export function dataRoute(endpoint: DataEndpoint): RouteRegistration {
-  return (app, sim) => {
-    app.get(endpoint.url, (request, reply) => handleData(sim, endpoint, request, reply));
+export function dataRoute(endpoint: DataEndpoint): DataRoute {
+  const register: RouteRegistration = (app, sim) => {
+    app.get(endpoint.url, async (request, reply) => {
+      const response = await callData(sim, endpoint, {
+        url: request.url,
+        params: request.params as Record<string, string>,
+        headers: request.headers,
+        request,
+      });
+      if (response === null) {
+        await hang(reply, sim);
+        return undefined;
+      }
+      return sendData(reply, response);
+    });
   };
+  return Object.assign(register, { endpoint });
 }
 
-async function handleData(
-  sim: SimulatorContext,
-  endpoint: DataEndpoint,
-  request: FastifyRequest,
-  reply: FastifyReply,
-): Promise<FastifyReply | undefined> {
-  const { state } = sim;
-  const { platform } = endpoint;
+/** Writes a data response: its status, headers and JSON body. */
+export function sendData(reply: FastifyReply, response: DataResponse): FastifyReply {
+  reply.code(response.status);
+  for (const [name, value] of Object.entries(response.headers ?? {})) reply.header(name, value);
+  if (response.body === undefined) return reply.send();
+  return reply.type("application/json; charset=utf-8").send(dataBodyText(response));
+}
+
+/** The JSON text of a response body (handlers may hand over text already serialised). */
+export function dataBodyText(response: DataResponse): string {
+  return typeof response.body === "string" ? response.body : JSON.stringify(response.body);
+}
+
+/** A data call under way: who is calling, its scripted fault, and its entry in the request log. */
+export type OpenDataCall = {
+  /** The token's grant, if the token is valid and of a provider the platform takes. */
+  grant: AccessTokenInfo | null;
+  /** Why there is no grant (for the 401's wording). */
+  problem: AccessTokenProblem | "missing";
+  /** The scripted fault this call takes (already noted in its log entry), if any. */
+  fault: Fault | null;
+  /** When the call started, on the simulator's clock. */
+  startedAt: number;
+  /** Logs the call with its answer (null: never answered) and hands the answer back. */
+  finish<R extends DataResponse | null>(response: R): R;
+};
+
+/**
+ * Starts a data call: checks the bearer token, takes the first matching scripted fault and
+ * prepares the call's request-log entry, written by `finish`.
+ */
+export function openDataCall(
+  state: SimulatorState,
+  call: { platform: DataPlatform; resource: string; path: string; authorization: string | undefined },
+): OpenDataCall {
   const startedAt = state.now();
   const started = performance.now();
-  const q = request.url.indexOf("?");
-  const path = q === -1 ? request.url : request.url.slice(0, q);
-
-  const bearer = parseBearer(request.headers.authorization, platform === "github");
+  const bearer = parseBearer(call.authorization, call.platform === "github");
   const check = bearer === null ? null : state.inspectAccessToken(bearer);
-  const accepted = platformProviders[platform];
+  const accepted = platformProviders[call.platform];
   // Another platform's token is as unknown here as a made-up one.
   const grant = check?.ok === true && accepted.includes(check.info.provider) ? check.info : null;
-  const problem: AccessTokenProblem | "missing" =
-    check === null ? "missing" : check.ok ? "unknown" : check.problem;
-
   const log: LogFields = {
     endpoint: "data",
     provider: grant?.provider ?? (accepted[0] as string),
-    resource: endpoint.resource,
-    path,
+    resource: call.resource,
+    path: call.path,
     grantId: grant?.grantId ?? null,
     connectionKey: grant?.connectionKey ?? null,
     clientId: grant?.clientId ?? null,
@@ -84,40 +133,63 @@ async function handleData(
     reusedRefreshToken: false,
     rotated: false,
   };
-  const send = (response: DataResponse): FastifyReply => {
-    state.recordRequest({
-      ...log,
-      status: response.status,
-      error: response.error ?? null,
-      durationMs: performance.now() - started,
-      startedAt,
-    });
-    reply.code(response.status);
-    for (const [name, value] of Object.entries(response.headers ?? {})) reply.header(name, value);
-    if (response.body === undefined) return reply.send();
-    const text = typeof response.body === "string" ? response.body : JSON.stringify(response.body);
-    return reply.type("application/json; charset=utf-8").send(text);
-  };
-
   const fault = state.takeFault({
     endpoint: "data",
     provider: log.provider,
-    connectionKey: grant?.connectionKey ?? null,
+    connectionKey: log.connectionKey,
     refreshToken: null,
+    resource: call.resource,
+    path: call.path,
+  });
+  log.fault = fault?.kind ?? null;
+  return {
+    grant,
+    problem: check === null ? "missing" : check.ok ? "unknown" : check.problem,
+    fault,
+    startedAt,
+    finish(response) {
+      state.recordRequest({
+        ...log,
+        status: response?.status ?? null,
+        error: response === null ? null : (response.error ?? null),
+        durationMs: response === null ? 0 : performance.now() - started,
+        startedAt,
+      });
+      return response;
+    },
+  };
+}
+
+/**
+ * Runs one call through the whole pipeline (auth, faults, scopes, handler, ETag, rate limit) and
+ * logs it. Resolves to what to answer, or to null for a `timeout` fault: the call is never answered.
+ */
+export async function callData(
+  sim: SimulatorContext,
+  endpoint: DataEndpoint,
+  call: DataCall,
+): Promise<DataResponse | null> {
+  const { state } = sim;
+  const { platform } = endpoint;
+  const q = call.url.indexOf("?");
+  const path = q === -1 ? call.url : call.url.slice(0, q);
+  const open = openDataCall(state, {
+    platform,
     resource: endpoint.resource,
     path,
+    authorization: call.headers.authorization,
   });
+  const { grant, fault } = open;
+  const answer = open.finish;
+
   if (fault !== null) {
-    log.fault = fault.kind;
     switch (fault.kind) {
       case "status":
-        return send(faultResponse(platform, fault, state.now()));
+        return answer(faultResponse(platform, fault, state.now()));
       case "timeout":
-        state.recordRequest({ ...log, status: null, error: null, durationMs: 0, startedAt });
-        await hang(reply, sim);
-        return undefined;
+        return answer(null);
       case "malformed":
-        return send({ status: 200, body: MALFORMED_BODY });
+        return answer({ status: 200, body: MALFORMED_BODY });
       case "latency":
         await delay(fault.ms, sim.closing);
         break;
@@ -126,43 +198,44 @@ async function handleData(
     }
   }
 
-  if (grant === null) return send(platformError(platform, 401, { problem }));
+  if (grant === null) return answer(platformError(platform, 401, { problem: open.problem }));
   if (endpoint.scopes !== undefined && !endpoint.scopes.some((scope) => grant.scopes.includes(scope))) {
-    return send(insufficientScope(platform));
+    return answer(insufficientScope(platform));
   }
 
-  const limited = (): FastifyReply | null => {
+  const limited = (): DataResponse | null => {
     const decision = state.takeDataRateLimit(grant.provider);
     if (decision.ok) return null;
     const error = platformError(platform, 429, { retryAfterSeconds: decision.retryAfterSeconds });
-    return send({
+    return answer({
       ...error,
       headers: { ...error.headers, "retry-after": String(decision.retryAfterSeconds) },
     });
   };
 
   const response = endpoint.handle({
-    request,
-    query: new URLSearchParams(q === -1 ? "" : request.url.slice(q + 1)),
-    params: request.params as Record<string, string>,
+    request: call.request,
+    query: new URLSearchParams(q === -1 ? "" : call.url.slice(q + 1)),
+    params: call.params,
     grant,
     account: state.data.account(grant.provider, grant.connectionKey),
     state,
-    now: startedAt,
+    now: open.startedAt,
   });
 
   if (endpoint.etag === true && response.status === 200 && response.body !== undefined) {
     const text = JSON.stringify(response.body);
     const etag = `W/"${createHash("md5").update(text).digest("hex")}"`;
     const headers = { ...response.headers, etag };
-    if (matchesEtag(request.headers["if-none-match"], etag)) {
+    if (matchesEtag(call.headers["if-none-match"], etag)) {
       // GitHub: a conditional request answered 304 does not count against the rate limit.
-      return send({ status: 304, headers, error: null });
+      return answer({ status: 304, headers, error: null });
     }
-    return limited() ?? send({ ...response, body: text, headers });
+    return limited() ?? answer({ ...response, body: text, headers });
   }
-  return limited() ?? send(response);
+  return limited() ?? answer(response);
 }
+
 /** `Bearer <token>`; GitHub also takes its older `token <token>` scheme. */
 function parseBearer(header: string | undefined, allowTokenScheme: boolean): string | null {
   if (header === undefined) return null;
@@ -178,7 +251,7 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
   return header.split(",").some((tag) => tag.trim() === "*" || opaque(tag) === current);
 }
 
-function faultResponse(
+export function faultResponse(
   platform: DataPlatform,
   fault: Extract<Fault, { kind: "status" }>,
   now: number,
