@@ -1,6 +1,7 @@
 /**
  * npm run bench:poll [-- --connections 10000 --items 20 --latency 50 --concurrency 256 --platform-concurrency 128
- *                       --node-flags=--max-semi-space-size=64 --profile /tmp/prof --log-statements]
+ *                       --node-flags=--max-semi-space-size=64 --profile /tmp/prof --log-statements --explain 50
+ *                       --setup 'SQL run after seeding']
  *
  * The poller end to end, as production runs it: the service process (`services/poller/src/main.ts`,
  * real connectors) against the provider simulator (its own process, SIM_LATENCY_MS per request,
@@ -19,7 +20,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { connect } from "@nats-io/transport-node";
@@ -29,7 +29,8 @@ import { createTokenCipher, parseKeyList } from "@syncwell/credentials";
 import { findJobRun, startJobRun } from "@syncwell/db";
 import { SimulatorControl } from "@syncwell/provider-simulator";
 import { createLogger } from "@syncwell/telemetry";
-import { createTestDatabase, createTestNats } from "@syncwell/testing";
+import { createTestDatabase, createTestNats, freePort } from "@syncwell/testing";
+import { finishSeeding, insertContacts, insertUsers } from "./seed.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -38,12 +39,16 @@ const { values: args } = parseArgs({
     latency: { type: "string", default: "50" },
     concurrency: { type: "string", default: "256" },
     "platform-concurrency": { type: "string", default: "128" },
-    /** Writes a V8 CPU profile of the poller to this directory. */
+    /** Writes V8 CPU profiles of the poller and the simulator to `<dir>/poller` and `<dir>/simulator`. */
     profile: { type: "string" },
-    /** Extra node flags for the poller process, e.g. "--max-semi-space-size=64". */
-    "node-flags": { type: "string" },
+    /** Node flags of the poller process: the image's entrypoint's (scripts/docker-entrypoint.sh) by default. */
+    "node-flags": { type: "string", default: "--max-semi-space-size=64" },
     /** Logs every statement of the bench database (Postgres server log), for a breakdown afterwards. */
     "log-statements": { type: "boolean", default: false },
+    /** Logs the plans (EXPLAIN ANALYZE) of statements slower than this many ms (auto_explain). */
+    explain: { type: "string" },
+    /** SQL run after seeding, to try a change (an index, a setting) against the same data. */
+    setup: { type: "string" },
   },
 });
 const N = Number(args.connections);
@@ -90,15 +95,6 @@ const contactEmails = [
   "dev@vendor.net",
   "eve@x.io",
 ];
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
 
 function startProcess(
   label: string,
@@ -155,6 +151,16 @@ async function windowed<T>(
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+/** data.ingested per second of the run, e.g. "12 340 512 …": where the run ramps up and tails off. */
+function timeline(arrivalsMs: readonly number[], startMs: number): string {
+  const perSecond: number[] = [];
+  for (const at of arrivalsMs) {
+    const second = Math.max(0, Math.floor((at - startMs) / 1000));
+    perSecond[second] = (perSecond[second] ?? 0) + 1;
+  }
+  return Array.from(perSecond, (n) => n ?? 0).join(" ");
 }
 
 function procStatus(pid: number, field: "VmRSS" | "VmHWM"): number {
@@ -214,15 +220,22 @@ const children: ChildProcess[] = [];
 try {
   // The simulator, in a process of its own.
   const simPort = await freePort();
-  const sim = startProcess("provider simulator", ["tools/provider-simulator/src/main.ts"], {
-    PORT: String(simPort),
-    SIM_LATENCY_MS: String(LATENCY),
-    SIM_DATA_ITEMS_MIN: String(ITEMS),
-    SIM_DATA_ITEMS_MAX: String(ITEMS),
-    SIM_DATA_CACHE_SIZE: String(N + 1_000),
-    SIM_REQUEST_LOG_SIZE: "1000",
-    LOG_LEVEL: "warn",
-  });
+  const sim = startProcess(
+    "provider simulator",
+    [
+      ...(args.profile ? ["--cpu-prof", `--cpu-prof-dir=${args.profile}/simulator`] : []),
+      "tools/provider-simulator/src/main.ts",
+    ],
+    {
+      PORT: String(simPort),
+      SIM_LATENCY_MS: String(LATENCY),
+      SIM_DATA_ITEMS_MIN: String(ITEMS),
+      SIM_DATA_ITEMS_MAX: String(ITEMS),
+      SIM_DATA_CACHE_SIZE: String(N + 1_000),
+      SIM_REQUEST_LOG_SIZE: "1000",
+      LOG_LEVEL: "warn",
+    },
+  );
   children.push(sim);
   const simUrl = `http://127.0.0.1:${simPort}`;
   await waitUntil(
@@ -269,9 +282,9 @@ try {
   for (let i = 0; i < N; i++) expectedPolls += (kinds[i % kinds.length] as (typeof kinds)[number]).polls;
   for (let start = 0; start < N; start += 1_000) {
     const chunk = rows.slice(start, start + 1_000);
-    await db.pool.query(
-      "INSERT INTO users (id, email) SELECT id, 'bench-' || id || '@example.com' FROM unnest($1::uuid[]) AS t(id)",
-      [chunk.map((r) => r.userId)],
+    await insertUsers(
+      db.pool,
+      chunk.map((r) => r.userId),
     );
     await db.pool.query(
       `INSERT INTO connections (id, user_id, provider, scopes, access_token_encrypted, token_key_id, access_token_expires_at)
@@ -291,19 +304,28 @@ try {
       ],
     );
     const googleUsers = chunk.filter((r) => r.provider === "google").map((r) => r.userId);
-    await db.pool.query(
-      `INSERT INTO contacts (id, user_id, email)
-       SELECT gen_random_uuid(), u, e FROM unnest($1::uuid[]) AS u, unnest($2::text[]) AS e`,
-      [googleUsers, contactEmails],
-    );
+    await insertContacts(db.pool, googleUsers, contactEmails);
   }
-  // Statistics as a database in service has them (autovacuum would get there a little later).
-  await db.pool.query("ANALYZE");
+  await finishSeeding(db.pool, args.setup);
   process.stdout.write(`seeded in ${((performance.now() - seedStarted) / 1000).toFixed(1)} s\n`);
 
   if (args["log-statements"]) {
     await db.pool.query(`ALTER DATABASE ${db.name} SET log_min_duration_statement = 0`);
     process.stdout.write(`logging every statement of ${db.name} to the Postgres server log\n`);
+  }
+  if (args.explain !== undefined) {
+    const ms = Number(args.explain);
+    if (!Number.isFinite(ms) || ms < 0) throw new Error("--explain takes a number of milliseconds");
+    for (const setting of [
+      "session_preload_libraries = 'auto_explain'",
+      `auto_explain.log_min_duration = ${ms}`,
+      "auto_explain.log_analyze = on",
+      "auto_explain.log_buffers = on",
+      "auto_explain.log_nested_statements = on",
+    ]) {
+      await db.pool.query(`ALTER DATABASE ${db.name} SET ${setting}`);
+    }
+    process.stdout.write(`logging plans of ${db.name}'s statements slower than ${ms} ms (auto_explain)\n`);
   }
 
   // The poller service, as production starts it.
@@ -316,7 +338,7 @@ try {
   const poller = startProcess(
     "poller",
     [
-      ...(args.profile ? ["--cpu-prof", `--cpu-prof-dir=${args.profile}`] : []),
+      ...(args.profile ? ["--cpu-prof", `--cpu-prof-dir=${args.profile}/poller`] : []),
       ...(args["node-flags"] ? args["node-flags"].split(" ").filter(Boolean) : []),
       "--import",
       "@syncwell/telemetry/register",
@@ -352,10 +374,13 @@ try {
   let ingested = 0;
   let lastAt = 0;
   let firstAt = 0;
+  /** When each data.ingested arrived (performance.now()), for the per-second timeline. */
+  const arrivals: number[] = [];
   const subscription = nc.subscribe(`${nats.prefix}.data.ingested`, {
     callback: () => {
       ingested += 1;
       lastAt = performance.now();
+      arrivals.push(lastAt);
       if (ingested === 1) firstAt = lastAt;
     },
   });
@@ -376,6 +401,13 @@ try {
     simulator: () => cpuSeconds(() => [simPid]),
     postgres: () => cpuSeconds(() => postgresBackends(db.name)),
   };
+  // A checkpoint now rather than one starting mid-run (earlier runs' WAL can be close to
+  // max_wal_size): after a checkpoint every page's first change is logged whole, which would make
+  // one run differ from the next by a few percent.
+  await db.pool.query("CHECKPOINT");
+  // WAL the whole server writes during the run (this database's share on a quiet server).
+  const walStart = (await db.pool.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn")).rows[0]
+    ?.lsn;
   const cpuBefore = {
     poller: cpuOf.poller(),
     simulator: cpuOf.simulator(),
@@ -402,6 +434,14 @@ try {
   }, "every data.ingested");
   clearInterval(sampler);
   const elapsedS = (lastAt - started) / 1000;
+  const walBytes = Number(
+    (
+      await db.pool.query<{ bytes: string }>(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::text AS bytes",
+        [walStart],
+      )
+    ).rows[0]?.bytes ?? 0,
+  );
   const cpu = {
     poller: cpuOf.poller() - cpuBefore.poller,
     simulator: cpuOf.simulator() - cpuBefore.simulator,
@@ -424,6 +464,12 @@ try {
      FROM sync_states WHERE last_success_at IS NOT NULL ORDER BY 1`,
   );
   const sorted = durations.rows.map((r) => r.ms);
+  const sizes = await db.pool.query<{ platform: string; avg: number; compressed: number; method: string }>(
+    `SELECT platform, avg(octet_length(payload::text))::int AS avg,
+       count(*) FILTER (WHERE pg_column_compression(payload) IS NOT NULL)::int AS compressed,
+       string_agg(DISTINCT pg_column_compression(payload), '/') AS method
+     FROM raw_records GROUP BY 1 ORDER BY 1`,
+  );
   const records = stats.rows[0]?.records ?? 0;
   const peak = Math.max(procStatus(pid, "VmHWM"), peakSampled);
 
@@ -441,6 +487,9 @@ try {
     `records stored/s          ${(records / elapsedS).toFixed(0)} (${records} records)`,
     `communication events      ${stats.rows[0]?.comms ?? 0}`,
     `per poll                  p50 ${percentile(sorted, 50).toFixed(0)} ms, p99 ${percentile(sorted, 99).toFixed(0)} ms, max ${(sorted.at(-1) ?? 0).toFixed(0)} ms`,
+    `per second                ${timeline(arrivals, started)}`,
+    `payload bytes (avg)       ${sizes.rows.map((r) => `${r.platform} ${r.avg}${r.compressed ? ` (${r.compressed} ${r.method}-compressed)` : ""}`).join(", ")}`,
+    `WAL written (server)      ${mb(walBytes)}`,
     `poller RSS                start ${mb(rssAtStart)}, peak ${mb(peak)}`,
     `CPU during the run        poller ${cpu.poller.toFixed(1)} s, simulator ${cpu.simulator.toFixed(1)} s, postgres ${cpu.postgres.toFixed(1)} s; machine busy ${cpu.machine.toFixed(1)} s of ${(2 * elapsedS).toFixed(1)} s on 2 cores; load avg ${load}`,
     "",

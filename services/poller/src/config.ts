@@ -1,10 +1,4 @@
-import {
-  createTokenCipher,
-  type KeyConfig,
-  keyConfigIssues,
-  parseKeyList,
-  type TokenCipher,
-} from "@syncwell/credentials";
+import { keyConfigIssues } from "@syncwell/credentials";
 import { commonEnv, envDurationMs, envInt, envPort, envUrl } from "@syncwell/runtime";
 import { z } from "zod";
 import { parseIntervals } from "./domain/schedule.ts";
@@ -178,8 +172,3 @@ export const pollerConfigSchema = configSchema.superRefine((value, ctx) => {
     });
   }
 });
-
-/** The keyring that decrypts connections' access tokens (the token service's keys). */
-export function cipherFromConfig(config: KeyConfig): TokenCipher {
-  return createTokenCipher(parseKeyList(config.TOKEN_ENCRYPTION_KEYS), config.TOKEN_ENCRYPTION_CURRENT_KEY);
-}

@@ -2,12 +2,19 @@
 // and finishes its job run, data.ingested reaches the bus, token events pause / delay / resume
 // polling, two replicas share one tick, and bad configuration names the variable.
 import { randomBytes, randomUUID } from "node:crypto";
-import { createServer } from "node:net";
 import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { type AnyEvent, createEvent } from "@syncwell/contracts";
 import { findJobRun, startJobRun } from "@syncwell/db";
 import { ConfigError, loadConfig, type RunningService, runService } from "@syncwell/runtime";
-import { createTestDatabase, createTestNats, type TestDatabase, type TestNats } from "@syncwell/testing";
+import {
+  createTestDatabase,
+  createTestNats,
+  needsReauthEvent,
+  type TestDatabase,
+  type TestNats,
+  testServiceOptions,
+  waitFor,
+} from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Config, pollerConfigSchema } from "./config.ts";
 import type { Connector } from "./connectors/connector.ts";
@@ -15,28 +22,8 @@ import { pollerConsumers } from "./consumers/index.ts";
 import { FakePlatform, fakeConnector, items } from "./testing/fake-platform.ts";
 import { createConnection, createUser, syncState, TEST_KEYS, testCipher } from "./testing/fixtures.ts";
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
-
-async function waitFor<T>(
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+// Every wait in this file allows the services 20 s.
+const patience = { timeoutMs: 20_000 };
 
 describe("configuration", () => {
   const base = { DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/x", TOKEN_ENCRYPTION_KEYS: TEST_KEYS };
@@ -128,19 +115,11 @@ describe("the service", () => {
       name: "poller",
       configSchema: pollerConfigSchema,
       consumers: pollerConsumers([taggedConnector(tag)]),
-      handleSignals: false,
-      streamOverrides: nats.streamOverrides,
-      env: {
-        DATABASE_URL: db.url,
-        NATS_URL: nats.url,
-        NATS_PREFIX: nats.prefix,
-        HTTP_HOST: "127.0.0.1",
-        HTTP_PORT: String(await freePort()),
-        LOG_LEVEL: "silent",
+      ...(await testServiceOptions(db, nats, {
         TOKEN_ENCRYPTION_KEYS: TEST_KEYS,
         TOKEN_ENCRYPTION_CURRENT_KEY: "k1",
         ...env,
-      },
+      })),
     })) as unknown as RunningService<Config>;
     services.push(service);
     return service;
@@ -218,10 +197,14 @@ describe("the service", () => {
     platform.addFault({ token: unauthorizedToken, status: 401 });
 
     const jobRunId = await tick(service);
-    const run = await waitFor(async () => {
-      const found = await findJobRun(db.pool, jobRunId);
-      return found?.status !== "running" ? found : undefined;
-    }, "the job run to finish");
+    const run = await waitFor(
+      async () => {
+        const found = await findJobRun(db.pool, jobRunId);
+        return found?.status !== "running" ? found : undefined;
+      },
+      "the job run to finish",
+      patience,
+    );
     expect(run?.status).toBe("succeeded");
     expect(run?.counts).toMatchObject({
       connections: 3,
@@ -238,6 +221,7 @@ describe("the service", () => {
           ? received
           : undefined,
       "data.ingested on NATS",
+      patience,
     );
     expect(
       ingested.find(
@@ -252,6 +236,7 @@ describe("the service", () => {
     await waitFor(
       () => eventsOf("token.refresh-requested", c.id).length === 1,
       "token.refresh-requested on NATS",
+      patience,
     );
   });
 
@@ -261,29 +246,16 @@ describe("the service", () => {
     const token = `tok-${randomBytes(6).toString("hex")}`;
     const a = await connection(token, 2);
     await tick(service);
-    await waitFor(() => eventsOf("data.ingested", a.id).length === 1, "the first poll");
+    await waitFor(() => eventsOf("data.ingested", a.id).length === 1, "the first poll", patience);
 
     // The token service lost the grant: it sets the status, then publishes token.failed.
     await db.pool.query("UPDATE connections SET status = 'needs_reauth' WHERE id = $1", [a.id]);
-    await service.bus.publish(
-      createEvent(
-        "token.failed",
-        {
-          connectionId: a.id,
-          userId: a.userId,
-          provider: "github",
-          classification: "permanent",
-          errorCode: "invalid_grant",
-          consecutiveFailures: 1,
-          consecutiveTransientFailures: 0,
-          previousStatus: "connected",
-          status: "needs_reauth",
-          retryAt: null,
-        },
-        { source: "test" },
-      ),
+    await service.bus.publish(needsReauthEvent({ connectionId: a.id, userId: a.userId, provider: "github" }));
+    await waitFor(
+      async () => (await syncState(db.pool, a.id, name))?.status === "paused",
+      "the pause",
+      patience,
     );
-    await waitFor(async () => (await syncState(db.pool, a.id, name))?.status === "paused", "the pause");
     expect(await syncState(db.pool, a.id, name)).toMatchObject({ paused_reason: "token_needs_reauth" });
 
     // Nothing is polled while paused, even when due.
@@ -291,7 +263,11 @@ describe("the service", () => {
     await db.pool.query("UPDATE sync_states SET next_poll_at = now() WHERE connection_id = $1", [a.id]);
     const before = platform.requestsFor(token).length;
     const jobRunId = await tick(service);
-    await waitFor(async () => (await findJobRun(db.pool, jobRunId))?.status !== "running", "the paused tick");
+    await waitFor(
+      async () => (await findJobRun(db.pool, jobRunId))?.status !== "running",
+      "the paused tick",
+      patience,
+    );
     expect(platform.requestsFor(token).length).toBe(before);
 
     // The user reconnected: a recovered refresh resumes the resource and polls it right away.
@@ -314,7 +290,11 @@ describe("the service", () => {
         { source: "test" },
       ),
     );
-    await waitFor(() => eventsOf("data.ingested", a.id).length === 2, "the poll after token.refreshed");
+    await waitFor(
+      () => eventsOf("data.ingested", a.id).length === 2,
+      "the poll after token.refreshed",
+      patience,
+    );
     expect(eventsOf("data.ingested", a.id)[1]?.data).toMatchObject({ counts: { added: 1 }, fullSync: false });
     expect(await syncState(db.pool, a.id, name)).toMatchObject({ status: "active", paused_reason: null });
   });
@@ -324,7 +304,7 @@ describe("the service", () => {
     if (!service) throw new Error("no service");
     const a = await connection(`tok-${randomBytes(6).toString("hex")}`, 1);
     await tick(service);
-    await waitFor(() => eventsOf("data.ingested", a.id).length === 1, "the first poll");
+    await waitFor(() => eventsOf("data.ingested", a.id).length === 1, "the first poll", patience);
     await db.pool.query("UPDATE sync_states SET next_poll_at = now() WHERE connection_id = $1", [a.id]);
     const retryAt = new Date(Date.now() + 5 * 60_000);
     await service.bus.publish(
@@ -345,10 +325,14 @@ describe("the service", () => {
         { source: "test" },
       ),
     );
-    const state = await waitFor(async () => {
-      const s = await syncState(db.pool, a.id, name);
-      return s && s.next_poll_at.getTime() >= retryAt.getTime() - 1 ? s : undefined;
-    }, "the delay");
+    const state = await waitFor(
+      async () => {
+        const s = await syncState(db.pool, a.id, name);
+        return s && s.next_poll_at.getTime() >= retryAt.getTime() - 1 ? s : undefined;
+      },
+      "the delay",
+      patience,
+    );
     expect(state.status).toBe("active");
   });
 
@@ -361,10 +345,14 @@ describe("the service", () => {
       Array.from({ length: 30 }, () => connection(`tok-${randomBytes(6).toString("hex")}`, 1)),
     );
     const jobRunId = await tick(first);
-    const run = await waitFor(async () => {
-      const found = await findJobRun(db.pool, jobRunId);
-      return found?.status !== "running" && (found?.counts.polled ?? 0) >= 30 ? found : undefined;
-    }, "the shared run");
+    const run = await waitFor(
+      async () => {
+        const found = await findJobRun(db.pool, jobRunId);
+        return found?.status !== "running" && (found?.counts.polled ?? 0) >= 30 ? found : undefined;
+      },
+      "the shared run",
+      patience,
+    );
     expect(run?.counts).toMatchObject({ polled: 30, failed: 0 });
     const tags = conns.flatMap((c) => polledBy.get(c.id) ?? []);
     expect(tags).toHaveLength(30);

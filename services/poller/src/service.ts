@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { cipherFromKeyConfig } from "@syncwell/credentials";
 import { createRateLimiter } from "@syncwell/rate-limit";
 import type { ServiceContext } from "@syncwell/runtime";
-import { type Config, cipherFromConfig, defaultRateLimitPerSec, platformEnvSettings } from "./config.ts";
+import { type Config, defaultRateLimitPerSec, platformEnvSettings } from "./config.ts";
 import type { Connector } from "./connectors/connector.ts";
+import { checkAutovacuum } from "./engine/autovacuum-check.ts";
 import { pollerMetrics } from "./engine/metrics.ts";
 import { PollEngine } from "./engine/poll-engine.ts";
 import { PollRunCoordinator } from "./engine/run-coordinator.ts";
@@ -80,7 +82,8 @@ export function pollerServices(
   }
   const engine = new PollEngine({
     pool: ctx.pool,
-    cipher: cipherFromConfig(ctx.config),
+    // The token service's keys: the poller decrypts access tokens, never writes them.
+    cipher: cipherFromKeyConfig(ctx.config),
     limiter: createRateLimiter(ctx.pool),
     platforms,
     settings: pollSettings(ctx.config),
@@ -97,6 +100,7 @@ export function pollerServices(
     logger,
   });
   coordinator.start();
+  void checkAutovacuum(ctx.pool, logger);
   ctx.shutdown.add("poll engine", async () => {
     await engine.stop();
     await coordinator.stop();

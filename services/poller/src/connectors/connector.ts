@@ -6,6 +6,8 @@
  * `Connector` and listing it in `connectors/index.ts`.
  */
 
+import type { ProviderId } from "@syncwell/contracts";
+
 /** A platform record as stored: unique per (connection, resource, externalId). */
 export type RawRecordInput = {
   externalId: string;
@@ -64,6 +66,16 @@ export type PlatformHttp = {
       headers?: Record<string, string>;
     },
   ): Promise<{ status: number; body: T; headers: Headers }>;
+  /**
+   * POST `body` to `path` (relative to the base URL) and resolve for 2xx with the response text,
+   * unparsed (a batch answer is multipart, not JSON), and headers. `calls` is how many platform
+   * calls the request carries (a batch of N): each takes its own slot of the shared rate limit
+   * (default 1). Anything but 2xx throws a `PlatformError`, as for `get`.
+   */
+  post(
+    path: string,
+    request: { body: string; contentType: string; calls?: number; headers?: Record<string, string> },
+  ): Promise<{ status: number; text: string; headers: Headers }>;
 };
 
 export type PollContext = {
@@ -89,7 +101,7 @@ export type Connector = {
   /** Platform key, e.g. `gmail`, `calendar`, `youtube`, `spotify`, `github`, `discord`. */
   platform: string;
   /** The token service's provider whose access token this platform takes (`google` for Gmail). */
-  provider: "google" | "spotify" | "github" | "github-app" | "discord" | "linkedin" | "slack";
+  provider: ProviderId;
   /** Real API base URL; overridable by `PLATFORM_<PLATFORM>_API_URL` for the simulator. */
   baseUrl: string;
   resources: ResourceDefinition[];

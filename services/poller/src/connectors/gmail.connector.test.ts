@@ -24,8 +24,16 @@ describe("gmail messages: full sync", () => {
     expect(http.requests[0]).toBe("/gmail/v1/users/me/profile");
     const after = Math.floor(ctx.windowStart.getTime() / 1000);
     expect(http.requests[1]).toBe(`/gmail/v1/users/me/messages?q=after%3A${after}&maxResults=100`);
-    expect(http.requests).toContain(
-      `/gmail/v1/users/me/messages/${result.records[0]?.externalId}?format=metadata&metadataHeaders=From&metadataHeaders=To&metadataHeaders=Cc&metadataHeaders=Subject&metadataHeaders=Date`,
+    // The metadata of a page of 100 comes in two batches of 50, the last page's 30 in one.
+    expect(http.requests.slice(2)).toEqual([
+      "POST /batch/gmail/v1",
+      "POST /batch/gmail/v1",
+      expect.stringMatching(/^\/gmail\/v1\/users\/me\/messages\?.*pageToken=/),
+      "POST /batch/gmail/v1",
+    ]);
+    expect(http.posted.map((body) => body.match(/^GET /gm)?.length)).toEqual([50, 50, 30]);
+    expect(http.posted.join("")).toContain(
+      `GET /gmail/v1/users/me/messages/${result.records[0]?.externalId}?format=metadata&metadataHeaders=From&metadataHeaders=To&metadataHeaders=Cc&metadataHeaders=Subject&metadataHeaders=Date\r\n`,
     );
     // The profile is read once per poll, before the listing, not again for the second page.
     expect(http.requests.filter((r) => r.endsWith("/profile"))).toHaveLength(1);
@@ -163,31 +171,121 @@ describe("gmail messages: incremental", () => {
   });
 });
 
-describe("gmail messages: failures", () => {
-  it("stops fetching a page's messages once one request fails", async () => {
+describe("gmail messages: failures in a batch", () => {
+  const MESSAGES = "/gmail/gmail/v1/users/me/messages/";
+
+  it("skips a message deleted between the listing and the batch (a 404 part)", async () => {
+    const { ctx, http } = await fixture.connect(gmailConnector);
+    http.mutate = (path, body) => {
+      if (!path.endsWith("/messages")) return body;
+      const list = body as { messages: Array<{ id: string; threadId: string }> };
+      return { ...list, messages: [{ id: "ffffffffffffffff", threadId: "gone" }, ...list.messages] };
+    };
+    const result = await poll(messages, ctx, null);
+    expect(result.records).toHaveLength(130);
+    expect(result.records.some((r) => r.externalId === "ffffffffffffffff")).toBe(false);
+  });
+
+  it("fails the page with a part's 429, its Retry-After, ahead of another part's 500", async () => {
     const connection = await fixture.connect(gmailConnector);
+    await connection.addFault({ path: MESSAGES, fault: { kind: "status", status: 500 } });
     await connection.addFault({
-      path: "/gmail/gmail/v1/users/me/messages/",
-      fault: { kind: "status", status: 429, retryAfter: 30 },
+      path: MESSAGES,
+      fault: { kind: "status", status: 429, retryAfter: 30, error: "userRateLimitExceeded" },
     });
     const error = await rejection(messages.fetchPage(connection.ctx, { cursor: null, pageToken: null }));
     expect(error).toMatchObject({ kind: "rate_limited", status: 429, retryAfterMs: 30_000 });
-    // The page lists 100 messages; only those already in flight were fetched.
-    const fetched = connection.http.requests.filter((r) => /\/messages\/[0-9a-f]+\?/.test(r));
-    expect(fetched.length).toBeLessThan(20);
+    expect((error as Error).message).toMatch(
+      /^GET \/gmail\/v1\/users\/me\/messages\/[0-9a-f]+ \(in a batch\) returned 429: /,
+    );
+  });
+
+  it("fails the page as transient for a part's 500, and asks for a new token for a part's 401", async () => {
+    const connection = await fixture.connect(gmailConnector);
+    await connection.addFault({ path: MESSAGES, fault: { kind: "status", status: 500 } });
+    const position = { cursor: null, pageToken: null };
+    expect(await rejection(messages.fetchPage(connection.ctx, position))).toMatchObject({
+      kind: "transient",
+      status: 500,
+    });
+    await connection.addFault({ path: MESSAGES, fault: { kind: "status", status: 401 } });
+    expect(await rejection(messages.fetchPage(connection.ctx, position))).toMatchObject({
+      kind: "unauthorized",
+      status: 401,
+    });
+    // Without faults the same page goes through.
+    expect((await messages.fetchPage(connection.ctx, position)).records).toHaveLength(100);
+  });
+
+  it("matches parts to messages by Content-ID, whatever their order", async () => {
+    const { ctx, http } = await fixture.connect(gmailConnector);
+    http.mutateText = (_path, text) => editParts(text, (parts) => parts.reverse());
+    const page = await messages.fetchPage(ctx, { cursor: null, pageToken: null });
+    const asked = (http.posted[0] ?? "").match(/(?<=messages\/)[0-9a-f]+/g) ?? [];
+    expect(asked).toHaveLength(50);
+    expect(page.records.slice(0, 50).map((r) => r.externalId)).toEqual(asked);
+  });
+
+  it("refuses a batch answer that is cut off (malformed)", async () => {
+    const connection = await fixture.connect(gmailConnector);
+    await connection.addFault({ path: "/gmail/batch/gmail/v1", fault: { kind: "malformed" } });
+    const error = await rejection(messages.fetchPage(connection.ctx, { cursor: null, pageToken: null }));
+    expect(error).toBeInstanceOf(PlatformError);
+    expect(error).toMatchObject({ kind: "malformed" });
+    expect((error as Error).message).toMatch(/^malformed Gmail batch answer: /);
+  });
+
+  it("refuses a part whose body is not JSON, naming the message", async () => {
+    const connection = await fixture.connect(gmailConnector);
+    await connection.addFault({ path: MESSAGES, fault: { kind: "malformed" } });
+    const error = await rejection(messages.fetchPage(connection.ctx, { cursor: null, pageToken: null }));
+    expect(error).toMatchObject({ kind: "malformed" });
+    expect((error as Error).message).toMatch(
+      /^malformed Gmail message [0-9a-f]+: the batch part answering it \(200\) is not JSON$/,
+    );
+  });
+
+  it("refuses an answer whose parts do not answer exactly the messages asked", async () => {
+    const { ctx, http } = await fixture.connect(gmailConnector);
+    const reason = async (edit: (text: string) => string): Promise<string> => {
+      http.mutateText = (_path, text) => edit(text);
+      return ((await rejection(messages.fetchPage(ctx, { cursor: null, pageToken: null }))) as Error).message;
+    };
+    expect(await reason((text) => text.replace("<response-item-3>", "<response-item-2>"))).toBe(
+      "malformed Gmail batch answer: two parts answer <response-item-2>",
+    );
+    expect(await reason((text) => text.replace("<response-item-3>", "<response-item-99>"))).toBe(
+      "malformed Gmail batch answer: a part has the unknown Content-ID <response-item-99>",
+    );
+    expect(await reason((text) => text.replace("Content-ID: <response-item-3>\r\n", ""))).toBe(
+      "malformed Gmail batch answer: a part has no Content-ID",
+    );
+    expect(await reason((text) => editParts(text, (parts) => parts.filter((_part, i) => i !== 3)))).toMatch(
+      /^malformed Gmail batch answer: no part answers message [0-9a-f]+$/,
+    );
   });
 });
+
+/** Rewrites the parts of a multipart answer as the simulator writes it (CRLF, one boundary). */
+function editParts(text: string, edit: (parts: string[]) => string[]): string {
+  const delimiter = text.slice(0, text.indexOf("\r\n"));
+  const close = `${delimiter}--\r\n`;
+  expect(text.endsWith(close)).toBe(true);
+  const parts = text.slice(0, -close.length).split(`${delimiter}\r\n`).slice(1);
+  return `${edit(parts)
+    .map((part) => `${delimiter}\r\n${part}`)
+    .join("")}${close}`;
+}
 
 describe("gmail messages: malformed payloads", () => {
   it("names the message whose internalDate is missing", async () => {
     const { ctx, http } = await fixture.connect(gmailConnector);
     let victim = "";
-    http.mutate = (path, body) => {
-      if (!/\/messages\/[0-9a-f]+$/.test(path) || victim !== "") return body;
-      victim = path.split("/").at(-1) as string;
-      const { internalDate: _dropped, ...rest } = body as Record<string, unknown>;
-      return rest;
-    };
+    http.mutateText = (_path, text) =>
+      text.replace(/"id":"([0-9a-f]+)"(.*?),"internalDate":"\d+"/, (_match, id: string, between: string) => {
+        victim = id;
+        return `"id":"${id}"${between}`;
+      });
     const error = await rejection(messages.fetchPage(ctx, { cursor: null, pageToken: null }));
     expect(error).toBeInstanceOf(PlatformError);
     expect(error).toMatchObject({ kind: "malformed" });

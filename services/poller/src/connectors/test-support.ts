@@ -1,6 +1,6 @@
 /**
  * Test support for connector tests: a real provider simulator, a minimal `PlatformHttp` over
- * fetch (bearer + base URL + the engine's error classes), and a loop that polls a resource page
+ * fetch (bearer + base URL + the engine's error mapping), and a loop that polls a resource page
  * by page the way the engine does. Not the engine's PlatformHttp: that one adds shared rate
  * limits, retries and telemetry; this one only has to speak HTTP truthfully.
  */
@@ -15,19 +15,25 @@ import type {
   ResourceDefinition,
   SyncPosition,
 } from "./connector.ts";
-import { PlatformError } from "./errors.ts";
+import { PlatformError, statusError } from "./errors.ts";
 
 export type TestHttp = PlatformHttp & {
-  /** Every request made, as `path?query`, in order. */
+  /** Every request made, as `path?query` (a POST as `POST path`), in order. */
   readonly requests: string[];
+  /** The bodies of the POST requests, in order. */
+  readonly posted: string[];
   /** Changes a successful JSON body before the connector sees it (to test malformed payloads). */
   mutate: ((path: string, body: unknown) => unknown) | null;
+  /** Changes the text of a successful POST answer before the connector sees it. */
+  mutateText: ((path: string, text: string) => string) | null;
 };
 
 export function testHttp(baseUrl: string, accessToken: string): TestHttp {
   const http: TestHttp = {
     requests: [],
+    posted: [],
     mutate: null,
+    mutateText: null,
     async get<T = unknown>(
       path: string,
       options: {
@@ -48,21 +54,7 @@ export function testHttp(baseUrl: string, accessToken: string): TestHttp {
       if (response.status === 304 || response.status === 204) {
         return { status: response.status, body: null as T, headers: response.headers };
       }
-      if (!response.ok) {
-        const retry = Number(response.headers.get("retry-after"));
-        const kind =
-          response.status === 401
-            ? "unauthorized"
-            : response.status === 429
-              ? "rate_limited"
-              : response.status >= 500
-                ? "transient"
-                : "permanent";
-        throw new PlatformError(kind, `GET ${path} answered ${response.status}`, {
-          status: response.status,
-          ...(Number.isFinite(retry) && retry > 0 ? { retryAfterMs: retry * 1000 } : {}),
-        });
-      }
+      if (!response.ok) throw statusError(`GET ${path}`, response.status, response.headers, text);
       let body: unknown;
       try {
         body = JSON.parse(text);
@@ -75,6 +67,26 @@ export function testHttp(baseUrl: string, accessToken: string): TestHttp {
       return {
         status: response.status,
         body: (http.mutate?.(path, body) ?? body) as T,
+        headers: response.headers,
+      };
+    },
+    async post(path, request) {
+      http.requests.push(`POST ${path}`);
+      http.posted.push(request.body);
+      const response = await fetch(`${baseUrl}${path}`, {
+        method: "POST",
+        headers: {
+          ...request.headers,
+          authorization: `Bearer ${accessToken}`,
+          "content-type": request.contentType,
+        },
+        body: request.body,
+      });
+      const text = await response.text();
+      if (!response.ok) throw statusError(`POST ${path}`, response.status, response.headers, text);
+      return {
+        status: response.status,
+        text: http.mutateText?.(path, text) ?? text,
         headers: response.headers,
       };
     },

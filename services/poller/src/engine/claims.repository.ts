@@ -54,16 +54,16 @@ const POLLABLE_SQL = `c.status IN (${POLLABLE_STATUSES.map((s) => `'${s}'`).join
 
 /**
  * Creates the missing sync states of pollable connections: one per resource their provider's
- * connectors offer and their scopes allow (due at once). Limited to one connection when
- * `connectionId` is given. Returns how many were created.
+ * connectors offer and their scopes allow, due at `dueAt` (a run passes its start: they are due in
+ * that run). Limited to one connection when `connectionId` is given. Returns how many were created.
  */
 export async function ensureSyncStates(
   db: Queryable,
   resources: readonly ResourceSpec[],
-  options: { connectionId?: string } = {},
+  options: { connectionId?: string; dueAt?: Date } = {},
 ): Promise<number> {
   if (resources.length === 0) return 0;
-  const params: unknown[] = [JSON.stringify(resources)];
+  const params: unknown[] = [JSON.stringify(resources), options.dueAt ?? null];
   let filter = "";
   if (options.connectionId) {
     params.push(options.connectionId);
@@ -71,7 +71,7 @@ export async function ensureSyncStates(
   }
   const { rowCount } = await db.query(
     `INSERT INTO sync_states (connection_id, platform, resource, next_poll_at)
-     SELECT c.id, r.platform, r.resource, now()
+     SELECT c.id, r.platform, r.resource, coalesce($2::timestamptz, now())
      FROM jsonb_to_recordset($1::jsonb) AS r(provider text, platform text, resource text, "requiredScopes" text[])
      JOIN connections c ON c.provider = r.provider
      WHERE ${POLLABLE_SQL} ${filter}

@@ -1,4 +1,4 @@
-import { uuidv7 } from "uuidv7";
+import { uuidv7 } from "@syncwell/contracts";
 import { type Communication, communicationParties, normalizeAddress } from "../domain/participants.ts";
 
 /** A possible communication event: the record, the other person's address, which way. */

@@ -4,7 +4,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
+import { createTestDatabase, type TestDatabase, waitFor } from "@syncwell/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { FakePlatform, fakeConnector, items } from "../testing/fake-platform.ts";
 import {
@@ -31,14 +31,6 @@ afterAll(async () => {
   await platform?.close();
   await db?.drop();
 });
-
-async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 it("resumes a poll whose replica was SIGKILLed between pages", async () => {
   const name = `crash${randomBytes(3).toString("hex")}`;
@@ -81,11 +73,9 @@ it("resumes a poll whose replica was SIGKILLed between pages", async () => {
   const exited = new Promise<NodeJS.Signals | null>((resolve) =>
     child.on("exit", (_code, signal) => resolve(signal)),
   );
-  await waitFor(
-    () => platform.requestsFor(token).some((r) => r.query.page === "10"),
-    20_000,
-    `page 10 (${output})`,
-  );
+  await waitFor(() => platform.requestsFor(token).some((r) => r.query.page === "10"), `page 10 (${output})`, {
+    timeoutMs: 20_000,
+  });
   child.kill("SIGKILL");
   expect(await exited).toBe("SIGKILL");
 

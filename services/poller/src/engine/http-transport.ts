@@ -2,9 +2,10 @@ import http from "node:http";
 import https from "node:https";
 
 /**
- * GET over node:http / node:https with keep-alive agents. Not `fetch`: on the poller's hot path
- * (thousands of small JSON responses a second) node:http costs about half the CPU per request,
- * and it never follows redirects (a bearer token must not go anywhere the caller did not choose).
+ * HTTP requests (GET, and POST with a body) over node:http / node:https with keep-alive agents.
+ * Not `fetch`: on the poller's hot path (thousands of small JSON responses a second) node:http
+ * costs about half the CPU per request, and it never follows redirects (a bearer token must not go
+ * anywhere the caller did not choose).
  */
 
 export type RawResponse = { status: number; headers: Headers; text: string };
@@ -20,15 +21,31 @@ export class ResponseTooLargeError extends Error {
 /** A platform answering more than this for one page is refused rather than buffered. */
 export const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 
+const MAX_SOCKETS = 512;
+// As many idle sockets kept as may be open: with the default (256) a burst above it closes the
+// surplus as soon as it is idle, and the next burst connects again (connect/close churn under load).
+const agentOptions = {
+  keepAlive: true,
+  maxSockets: MAX_SOCKETS,
+  maxFreeSockets: MAX_SOCKETS,
+  scheduling: "lifo",
+} as const;
 const agents = {
-  "http:": new http.Agent({ keepAlive: true, maxSockets: 512, scheduling: "lifo" }),
-  "https:": new https.Agent({ keepAlive: true, maxSockets: 512, scheduling: "lifo" }),
+  "http:": new http.Agent(agentOptions),
+  "https:": new https.Agent(agentOptions),
 };
 
-export function send(
-  url: URL,
-  options: { headers: Record<string, string>; timeoutMs: number; signal: AbortSignal },
-): Promise<RawResponse> {
+export type SendOptions = {
+  /** GET by default. */
+  method?: "GET" | "POST";
+  headers: Record<string, string>;
+  /** The request body (sent with its Content-Length); none for a GET. */
+  body?: string;
+  timeoutMs: number;
+  signal: AbortSignal;
+};
+
+export function send(url: URL, options: SendOptions): Promise<RawResponse> {
   return new Promise<RawResponse>((resolve, reject) => {
     const lib = url.protocol === "https:" ? https : http;
     const agent = url.protocol === "https:" ? agents["https:"] : agents["http:"];
@@ -41,7 +58,12 @@ export function send(
       if (err) reject(err);
       else resolve(value as RawResponse);
     };
-    const req = lib.request(url, { method: "GET", agent, headers: options.headers }, (res) => {
+    const { body } = options;
+    const headers =
+      body === undefined
+        ? options.headers
+        : { ...options.headers, "content-length": String(Buffer.byteLength(body)) };
+    const req = lib.request(url, { method: options.method ?? "GET", agent, headers }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on("data", (chunk: Buffer) => {
@@ -89,6 +111,6 @@ export function send(
     if (options.signal.aborted) onAbort();
     else options.signal.addEventListener("abort", onAbort, { once: true });
     req.on("error", (err) => finish(err));
-    req.end();
+    req.end(body);
   });
 }

@@ -5,10 +5,9 @@ import type { AddressInfo } from "node:net";
 import { createRateLimiter, type RateLimiter } from "@syncwell/rate-limit";
 import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PlatformError } from "../connectors/errors.ts";
+import { DEFAULT_RETRY_AFTER_MS, PlatformError } from "../connectors/errors.ts";
 import {
   createPlatformHttp,
-  DEFAULT_RETRY_AFTER_MS,
   type PlatformHttpOptions,
   PollAbortedError,
   TokenExpiringError,
@@ -36,6 +35,7 @@ beforeAll(async () => {
     { key: "http-test", perSec: 1_000, burst: 1_000 },
     { key: "slow-bucket", perSec: 5, burst: 1 },
     { key: "blocked-bucket", perSec: 1_000, burst: 1_000 },
+    { key: "batch-bucket", perSec: 5, burst: 1 },
   ]);
 });
 
@@ -186,5 +186,83 @@ describe("PlatformHttp", () => {
     expect(blocked.kind).toBe("rate_limited");
     expect(blocked.retryAfterMs).toBeGreaterThan(4_000);
     expect(seen.length).toBe(before);
+  });
+
+  it("posts a body and answers the raw text with the headers, mapping errors as for GET", async () => {
+    let received: { method?: string; type?: string; length?: string; auth?: string; body: string } = {
+      body: "",
+    };
+    handler = (req, res) => {
+      let body = "";
+      req.setEncoding("utf8");
+      req.on("data", (chunk: string) => {
+        body += chunk;
+      });
+      req.on("end", () => {
+        received = {
+          method: req.method,
+          type: req.headers["content-type"],
+          length: req.headers["content-length"],
+          auth: req.headers.authorization,
+          body,
+        };
+        res.writeHead(200, { "content-type": "multipart/mixed; boundary=b" });
+        res.end("--b--\r\n");
+      });
+    };
+    const body = "--a\r\nContent-Type: application/http\r\n\r\nGET /v1/é\r\n--a--\r\n";
+    const result = await http().post("/batch", {
+      body,
+      contentType: "multipart/mixed; boundary=a",
+      calls: 2,
+    });
+    expect(result.status).toBe(200);
+    expect(result.text).toBe("--b--\r\n");
+    expect(result.headers.get("content-type")).toBe("multipart/mixed; boundary=b");
+    expect(received).toEqual({
+      method: "POST",
+      type: "multipart/mixed; boundary=a",
+      length: String(Buffer.byteLength(body)),
+      auth: "Bearer secret-token",
+      body,
+    });
+    expect(seen.at(-1)?.url).toBe("/api/batch");
+
+    const post = () => http().post("/batch", { body: "x", contentType: "text/plain" });
+    handler = respond(429, '{"error":{"message":"Too many"}}', { "retry-after": "9" });
+    const limited = await failure(post());
+    expect(limited).toMatchObject({ kind: "rate_limited", status: 429, retryAfterMs: 9_000 });
+    expect(limited.message).toBe("POST /api/batch returned 429: Too many");
+    handler = respond(502);
+    expect(await failure(post())).toMatchObject({ kind: "transient", status: 502 });
+    handler = respond(302, "", { location: "https://elsewhere.example/" });
+    expect(await failure(post())).toMatchObject({ kind: "permanent", status: 302 });
+    const before = seen.length;
+    const foreign = http().post("https://elsewhere.example/batch", { body: "x", contentType: "text/plain" });
+    expect(await failure(foreign)).toMatchObject({ kind: "permanent" });
+    expect(seen.length).toBe(before);
+  });
+
+  it("takes one token per call of a batch, in one request", async () => {
+    handler = respond(200, "");
+    const client = http({ bucketKey: "batch-bucket" });
+    const before = seen.length;
+    const started = performance.now();
+    await client.post("/batch", { body: "x", contentType: "text/plain", calls: 3 });
+    // Burst 1, then 5 per second: three calls are due ~400 ms after the first.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(380);
+    expect(seen.length - before).toBe(1);
+    expect(client.requests).toBe(1);
+    expect(client.lastRequest).toBe("POST /api/batch");
+
+    handler = () => {};
+    const controller = new AbortController();
+    const pending = http({ signal: controller.signal, timeoutMs: 5_000 }).post("/batch", {
+      body: "x",
+      contentType: "text/plain",
+      calls: 2,
+    });
+    setTimeout(() => controller.abort(), 50);
+    await expect(pending).rejects.toBeInstanceOf(PollAbortedError);
   });
 });

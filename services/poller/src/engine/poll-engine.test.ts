@@ -152,6 +152,15 @@ describe("storage, cursors and pagination", () => {
       unchanged: 2,
       deleted: 0,
     });
+    // The hash is the one the content-hash migration computes for records stored before it.
+    const { rows } = await db.pool.query<{ hash: string; expected: string }>(
+      `SELECT content_hash AS hash, lpad(to_hex(jsonb_hash_extended(payload, 0)), 16, '0') AS expected
+       FROM raw_records WHERE connection_id = $1`,
+      [conn.id],
+    );
+    expect(rows).toHaveLength(3);
+    for (const row of rows) expect(row.hash).toMatch(/^[0-9a-f]{16}$/);
+    for (const row of rows) expect(row.hash).toBe(row.expected);
   });
 
   it("a rejected cursor restarts as a full listing and marks what disappeared as deleted", async () => {

@@ -1,7 +1,7 @@
 import type { TokenCipher } from "@syncwell/credentials";
 import { recordJobRunCounts } from "@syncwell/db";
 import type { RateLimiter } from "@syncwell/rate-limit";
-import { sleep } from "@syncwell/runtime";
+import { Semaphore, Signal, sleep } from "@syncwell/runtime";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
 import {
@@ -15,7 +15,6 @@ import {
 import type { PollerMetrics } from "./metrics.ts";
 import { PageWriter } from "./page-writer.ts";
 import { type PollResult, type RunnerDeps, runPoll } from "./poll-runner.ts";
-import { Semaphore, Signal } from "./semaphore.ts";
 import {
   addCounts,
   emptyCounts,
@@ -179,12 +178,6 @@ export class PollEngine {
     const { pool } = this.options;
     const counter = new RunCounter(pool, options.jobRunId, this.options.logger);
     try {
-      const created = await ensureSyncStates(
-        pool,
-        this.resources,
-        options.connectionId ? { connectionId: options.connectionId } : {},
-      );
-      if (created > 0) this.options.logger.info({ created }, "created sync states for newly seen resources");
       const { rows } = await pool.query<{ now: Date }>("SELECT now() AS now");
       const dbNow = rows[0]?.now ?? new Date();
       const startedAt = options.startedAt ?? dbNow;
@@ -201,7 +194,7 @@ export class PollEngine {
       const lingering = linger && options.connectionId === undefined;
       await Promise.all(
         platforms.map((platform) =>
-          this.lane(platform, { ...options, dueBy, clockOffsetMs, linger: lingering }, counter),
+          this.lane(platform, { ...options, startedAt, dueBy, clockOffsetMs, linger: lingering }, counter),
         ),
       );
     } finally {
@@ -217,12 +210,27 @@ export class PollEngine {
    */
   private async lane(
     platform: string,
-    run: RunOptions & { dueBy: Date; clockOffsetMs: number; linger: boolean },
+    run: RunOptions & { startedAt: Date; dueBy: Date; clockOffsetMs: number; linger: boolean },
     counter: RunCounter,
   ): Promise<void> {
     const signal = this.abort.signal;
     const slots = this.platformSlots.get(platform) as Semaphore;
-    const resources = this.resources.filter((r) => r.platform === platform).map((r) => r.resource);
+    const specs = this.resources.filter((r) => r.platform === platform);
+    const resources = specs.map((r) => r.resource);
+    // Each lane creates its platform's missing sync states itself: a lane whose platform has few
+    // starts polling while the others are still being created (all of them at a first deployment).
+    try {
+      const created = await ensureSyncStates(this.options.pool, specs, {
+        dueAt: run.startedAt,
+        ...(run.connectionId ? { connectionId: run.connectionId } : {}),
+      });
+      if (created > 0) {
+        this.options.logger.info({ platform, created }, "created sync states for newly seen resources");
+      }
+    } catch (err) {
+      // The lane still polls the sync states that exist; the next run creates the missing ones.
+      this.options.logger.error({ err, platform }, "creating missing sync states failed");
+    }
     const inflight = new Set<Promise<void>>();
     const taskDone = new Signal();
     // With polls running, wait for a few free slots before claiming again: one claim round trip

@@ -4,7 +4,7 @@ import { withTransaction } from "@syncwell/db";
 import type { Logger } from "@syncwell/telemetry";
 import type { Page, PollContext, RawRecordInput } from "../connectors/connector.ts";
 import { CursorExpiredError, malformed, PlatformError } from "../connectors/errors.ts";
-import { canonicalJson, contentHash } from "../domain/content-hash.ts";
+import { payloadJson } from "../domain/payload-json.ts";
 import { backoffMs, intervalFor, tokenUsable } from "../domain/schedule.ts";
 import { bucketKeyOf, type ClaimedSyncState } from "./claims.repository.ts";
 import { type CommunicationItem, communicationCandidates, selfAddressesOf } from "./communication.ts";
@@ -75,8 +75,8 @@ type PreparedPage = {
 };
 
 /**
- * Checks a page's records against the connector contract and prepares them for storage: canonical
- * payload and hash, one record per external id (the last one wins). A record that breaks the
+ * Checks a page's records against the connector contract and prepares them for storage: payload
+ * as JSON text, one record per external id (the last one wins). A record that breaks the
  * contract makes the page malformed: the poll fails with the reason, nothing of the page is stored.
  */
 export function preparePage(page: Page): PreparedPage {
@@ -98,9 +98,14 @@ export function preparePage(page: Page): PreparedPage {
       }
       occurredAt = record.occurredAt;
     }
-    const payloadJson = canonicalJson(record.payload);
+    let json: string;
+    try {
+      json = payloadJson(record.payload);
+    } catch (err) {
+      throw malformed("record", `record ${id} has a payload that is not JSON: ${(err as Error).message}`);
+    }
     byId.delete(id); // re-inserted last: Map order follows the latest occurrence
-    byId.set(id, { externalId: id, payloadJson, contentHash: contentHash(payloadJson), occurredAt });
+    byId.set(id, { externalId: id, payloadJson: json, occurredAt });
     const comm = record.communication;
     communications.delete(id);
     if (comm !== undefined) {

@@ -1,16 +1,27 @@
 import type { OutboxRow } from "@syncwell/bus";
+import { uuidv7 } from "@syncwell/contracts";
 import type { Queryable } from "@syncwell/db";
-import { uuidv7 } from "uuidv7";
 import type { CommunicationCandidate } from "./communication.ts";
 
-/** A record ready to store: canonical payload text and its hash already computed. */
+/** A record ready to store: its payload already JSON text. */
 export type PreparedRecord = {
   externalId: string;
-  /** Canonical JSON (see domain/content-hash.ts). */
+  /** The payload as JSON text (see domain/payload-json.ts). */
   payloadJson: string;
-  contentHash: string;
   occurredAt: Date | null;
 };
+
+/**
+ * A record's content hash, computed by Postgres from the stored jsonb: its 64-bit jsonb hash (the
+ * one hash indexes use), as 16 hex digits. jsonb keeps one key order and no insignificant
+ * whitespace, so the same content always has the same hash, whatever key order or spacing the
+ * platform sent, and no copy of every payload has to be sorted in the poller first. The hash tells
+ * a record's new content from its previous one, nothing more: 64 bits are plenty for that, and it
+ * costs a tenth of a sha256 of the jsonb's text. (Should a Postgres upgrade ever change jsonb
+ * hashing, each record would count as updated once.)
+ */
+export const contentHashSql = (jsonb: string): string =>
+  `lpad(to_hex(jsonb_hash_extended(${jsonb}, 0)), 16, '0')`;
 
 export type ResourceRef = { connectionId: string; platform: string; resource: string };
 
@@ -106,7 +117,7 @@ export async function writePages(db: Queryable, writes: readonly PageWrite[]): P
     );
     for (const r of w.records) {
       records.push(
-        `{"k":${k},"id":"${uuidv7()}","external_id":${JSON.stringify(r.externalId)},"content_hash":"${r.contentHash}","occurred_at":${
+        `{"k":${k},"id":"${uuidv7()}","external_id":${JSON.stringify(r.externalId)},"occurred_at":${
           r.occurredAt ? `"${r.occurredAt.toISOString()}"` : "null"
         },"payload":${r.payloadJson}}`,
       );
@@ -138,9 +149,10 @@ export async function writePages(db: Queryable, writes: readonly PageWrite[]): P
          OFFSET 0 FOR UPDATE OF s) l
      )`,
     `input AS MATERIALIZED (
-       SELECT t.k, t.id, p.connection_id, p.platform, p.resource, t.external_id, t.content_hash, t.occurred_at, t.payload
+       SELECT t.k, t.id, p.connection_id, p.platform, p.resource, t.external_id,
+              ${contentHashSql("t.payload")} AS content_hash, t.occurred_at, t.payload
        FROM jsonb_to_recordset($2::jsonb)
-         AS t(k int, id uuid, external_id text, content_hash text, occurred_at timestamptz, payload jsonb)
+         AS t(k int, id uuid, external_id text, occurred_at timestamptz, payload jsonb)
        JOIN held h ON h.k = t.k JOIN pages p ON p.k = t.k
      )`,
     `upserted AS (
