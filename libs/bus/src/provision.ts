@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   AckPolicy,
   DeliverPolicy,
@@ -8,7 +9,7 @@ import {
   StorageType,
   type StreamConfig,
 } from "@nats-io/jetstream";
-import { nanos } from "@nats-io/transport-node";
+import { nanos, RequestError, TimeoutError } from "@nats-io/transport-node";
 import type { StreamDefinition } from "@syncwell/contracts";
 import type { Logger } from "pino";
 import type { Naming } from "./naming.ts";
@@ -39,9 +40,28 @@ export function streamConfig(def: StreamDefinition, naming: Naming, overrides: S
 
 const API_STREAM_NOT_FOUND = 10059;
 const API_STREAM_NAME_IN_USE = 10058;
+const API_STREAM_SUBJECT_OVERLAP = 10065;
+const PROVISION_ATTEMPTS = 5;
 
 function apiCode(err: unknown): number | undefined {
   return err instanceof JetStreamApiError ? err.code : undefined;
+}
+
+/**
+ * Why a provisioning step may be tried again, or undefined when it may not:
+ * - another replica created the same stream between our info and add. The server answers a
+ *   losing add with "name in use" or, when the winner's subjects are registered first, with
+ *   "subjects overlap";
+ * - the JetStream API timed out, which a busy server does; the retry's info shows whether the
+ *   timed-out request took effect.
+ */
+function retryReason(err: unknown): string | undefined {
+  const code = apiCode(err);
+  if (code === API_STREAM_NAME_IN_USE || code === API_STREAM_SUBJECT_OVERLAP) return "creation race";
+  if (err instanceof TimeoutError || (err instanceof RequestError && err.cause instanceof TimeoutError)) {
+    return "JetStream API timeout";
+  }
+  return undefined;
 }
 
 /**
@@ -55,42 +75,53 @@ export async function ensureStream(
 ): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const info = await jsm.streams.info(config.name);
-      const current = info.config;
-      const differs =
-        current.subjects.join(",") !== config.subjects.join(",") ||
-        current.max_age !== config.max_age ||
-        current.max_bytes !== config.max_bytes ||
-        current.max_msg_size !== config.max_msg_size ||
-        current.duplicate_window !== config.duplicate_window ||
-        current.description !== config.description;
-      if (current.storage !== config.storage) {
-        logger.warn(
-          { stream: config.name, current: current.storage, wanted: config.storage },
-          "stream storage type differs and cannot be changed in place; keeping the existing one",
-        );
-      }
-      if (differs) {
-        const { storage: _storage, retention: _retention, ...updatable } = config;
-        await jsm.streams.update(config.name, updatable);
-        logger.info({ stream: config.name }, "stream updated");
-      }
+      await createOrUpdateStream(jsm, config, logger);
       return;
     } catch (err) {
-      const code = apiCode(err);
-      if (code === API_STREAM_NOT_FOUND) {
-        try {
-          await jsm.streams.add(config);
-          logger.info({ stream: config.name, subjects: config.subjects }, "stream created");
-          return;
-        } catch (addErr) {
-          // Another replica created it between our info and add: go round and compare.
-          if (apiCode(addErr) === API_STREAM_NAME_IN_USE && attempt < 3) continue;
-          throw addErr;
-        }
+      const reason = retryReason(err);
+      if (reason === undefined || attempt >= PROVISION_ATTEMPTS) {
+        throw new Error(
+          `could not provision stream ${config.name} (subjects ${config.subjects.join(", ")}) after ${attempt} attempt(s): ${(err as Error).message}`,
+          { cause: err },
+        );
       }
-      throw err;
+      logger.warn({ stream: config.name, attempt, reason }, "provisioning the stream again");
+      await sleep(100 * attempt + Math.random() * 100);
     }
+  }
+}
+
+async function createOrUpdateStream(
+  jsm: JetStreamManager,
+  config: ReturnType<typeof streamConfig>,
+  logger: Logger,
+): Promise<void> {
+  let current: StreamConfig;
+  try {
+    current = (await jsm.streams.info(config.name)).config;
+  } catch (err) {
+    if (apiCode(err) !== API_STREAM_NOT_FOUND) throw err;
+    await jsm.streams.add(config);
+    logger.info({ stream: config.name, subjects: config.subjects }, "stream created");
+    return;
+  }
+  const differs =
+    current.subjects.join(",") !== config.subjects.join(",") ||
+    current.max_age !== config.max_age ||
+    current.max_bytes !== config.max_bytes ||
+    current.max_msg_size !== config.max_msg_size ||
+    current.duplicate_window !== config.duplicate_window ||
+    current.description !== config.description;
+  if (current.storage !== config.storage) {
+    logger.warn(
+      { stream: config.name, current: current.storage, wanted: config.storage },
+      "stream storage type differs and cannot be changed in place; keeping the existing one",
+    );
+  }
+  if (differs) {
+    const { storage: _storage, retention: _retention, ...updatable } = config;
+    await jsm.streams.update(config.name, updatable);
+    logger.info({ stream: config.name }, "stream updated");
   }
 }
 

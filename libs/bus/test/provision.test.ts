@@ -13,7 +13,7 @@ afterAll(async () => {
 
 describe("provisioning", () => {
   it("lets several replicas create the same streams and durable consumer at once", async () => {
-    const replicas = await Promise.all([1, 2, 3].map((i) => testBus(nats, `replica-${i}`)));
+    const replicas = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => testBus(nats, `replica-${i}`)));
     buses.push(...replicas);
     await Promise.all(replicas.map((b) => b.provision()));
     await Promise.all(replicas.map((b) => b.provision())); // and again: a restart
@@ -67,5 +67,22 @@ describe("provisioning", () => {
     await expect(
       bus.consume({ durable: "too-early", stream: "tokens", filterSubject: "token.failed", handlers: {} }),
     ).rejects.toThrow(/stream .*_TOKENS does not exist; provision streams/);
+  });
+
+  it("names the stream and the conflict when another stream already holds its subjects", async () => {
+    const other = createTestNats("overlap");
+    const bus = await testBus(other, "overlap");
+    buses.push(bus);
+    const tokens = bus.naming.subject("token.failed");
+    await bus.jsm.streams.add({ name: `${other.prefix.toUpperCase()}_SQUATTER`, subjects: [tokens] });
+    try {
+      await expect(bus.provision()).rejects.toThrow(
+        new RegExp(
+          `could not provision stream ${bus.naming.stream(streams.tokens)} .*after 5 attempt\\(s\\): .*overlap`,
+        ),
+      );
+    } finally {
+      await other.cleanup();
+    }
   });
 });
