@@ -1,0 +1,192 @@
+// Communication events' references, checked per statement (migration
+// 20261126000000_references_checked_per_statement): what their two foreign key constraints
+// guaranteed, including against concurrent transactions.
+
+import { randomUUID } from "node:crypto";
+import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+type Fixture = { userId: string; connectionId: string; contactId: string };
+
+async function fixture(): Promise<Fixture> {
+  const userId = randomUUID();
+  const connectionId = randomUUID();
+  const contactId = randomUUID();
+  await db.pool.query("INSERT INTO users (id, email) VALUES ($1, $2)", [userId, `${userId}@example.com`]);
+  await db.pool.query("INSERT INTO connections (id, user_id, provider) VALUES ($1, $2, 'google')", [
+    connectionId,
+    userId,
+  ]);
+  await db.pool.query("INSERT INTO contacts (id, user_id, email) VALUES ($1, $2, $3)", [
+    contactId,
+    userId,
+    `${contactId}@example.com`,
+  ]);
+  return { userId, connectionId, contactId };
+}
+
+const insertRecords = (q: pg.Pool | pg.PoolClient, connectionId: string, n = 1) =>
+  q.query<{ id: string }>(
+    `INSERT INTO raw_records (id, connection_id, platform, resource, external_id, payload, content_hash)
+     SELECT gen_random_uuid(), $1, 'gmail', 'messages', 'm' || g, '{}', 'h' FROM generate_series(1, $2) g
+     RETURNING id`,
+    [connectionId, n],
+  );
+
+const insertEventWith = (
+  q: pg.Pool | pg.PoolClient,
+  f: Fixture,
+  rawRecordId: string,
+  contactId = f.contactId,
+) =>
+  q.query(
+    `INSERT INTO communication_events (id, user_id, contact_id, connection_id, raw_record_id, channel, direction, occurred_at)
+     VALUES ($1, $2, $3, $4, $5, 'email', 'inbound', now())`,
+    [randomUUID(), f.userId, contactId, f.connectionId, rawRecordId],
+  );
+const insertEvent = (f: Fixture, rawRecordId: string, contactId = f.contactId) =>
+  insertEventWith(db.pool, f, rawRecordId, contactId);
+
+const count = async (table: string, column: string, id: string) =>
+  Number((await db.pool.query(`SELECT count(*) AS n FROM ${table} WHERE ${column} = $1`, [id])).rows[0].n);
+
+describe("communication events' references, checked per statement", () => {
+  it("refuses events whose raw record or contact does not exist, naming the foreign key and the key", async () => {
+    const f = await fixture();
+    const missing = randomUUID();
+    const [record] = (await insertRecords(db.pool, f.connectionId)).rows as [{ id: string }];
+    await expect(insertEvent(f, missing)).rejects.toMatchObject({
+      code: "23503",
+      constraint: "communication_events_raw_record_id_fkey",
+      message:
+        'insert on table "communication_events" violates foreign key "communication_events_raw_record_id_fkey"',
+      detail: `Key (raw_record_id)=(${missing}) is not present in table "raw_records".`,
+    });
+    await expect(insertEvent(f, record.id, missing)).rejects.toMatchObject({
+      code: "23503",
+      constraint: "communication_events_contact_id_fkey",
+      detail: `Key (contact_id)=(${missing}) is not present in table "contacts".`,
+    });
+    // One bad row fails the whole statement: nothing of it is stored.
+    await expect(
+      db.pool.query(
+        `INSERT INTO communication_events (id, user_id, contact_id, connection_id, raw_record_id, channel, direction, occurred_at)
+         VALUES (gen_random_uuid(), $1, $2, $3, $4, 'email', 'inbound', now()),
+                (gen_random_uuid(), $1, $5, $3, $4, 'email', 'inbound', now())`,
+        [f.userId, f.contactId, f.connectionId, record.id, missing],
+      ),
+    ).rejects.toMatchObject({ code: "23503" });
+    expect(await count("communication_events", "raw_record_id", record.id)).toBe(0);
+  });
+
+  it("deletes the children with their parent, through both levels", async () => {
+    const f = await fixture();
+    const records = (await insertRecords(db.pool, f.connectionId, 3)).rows;
+    for (const r of records) await insertEvent(f, r.id);
+    const [first] = records as [{ id: string }];
+
+    await db.pool.query("DELETE FROM contacts WHERE id = $1", [f.contactId]);
+    expect(await count("communication_events", "connection_id", f.connectionId)).toBe(0);
+    expect(await count("raw_records", "connection_id", f.connectionId)).toBe(3);
+
+    const g = { ...f, contactId: randomUUID() };
+    await db.pool.query("INSERT INTO contacts (id, user_id, email) VALUES ($1, $2, $3)", [
+      g.contactId,
+      g.userId,
+      `${g.contactId}@example.com`,
+    ]);
+    for (const r of records) await insertEvent(g, r.id);
+    await db.pool.query("DELETE FROM raw_records WHERE id = $1", [first.id]);
+    expect(await count("communication_events", "raw_record_id", first.id)).toBe(0);
+    expect(await count("communication_events", "connection_id", f.connectionId)).toBe(2);
+
+    // A user's deletion cascades to connections (a constraint), and on to records and events.
+    await db.pool.query("DELETE FROM users WHERE id = $1", [f.userId]);
+    expect(await count("raw_records", "connection_id", f.connectionId)).toBe(0);
+    expect(await count("communication_events", "connection_id", f.connectionId)).toBe(0);
+  });
+
+  it("refuses to change a reference or a referenced key", async () => {
+    const f = await fixture();
+    const other = await fixture();
+    const [record] = (await insertRecords(db.pool, f.connectionId)).rows as [{ id: string }];
+    await insertEvent(f, record.id);
+    await expect(
+      db.pool.query("UPDATE communication_events SET contact_id = $1 WHERE raw_record_id = $2", [
+        other.contactId,
+        record.id,
+      ]),
+    ).rejects.toMatchObject({ code: "23503", constraint: "communication_events_contact_id_fkey" });
+    await expect(
+      db.pool.query(
+        "UPDATE communication_events SET raw_record_id = gen_random_uuid() WHERE raw_record_id = $1",
+        [record.id],
+      ),
+    ).rejects.toMatchObject({ code: "23503", constraint: "communication_events_raw_record_id_fkey" });
+    await expect(
+      db.pool.query("UPDATE raw_records SET id = gen_random_uuid() WHERE id = $1", [record.id]),
+    ).rejects.toMatchObject({ code: "23503", constraint: "communication_events_raw_record_id_fkey" });
+    await expect(
+      db.pool.query("UPDATE contacts SET id = gen_random_uuid() WHERE id = $1", [f.contactId]),
+    ).rejects.toMatchObject({ code: "23503", constraint: "communication_events_contact_id_fkey" });
+    // Other columns change freely.
+    await db.pool.query(`UPDATE raw_records SET last_seen_at = now(), payload = '{"a":1}' WHERE id = $1`, [
+      record.id,
+    ]);
+    await db.pool.query("UPDATE contacts SET name = 'Renamed' WHERE id = $1", [f.contactId]);
+  });
+
+  it("makes a parent's delete wait for an insert under way, then removes what it inserted", async () => {
+    const f = await fixture();
+    const [record] = (await insertRecords(db.pool, f.connectionId)).rows as [{ id: string }];
+    const inserting = await db.pool.connect();
+    const deleting = await db.pool.connect();
+    try {
+      await inserting.query("BEGIN");
+      await insertEventWith(inserting, f, record.id);
+      let deleted = false;
+      const deletion = deleting.query("DELETE FROM contacts WHERE id = $1", [f.contactId]).then(() => {
+        deleted = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(deleted).toBe(false); // held by the insert's lock on the contact
+      await inserting.query("COMMIT");
+      await deletion;
+      expect(await count("communication_events", "raw_record_id", record.id)).toBe(0);
+    } finally {
+      inserting.release();
+      deleting.release();
+    }
+  });
+
+  it("fails an insert whose parent is deleted by a transaction under way, once that one commits", async () => {
+    const f = await fixture();
+    const [record] = (await insertRecords(db.pool, f.connectionId)).rows as [{ id: string }];
+    const deleting = await db.pool.connect();
+    try {
+      await deleting.query("BEGIN");
+      await deleting.query("DELETE FROM contacts WHERE id = $1", [f.contactId]);
+      const insert = insertEvent(f, record.id).then(
+        () => "inserted",
+        (err: pg.DatabaseError) => err.code,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await deleting.query("COMMIT");
+      expect(await insert).toBe("23503");
+      expect(await count("communication_events", "raw_record_id", record.id)).toBe(0);
+    } finally {
+      deleting.release();
+    }
+  });
+});
