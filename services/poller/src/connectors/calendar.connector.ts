@@ -18,13 +18,13 @@ import { parsePayload } from "./parse.ts";
 const EVENTS = "/calendar/v3/calendars/primary/events";
 const PAGE_SIZE = 250;
 
-const person = z.looseObject({
+const person = z.object({
   email: z.string().optional(),
   self: z.boolean().optional(),
 });
 
 const when = z
-  .looseObject({ dateTime: z.iso.datetime({ offset: true }).optional(), date: z.iso.date().optional() })
+  .object({ dateTime: z.iso.datetime({ offset: true }).optional(), date: z.iso.date().optional() })
   .refine((value) => value.dateTime !== undefined || value.date !== undefined, {
     message: "needs dateTime or date",
   });
@@ -34,7 +34,7 @@ const when = z
  * promised, so `start` is required of the others only.
  */
 const eventSchema = z
-  .looseObject({
+  .object({
     id: z.string().min(1),
     status: z.string().optional(),
     start: when.optional(),
@@ -49,7 +49,7 @@ const eventSchema = z
     }
   });
 
-const eventsBody = z.looseObject({
+const eventsBody = z.object({
   kind: z.literal("calendar#events"),
   items: z.array(eventSchema),
   nextPageToken: z.string().min(1).optional(),

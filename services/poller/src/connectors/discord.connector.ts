@@ -12,7 +12,7 @@ const LIMIT = 200;
 const SNOWFLAKE = /^\d{1,20}$/;
 
 const guildsBody = z.array(
-  z.looseObject({
+  z.object({
     id: z.string().regex(SNOWFLAKE, "must be a snowflake"),
     name: z.string(),
     owner: z.boolean(),

@@ -20,7 +20,7 @@ const PER_PAGE = 100;
 /** A GitHub login: alphanumerics and single inner hyphens, at most 39 characters. */
 const LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
 
-const userBody = z.looseObject({ login: z.string().regex(LOGIN) });
+const userBody = z.object({ login: z.string().regex(LOGIN) });
 
 /**
  * The login whose events to read: the connection's account id when it is a login, else `GET
@@ -34,11 +34,11 @@ async function resolveLogin(ctx: PollContext): Promise<string> {
 }
 
 const eventsBody = z.array(
-  z.looseObject({
+  z.object({
     id: z.string().regex(/^\d+$/),
     type: z.string().nullable(),
-    actor: z.looseObject({ login: z.string() }),
-    repo: z.looseObject({ name: z.string() }),
+    actor: z.object({ login: z.string() }),
+    repo: z.object({ name: z.string() }),
     created_at: z.iso.datetime({ offset: true }),
   }),
 );
@@ -78,12 +78,12 @@ async function fetchEvents(ctx: PollContext, position: SyncPosition): Promise<Pa
 }
 
 const reposBody = z.array(
-  z.looseObject({
+  z.object({
     id: z.number().int(),
     name: z.string(),
     full_name: z.string(),
     private: z.boolean(),
-    owner: z.looseObject({ login: z.string() }),
+    owner: z.object({ login: z.string() }),
   }),
 );
 

@@ -43,20 +43,20 @@ const METADATA_SCOPE = `${SCOPE}.metadata`;
 
 const digits = z.string().regex(/^\d+$/, "must be a decimal number");
 
-const profileBody = z.looseObject({ emailAddress: z.string(), historyId: digits });
+const profileBody = z.object({ emailAddress: z.string(), historyId: digits });
 
-const listBody = z.looseObject({
-  messages: z.array(z.looseObject({ id: z.string().min(1), threadId: z.string() })).optional(),
+const listBody = z.object({
+  messages: z.array(z.object({ id: z.string().min(1), threadId: z.string() })).optional(),
   nextPageToken: z.string().min(1).optional(),
 });
 
-const historyBody = z.looseObject({
+const historyBody = z.object({
   history: z
     .array(
-      z.looseObject({
+      z.object({
         id: digits,
         messagesAdded: z
-          .array(z.looseObject({ message: z.looseObject({ id: z.string().min(1), threadId: z.string() }) }))
+          .array(z.object({ message: z.object({ id: z.string().min(1), threadId: z.string() }) }))
           .optional(),
       }),
     )
@@ -65,12 +65,12 @@ const historyBody = z.looseObject({
   historyId: digits,
 });
 
-const messageBody = z.looseObject({
+const messageBody = z.object({
   id: z.string().min(1),
   threadId: z.string(),
   labelIds: z.array(z.string()).optional(),
   internalDate: digits,
-  payload: z.looseObject({ headers: z.array(z.looseObject({ name: z.string(), value: z.string() })) }),
+  payload: z.object({ headers: z.array(z.object({ name: z.string(), value: z.string() })) }),
 });
 
 /** A full sync past its first page: the historyId taken before it began, and Gmail's page token. */

@@ -97,10 +97,11 @@ describe("parseLinkHeader", () => {
 describe("parsePayload", () => {
   const schema = z.object({ items: z.array(z.object({ id: z.string(), name: z.string() })) });
 
-  it("returns the parsed value", () => {
-    expect(parsePayload(schema, { items: [{ id: "a", name: "A" }] }, "thing")).toEqual({
-      items: [{ id: "a", name: "A" }],
-    });
+  it("returns the value as given, with the fields the schema does not name", () => {
+    const body = { items: [{ id: "a", name: "A", extra: { nested: [1, 2] } }], etag: "x" };
+    const parsed = parsePayload(schema, body, "thing");
+    expect(parsed).toBe(body);
+    expect(parsed.items[0]).toEqual({ id: "a", name: "A", extra: { nested: [1, 2] } });
   });
 
   it("throws malformed naming the field and the item", () => {

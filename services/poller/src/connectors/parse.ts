@@ -12,10 +12,15 @@ import { malformed } from "./errors.ts";
  * Validates a platform payload against what the API documents, or throws `malformed(what, reason)`
  * naming the first offending field and, inside a list, the item's index and id:
  * `items[3] (id "abc").track.id: Invalid input: expected string, received undefined`.
+ *
+ * Returns the value itself, not zod's copy: a stored payload keeps every field the platform sent,
+ * and no page is copied on the way. So the connectors' schemas only check — plain `z.object`s
+ * (which let unknown fields through here, and are several times faster than `z.looseObject`), with
+ * no transforms, defaults or coercions, whose results would be dropped.
  */
-export function parsePayload<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+export function parsePayload<S extends z.ZodType>(schema: S, value: unknown, what: string): z.input<S> {
   const result = schema.safeParse(value);
-  if (result.success) return result.data;
+  if (result.success) return value as z.input<S>;
   const issue = result.error.issues[0];
   if (issue === undefined) throw malformed(what, "does not match the documented shape");
   const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : "";

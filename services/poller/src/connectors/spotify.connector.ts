@@ -16,18 +16,18 @@ const RECENTLY_PLAYED = "/v1/me/player/recently-played";
 const TOP_TRACKS = "/v1/me/top/tracks";
 const PAGE_SIZE = 50;
 
-const track = z.looseObject({ id: z.string().nullable(), name: z.string(), uri: z.string() });
+const track = z.object({ id: z.string().nullable(), name: z.string(), uri: z.string() });
 
-const recentlyPlayedPage = z.looseObject({
+const recentlyPlayedPage = z.object({
   items: z.array(
-    z.looseObject({
+    z.object({
       track,
       played_at: z.iso.datetime({ offset: true }),
-      context: z.looseObject({ type: z.string(), uri: z.string() }).nullable().optional(),
+      context: z.object({ type: z.string(), uri: z.string() }).nullable().optional(),
     }),
   ),
   next: z.string().nullable(),
-  cursors: z.looseObject({ after: z.string().regex(/^\d+$/), before: z.string().regex(/^\d+$/) }).nullable(),
+  cursors: z.object({ after: z.string().regex(/^\d+$/), before: z.string().regex(/^\d+$/) }).nullable(),
 });
 
 /**
@@ -83,7 +83,7 @@ async function fetchRecentlyPlayed(ctx: PollContext, position: SyncPosition): Pr
   };
 }
 
-const topTracksPage = z.looseObject({
+const topTracksPage = z.object({
   items: z.array(track.extend({ id: z.string() })),
   offset: z.number().int().nonnegative(),
   next: z.string().nullable(),

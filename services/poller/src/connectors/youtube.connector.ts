@@ -9,15 +9,15 @@ import { parsePayload } from "./parse.ts";
 
 const VIDEOS = "/youtube/v3/videos";
 
-const videoListPage = z.looseObject({
+const videoListPage = z.object({
   kind: z.literal("youtube#videoListResponse"),
   nextPageToken: z.string().min(1).optional(),
   items: z.array(
-    z.looseObject({
+    z.object({
       kind: z.literal("youtube#video"),
       id: z.string().min(1),
-      snippet: z.looseObject({ title: z.string(), channelId: z.string(), publishedAt: z.string() }),
-      contentDetails: z.looseObject({ duration: z.string() }),
+      snippet: z.object({ title: z.string(), channelId: z.string(), publishedAt: z.string() }),
+      contentDetails: z.object({ duration: z.string() }),
     }),
   ),
 });
