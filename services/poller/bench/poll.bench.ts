@@ -30,6 +30,7 @@ import { findJobRun, startJobRun } from "@syncwell/db";
 import { SimulatorControl } from "@syncwell/provider-simulator";
 import { createLogger } from "@syncwell/telemetry";
 import { createTestDatabase, createTestNats, freePort } from "@syncwell/testing";
+import { formatReference, referenceWork } from "./reference-work.ts";
 import { finishSeeding, insertContacts, insertUsers } from "./seed.ts";
 
 const { values: args } = parseArgs({
@@ -218,6 +219,8 @@ const db = await createTestDatabase({ poolMax: 10 });
 const children: ChildProcess[] = [];
 
 try {
+  // Measured first, while the machine is quiet.
+  const reference = await referenceWork(db.pool);
   // The simulator, in a process of its own.
   const simPort = await freePort();
   const sim = startProcess(
@@ -491,6 +494,7 @@ try {
     `payload bytes (avg)       ${sizes.rows.map((r) => `${r.platform} ${r.avg}${r.compressed ? ` (${r.compressed} ${r.method}-compressed)` : ""}`).join(", ")}`,
     `WAL written (server)      ${mb(walBytes)}`,
     `poller RSS                start ${mb(rssAtStart)}, peak ${mb(peak)}`,
+    `machine reference         ${formatReference(reference)}`,
     `CPU during the run        poller ${cpu.poller.toFixed(1)} s, simulator ${cpu.simulator.toFixed(1)} s, postgres ${cpu.postgres.toFixed(1)} s; machine busy ${cpu.machine.toFixed(1)} s of ${(2 * elapsedS).toFixed(1)} s on 2 cores; load avg ${load}`,
     "",
   ];

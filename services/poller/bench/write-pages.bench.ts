@@ -23,6 +23,7 @@ import {
   writePages,
   zeroTotals,
 } from "../src/engine/records.repository.ts";
+import { formatReference, referenceWork } from "./reference-work.ts";
 import { finishSeeding, insertContacts, insertUsers } from "./seed.ts";
 
 const { values: args } = parseArgs({
@@ -85,6 +86,7 @@ function gmailMessage(i: number, contacts: readonly string[]) {
 
 const db = await createTestDatabase({ poolMax: 2 });
 try {
+  const reference = await referenceWork(db.pool);
   process.stdout.write(`seeding ${CONNECTIONS} connections with ${CONTACTS} contacts each…\n`);
   const contactEmails = Array.from({ length: CONTACTS }, (_, i) => `contact-${i}@client.example`);
   const connections: Array<{ id: string; userId: string }> = [];
@@ -216,6 +218,7 @@ try {
         `throughput             ${(pages / elapsed).toFixed(0)} pages/s, ${(stored / elapsed).toFixed(0)} records/s (includes building the batches)`,
         `statement              p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`,
         `Postgres backend CPU   ${cpu.toFixed(2)} s: ${((cpu * 1e6) / pages).toFixed(0)} µs per page, ${((cpu * 1e6) / stored).toFixed(1)} µs per record`,
+        `machine reference      ${formatReference(reference)}`,
         "",
       ].join("\n"),
     );
