@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { DataStore, DEFAULT_DATA_CACHE_SIZE, DEFAULT_DATA_ITEMS } from "./data/store.ts";
+import { isoString } from "./data/time.ts";
 import {
   type Fault,
   type FaultContext,
@@ -336,10 +337,9 @@ export class SimulatorState {
   // --- request log -----------------------------------------------------------------------------
 
   /** Appends to the bounded log; `startedAt` (epoch ms, the state's clock) becomes `time`. */
-  recordRequest(entry: Omit<RequestLogEntry, "seq" | "time"> & { startedAt: number }): RequestLogEntry {
+  recordRequest(startedAt: number, entry: Omit<RequestLogEntry, "seq" | "time">): RequestLogEntry {
     this.seq += 1;
-    const { startedAt, ...rest } = entry;
-    const full: RequestLogEntry = { seq: this.seq, time: new Date(startedAt).toISOString(), ...rest };
+    const full: RequestLogEntry = { seq: this.seq, time: isoString(startedAt), ...entry };
     this.log.push(full);
     return full;
   }

@@ -3,6 +3,7 @@ import { type Account, type ParticipantRef, parseParticipant, resolveParticipant
 import type { DataItem, ResourceSpec } from "./dataset.ts";
 import { addressSchema } from "./gmail.ts";
 import { BASE32HEX, DAY, HOUR, MINUTE, type Rng, timeline } from "./seed.ts";
+import { isoString } from "./time.ts";
 import { TOPICS } from "./words.ts";
 
 export const responseStatuses = ["needsAction", "declined", "tentative", "accepted"] as const;
@@ -215,8 +216,8 @@ export const calendarEvents: ResourceSpec<CalendarEvent, EventInput> = {
 
 function stamp(ms: number, allDay: boolean): Record<string, string> {
   return allDay
-    ? { date: new Date(ms).toISOString().slice(0, 10) }
-    : { dateTime: new Date(ms).toISOString().replace(".000Z", "Z"), timeZone: "UTC" };
+    ? { date: isoString(ms).slice(0, 10) }
+    : { dateTime: isoString(ms).replace(".000Z", "Z"), timeZone: "UTC" };
 }
 
 /** A `calendar#event`; a cancelled one is the tombstone incremental syncs carry. */
@@ -226,20 +227,23 @@ export function renderEvent(account: Account, event: CalendarEvent): Record<stri
     return { kind: "calendar#event", etag, id: event.id, status: "cancelled" };
   const self = account.profile.email;
   const organizer = resolveParticipant(account, event.organizer);
-  const organizerIsSelf = organizer.email.toLowerCase() === self.toLowerCase();
-  const person = (email: string, name: string | null, isSelf: boolean): Record<string, unknown> => ({
-    email,
-    ...(name !== null && !isSelf ? { displayName: name } : {}),
-    ...(isSelf ? { self: true } : {}),
-  });
+  const selfEmail = self.toLowerCase();
+  const organizerEmail = organizer.email.toLowerCase();
+  const organizerIsSelf = organizerEmail === selfEmail;
+  const person = (email: string, name: string | null, isSelf: boolean): Record<string, unknown> => {
+    const entry: Record<string, unknown> = { email };
+    if (name !== null && !isSelf) entry.displayName = name;
+    if (isSelf) entry.self = true;
+    return entry;
+  };
   const out: Record<string, unknown> = {
     kind: "calendar#event",
     etag,
     id: event.id,
     status: event.status,
     htmlLink: `https://www.google.com/calendar/event?eid=${Buffer.from(`${event.id} ${self}`).toString("base64url")}`,
-    created: new Date(event.created).toISOString(),
-    updated: new Date(event.time).toISOString(),
+    created: isoString(event.created),
+    updated: isoString(event.time),
     summary: event.summary,
   };
   if (event.location !== null) out.location = event.location;
@@ -253,9 +257,10 @@ export function renderEvent(account: Account, event: CalendarEvent): Record<stri
     out.attendees = event.attendees.map((stored) => {
       const a = unpackAttendee(stored);
       const p = resolveParticipant(account, a.ref);
-      const isSelf = a.ref === SELF || p.email.toLowerCase() === self.toLowerCase();
+      const email = p.email.toLowerCase();
+      const isSelf = a.ref === SELF || email === selfEmail;
       const entry = person(p.email, p.name, isSelf);
-      if (p.email.toLowerCase() === organizer.email.toLowerCase()) entry.organizer = true;
+      if (email === organizerEmail) entry.organizer = true;
       if (a.optional === true) entry.optional = true;
       entry.responseStatus = a.response;
       return entry;

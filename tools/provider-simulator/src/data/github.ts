@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Account } from "./account.ts";
 import type { DataItem, ResourceSpec } from "./dataset.ts";
 import { BASE64URL, createRng, DAY, HEX, HOUR, hashSeed, MINUTE, type Rng, timeline } from "./seed.ts";
+import { isoString } from "./time.ts";
 import { ADJECTIVES, NOUNS, TOPICS } from "./words.ts";
 
 const API = "https://api.github.com";
@@ -12,8 +13,9 @@ const ORGS = [
   { login: "globex-labs", id: 51_234_002 },
 ] as const;
 
+/** GitHub writes whole seconds: `2026-01-31T09:30:00Z`. */
 function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+  return `${isoString(ms).slice(0, -5)}Z`;
 }
 
 /** The account's repository names: unique, stable, in the order repos are created. */

@@ -9,6 +9,7 @@ import {
 } from "./account.ts";
 import type { DataItem, ResourceDataset, ResourceSpec } from "./dataset.ts";
 import { createRng, DAY, HEX, HOUR, hashSeed, MINUTE, type Rng, timeline } from "./seed.ts";
+import { utcString } from "./time.ts";
 import { TOPICS } from "./words.ts";
 
 /** Label sets shared between messages (no per-message arrays for generated mail). */
@@ -166,7 +167,7 @@ function snippetOf(account: Account, message: GmailMessage): string {
 }
 
 function rfc2822(ms: number): string {
-  return new Date(ms).toUTCString().replace(/GMT$/, "+0000");
+  return utcString(ms).replace(/GMT$/, "+0000");
 }
 
 function headersOf(account: Account, message: GmailMessage): Array<{ name: string; value: string }> {

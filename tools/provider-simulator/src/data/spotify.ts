@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { DataItem, ResourceSpec } from "./dataset.ts";
 import { BASE62, createRng, HEX, hashSeed, MINUTE, timeline } from "./seed.ts";
+import { isoString } from "./time.ts";
 import { ADJECTIVES, FIRST_NAMES, LAST_NAMES, NOUNS } from "./words.ts";
 
 const API = "https://api.spotify.com/v1";
@@ -172,7 +173,7 @@ export const spotifyRecentlyPlayed: ResourceSpec<SpotifyPlay, z.output<typeof tr
   render(account, item) {
     return {
       track: renderTrack(item.track),
-      played_at: new Date(item.time).toISOString(),
+      played_at: isoString(item.time),
       context: playlistContext(item.playlist, hashSeed(account.key)),
     };
   },

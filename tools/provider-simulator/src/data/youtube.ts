@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { DataItem, ResourceSpec } from "./dataset.ts";
 import { BASE64URL, createRng, DAY, HOUR, hashSeed, timeline } from "./seed.ts";
+import { isoString } from "./time.ts";
 import { ADJECTIVES, FIRST_NAMES, NOUNS, TOPICS } from "./words.ts";
 
 type CatalogVideo = {
@@ -98,7 +99,7 @@ export function renderVideo(item: YoutubeLike, parts: ReadonlySet<string>): Reco
       height,
     });
     out.snippet = {
-      publishedAt: new Date(v.publishedAt).toISOString().replace(".000Z", "Z"),
+      publishedAt: isoString(v.publishedAt).replace(".000Z", "Z"),
       channelId: v.channelId,
       title,
       description: v.description,

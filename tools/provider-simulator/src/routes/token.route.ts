@@ -49,7 +49,7 @@ async function handleTokenRequest(
     rotated: false,
   };
   const record = (status: number | null, error: string | null): void => {
-    state.recordRequest({ ...log, status, error, durationMs: performance.now() - started, startedAt });
+    state.recordRequest(startedAt, { ...log, status, error, durationMs: performance.now() - started });
   };
   const oauthError = (status: number, error: string, description: string): FastifyReply => {
     record(status, error);

@@ -1,5 +1,6 @@
 import { type CalendarEvent, calendarEvents, renderEvent } from "../../../data/calendar.ts";
 import { hashSeed } from "../../../data/seed.ts";
+import { isoString } from "../../../data/time.ts";
 import { dataRoute } from "../shared/endpoint.ts";
 import { badRequest, platformError } from "../shared/errors.ts";
 import { decodeToken, encodeToken, intParam } from "../shared/paging.ts";
@@ -101,7 +102,7 @@ export const calendarEventsRoute = dataRoute({
       etag: `"${snapshot}${tag}"`,
       summary: account.profile.email,
       description: "",
-      updated: new Date(dataset.items[dataset.size - 1]?.time ?? state.data.epoch).toISOString(),
+      updated: isoString(dataset.items[dataset.size - 1]?.time ?? state.data.epoch),
       timeZone: "UTC",
       accessRole: "owner",
       defaultReminders: [{ method: "popup", minutes: 10 }],

@@ -148,12 +148,11 @@ export function openDataCall(
     fault,
     startedAt,
     finish(response) {
-      state.recordRequest({
+      state.recordRequest(startedAt, {
         ...log,
         status: response?.status ?? null,
         error: response === null ? null : (response.error ?? null),
         durationMs: response === null ? 0 : performance.now() - started,
-        startedAt,
       });
       return response;
     },
