@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
-import { createTestDatabase, createTestNats, freePort, type TestDatabase } from "@syncwell/testing";
+import { createTestDatabase, createTestNats, freePort, type TestDatabase, waitFor } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -49,16 +49,17 @@ function start(name: string, env: Record<string, string>) {
 }
 
 async function waitReady(url: string, timeoutMs: number, output: () => string): Promise<Response> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const res = await fetch(`${url}/readyz`);
-      if (res.status === 200) return res;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`not ready after ${timeoutMs} ms; output:\n${output()}`);
-    await new Promise((r) => setTimeout(r, 200));
+  try {
+    return await waitFor(
+      async () => {
+        const res = await fetch(`${url}/readyz`).catch(() => null); // null: not listening yet
+        return res?.status === 200 ? res : undefined;
+      },
+      `${url}/readyz`,
+      { timeoutMs, intervalMs: 200 },
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; output:\n${output()}`);
   }
 }
 

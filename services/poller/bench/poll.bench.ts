@@ -29,7 +29,7 @@ import { createTokenCipher, parseKeyList } from "@syncwell/credentials";
 import { findJobRun, startJobRun } from "@syncwell/db";
 import { SimulatorControl } from "@syncwell/provider-simulator";
 import { createLogger } from "@syncwell/telemetry";
-import { createTestDatabase, createTestNats, freePort } from "@syncwell/testing";
+import { createTestDatabase, createTestNats, freePort, waitFor } from "@syncwell/testing";
 import { formatReference, referenceWork } from "./reference-work.ts";
 import { finishSeeding, insertContacts, insertUsers } from "./seed.ts";
 
@@ -119,18 +119,6 @@ function startProcess(
       process.stderr.write(`${label} killed by ${signal}\n`);
   });
   return Object.assign(child, { output: () => output });
-}
-
-async function waitUntil(
-  done: () => Promise<boolean> | boolean,
-  what: string,
-  timeoutMs = 600_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 async function windowed<T>(
@@ -244,10 +232,10 @@ try {
   );
   children.push(sim);
   const simUrl = `http://127.0.0.1:${simPort}`;
-  await waitUntil(
+  await waitFor(
     async () => (await fetch(`${simUrl}/healthz`).catch(() => null))?.ok === true,
     "the simulator",
-    30_000,
+    { timeoutMs: 30_000 },
   );
   const control = new SimulatorControl(simUrl);
 
@@ -368,10 +356,10 @@ try {
     },
   );
   children.push(poller);
-  await waitUntil(
+  await waitFor(
     async () => (await fetch(`http://127.0.0.1:${pollerPort}/readyz`).catch(() => null))?.ok === true,
     `the poller (${poller.output()})`,
-    60_000,
+    { timeoutMs: 60_000 },
   );
   const pid = poller.pid as number;
   const rssAtStart = procStatus(pid, "VmRSS");
@@ -429,15 +417,19 @@ try {
     ),
   );
   let lastReport = started;
-  await waitUntil(() => {
-    if (performance.now() - lastReport > 5_000) {
-      lastReport = performance.now();
-      process.stdout.write(
-        `  ${ingested}/${expectedPolls} data.ingested after ${((lastReport - started) / 1000).toFixed(1)} s\n`,
-      );
-    }
-    return ingested >= expectedPolls;
-  }, "every data.ingested");
+  await waitFor(
+    () => {
+      if (performance.now() - lastReport > 5_000) {
+        lastReport = performance.now();
+        process.stdout.write(
+          `  ${ingested}/${expectedPolls} data.ingested after ${((lastReport - started) / 1000).toFixed(1)} s\n`,
+        );
+      }
+      return ingested >= expectedPolls;
+    },
+    "every data.ingested",
+    { timeoutMs: 600_000 },
+  );
   clearInterval(sampler);
   const elapsedS = (lastAt - started) / 1000;
   const walBytes = Number(
@@ -456,10 +448,10 @@ try {
   };
   const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
-  await waitUntil(
+  await waitFor(
     async () => (await findJobRun(db.pool, jobRunId))?.status !== "running",
     "the job run to finish",
-    120_000,
+    { timeoutMs: 120_000 },
   );
   const run = await findJobRun(db.pool, jobRunId);
   const stats = await db.pool.query<{ records: number; comms: number }>(
