@@ -1,7 +1,7 @@
 /**
  * npm run bench:poll [-- --connections 10000 --items 20 --latency 50 --concurrency 256 --platform-concurrency 128
  *                       --node-flags=--max-semi-space-size=64 --profile /tmp/prof --log-statements --explain 50
- *                       --setup 'SQL run after seeding' --warmup 600]
+ *                       --setup 'SQL run after seeding' --warmup 600 --platforms gmail,calendar]
  *
  * The poller end to end, as production runs it: the service process (`services/poller/src/main.ts`,
  * real connectors) against the provider simulator (its own process, SIM_LATENCY_MS per request,
@@ -58,6 +58,7 @@ const { values: args } = parseArgs({
      * plans, pooled and keep-alive connections), as a service in production is; 0 times a cold start.
      */
     warmup: { type: "string", default: "600" },
+    platforms: { type: "string" },
   },
 });
 const N = Number(args.connections);
@@ -67,7 +68,7 @@ const WARMUP = Number(args.warmup);
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 
 /** One kind of connection per platform: the provider and the scopes that give it one resource each (GitHub: two). */
-const kinds = [
+const allKinds = [
   {
     platform: "gmail",
     provider: "google",
@@ -90,6 +91,13 @@ const kinds = [
   { platform: "github", provider: "github", scopes: ["repo", "read:user"], polls: 2 },
   { platform: "discord", provider: "discord", scopes: ["identify", "guilds"], polls: 1 },
 ] as const;
+/** `--platforms gmail,github`: only those platforms' connections (what each costs on its own). */
+const kinds = allKinds.filter(
+  (k) => args.platforms === undefined || args.platforms.split(",").includes(k.platform),
+);
+if (kinds.length === 0) {
+  throw new Error(`--platforms takes a list of ${allKinds.map((k) => k.platform).join(", ")}`);
+}
 
 const CONTACTS = [
   "Ann Lee <Ann.Lee@Example.COM>",
@@ -341,7 +349,7 @@ try {
   // The poller service, as production starts it.
   const pollerPort = await freePort();
   const platformEnv: Record<string, string> = {};
-  for (const { platform } of kinds) {
+  for (const { platform } of allKinds) {
     platformEnv[`PLATFORM_${platform.toUpperCase()}_API_URL`] = `${simUrl}/${platform}`;
     platformEnv[`PLATFORM_${platform.toUpperCase()}_RATE_LIMIT_PER_SEC`] = "100000";
   }
@@ -518,7 +526,7 @@ try {
   const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
   const lines = [
     "",
-    `poller bench: ${N} connections × 6 platforms, ${ITEMS} new items per resource, simulator latency ${LATENCY} ms`,
+    `poller bench: ${N} connections × ${kinds.length} platforms, ${ITEMS} new items per resource, simulator latency ${LATENCY} ms`,
     `POLL_CONCURRENCY=${args.concurrency} POLL_PLATFORM_CONCURRENCY=${args["platform-concurrency"]}${
       args["node-flags"] ? `, node ${args["node-flags"]}` : ""
     }`,
