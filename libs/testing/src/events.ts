@@ -1,4 +1,6 @@
-import { createEvent, type EventOf } from "@syncwell/contracts";
+import type { Bus } from "@syncwell/bus";
+import { createEvent, type EventOf, uuidv7 } from "@syncwell/contracts";
+import { type Queryable, startJobRun } from "@syncwell/db";
 
 /**
  * token.failed as the token service publishes it when the provider revoked the grant: permanent,
@@ -22,4 +24,26 @@ export function needsReauthEvent(
     },
     { source },
   );
+}
+
+/**
+ * Starts a job run for `schedule` and publishes its tick, as the scheduler does; resolves to the
+ * run's id (which the services report their counts to).
+ */
+export async function publishTick(
+  deps: { db: Queryable; bus: Pick<Bus, "publish"> },
+  schedule: string,
+  options: { slot?: Date; source?: string } = {},
+): Promise<string> {
+  const jobRunId = uuidv7();
+  const slot = options.slot ?? new Date();
+  await startJobRun(deps.db, { id: jobRunId, schedule, slot });
+  await deps.bus.publish(
+    createEvent(
+      "tick",
+      { schedule, slot: slot.toISOString(), catchUp: false, manual: false, jobRunId },
+      { source: options.source ?? "test" },
+    ),
+  );
+  return jobRunId;
 }

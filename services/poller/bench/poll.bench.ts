@@ -27,12 +27,11 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { connect } from "@nats-io/transport-node";
 import { createBus } from "@syncwell/bus";
-import { createEvent } from "@syncwell/contracts";
 import { createTokenCipher, parseKeyList } from "@syncwell/credentials";
-import { findJobRun, startJobRun } from "@syncwell/db";
+import { findJobRun } from "@syncwell/db";
 import { SimulatorControl } from "@syncwell/provider-simulator";
 import { createLogger } from "@syncwell/telemetry";
-import { createTestDatabase, createTestNats, freePort, waitFor } from "@syncwell/testing";
+import { createTestDatabase, createTestNats, freePort, publishTick, waitFor } from "@syncwell/testing";
 import { formatReference, referenceWork } from "./reference-work.ts";
 import { finishSeeding, insertContacts, insertUsers } from "./seed.ts";
 
@@ -405,19 +404,7 @@ try {
   await nc.flush();
 
   const bus = await createBus({ servers: nats.url, prefix: nats.prefix, name: "bench", logger });
-  /** Publishes a tick.poll for a job run of its own (started here): the run's id. */
-  const tick = async (slot: Date): Promise<string> => {
-    const jobRunId = randomUUID();
-    await startJobRun(db.pool, { id: jobRunId, schedule: "poll", slot });
-    await bus.publish(
-      createEvent(
-        "tick",
-        { schedule: "poll", slot: slot.toISOString(), catchUp: false, manual: false, jobRunId },
-        { source: "bench" },
-      ),
-    );
-    return jobRunId;
-  };
+  const tick = (slot: Date) => publishTick({ db: db.pool, bus }, "poll", { slot, source: "bench" });
   let expectedPolls = warmupPolls;
   if (WARMUP > 0) {
     process.stdout.write(`warming up: a tick over ${WARMUP} connections…\n`);

@@ -1,15 +1,16 @@
 // The poller as a service (runService with its consumers) on real NATS and Postgres: a tick polls
 // and finishes its job run, data.ingested reaches the bus, token events pause / delay / resume
 // polling, two replicas share one tick, and bad configuration names the variable.
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { type AnyEvent, createEvent } from "@syncwell/contracts";
-import { findJobRun, startJobRun } from "@syncwell/db";
+import { findJobRun } from "@syncwell/db";
 import { ConfigError, loadConfig, type RunningService, runService } from "@syncwell/runtime";
 import {
   createTestDatabase,
   createTestNats,
   needsReauthEvent,
+  publishTick,
   type TestDatabase,
   type TestNats,
   testServiceOptions,
@@ -137,18 +138,10 @@ describe("the service", () => {
     return { id, userId };
   }
 
-  async function tick(service: RunningService<Config>): Promise<string> {
-    const jobRunId = randomUUID();
+  function tick(service: RunningService<Config>): Promise<string> {
+    // A slot of its own per tick (two ticks in one second are two runs).
     const slot = new Date(Math.floor(Date.now() / 1000) * 1000 + Math.floor(Math.random() * 1000));
-    await startJobRun(db.pool, { id: jobRunId, schedule: "poll", slot });
-    await service.bus.publish(
-      createEvent(
-        "tick",
-        { schedule: "poll", slot: slot.toISOString(), catchUp: false, manual: false, jobRunId },
-        { source: "test" },
-      ),
-    );
-    return jobRunId;
+    return publishTick({ db: db.pool, bus: service.bus }, "poll", { slot });
   }
 
   function eventsOf(type: string, connectionId: string): AnyEvent[] {

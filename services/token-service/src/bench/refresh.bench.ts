@@ -19,11 +19,11 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createBus } from "@syncwell/bus";
-import { type AnyEvent, createEvent, uuidv7 } from "@syncwell/contracts";
-import { findJobRun, startJobRun } from "@syncwell/db";
+import type { AnyEvent } from "@syncwell/contracts";
+import { findJobRun } from "@syncwell/db";
 import { createSimulator } from "@syncwell/provider-simulator";
 import { createLogger } from "@syncwell/telemetry";
-import { createTestDatabase, createTestNats, freePort, waitFor } from "@syncwell/testing";
+import { createTestDatabase, createTestNats, freePort, publishTick, waitFor } from "@syncwell/testing";
 import { Registry } from "prom-client";
 import type { ProviderId } from "../config.ts";
 import { seedConnections, simulatorProviderEnv } from "../refresh/test-support.ts";
@@ -148,18 +148,9 @@ try {
   }
   process.stdout.write(`${REPLICAS} token-service replica(s) ready (pid ${pids.join(", ")})\n`);
 
-  const jobRunId = uuidv7();
-  const slot = new Date();
-  await startJobRun(db.pool, { id: jobRunId, schedule: "token-refresh", slot });
   const started = performance.now();
   const startedWall = Date.now();
-  await bus.publish(
-    createEvent(
-      "tick",
-      { schedule: "token-refresh", slot: slot.toISOString(), catchUp: false, manual: false, jobRunId },
-      { source: "bench" },
-    ),
-  );
+  const jobRunId = await publishTick({ db: db.pool, bus }, "token-refresh", { source: "bench" });
   await waitFor(() => received.length >= N || undefined, `${N} token events`, { timeoutMs: 600_000 });
   const elapsedMs = lastAt - started;
   const run = await waitFor(

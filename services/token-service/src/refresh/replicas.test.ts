@@ -2,9 +2,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { type Bus, createBus, type RunningConsumer } from "@syncwell/bus";
-import { type AnyEvent, createEvent, uuidv7 } from "@syncwell/contracts";
+import type { AnyEvent } from "@syncwell/contracts";
 import type { TokenCipher } from "@syncwell/credentials";
-import { findJobRun, type JobRunRecord, startJobRun } from "@syncwell/db";
+import { findJobRun, type JobRunRecord } from "@syncwell/db";
 import { createSimulator, type Simulator, SimulatorControl } from "@syncwell/provider-simulator";
 import { type RunningService, runService } from "@syncwell/runtime";
 import { createLogger } from "@syncwell/telemetry";
@@ -12,6 +12,7 @@ import {
   createTestDatabase,
   createTestNats,
   freePort,
+  publishTick,
   type TestDatabase,
   type TestNats,
   waitFor,
@@ -80,18 +81,8 @@ async function stopReplicas(): Promise<void> {
 }
 
 /** Publishes a token-refresh tick with its job run, as the scheduler does. */
-async function tick(): Promise<string> {
-  const jobRunId = uuidv7();
-  const slot = new Date();
-  await startJobRun(db.pool, { id: jobRunId, schedule: "token-refresh", slot });
-  await bus.publish(
-    createEvent(
-      "tick",
-      { schedule: "token-refresh", slot: slot.toISOString(), catchUp: false, manual: false, jobRunId },
-      { source: "scheduler" },
-    ),
-  );
-  return jobRunId;
+function tick(): Promise<string> {
+  return publishTick({ db: db.pool, bus }, "token-refresh", { source: "scheduler" });
 }
 
 async function finished(jobRunId: string, timeoutMs: number): Promise<JobRunRecord> {
