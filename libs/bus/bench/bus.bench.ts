@@ -111,7 +111,8 @@ const BENCH_WAIT = { timeoutMs: 300_000, intervalMs: 2 };
 
 /** Raw JetStream: what the bus is measured against. */
 async function runRaw(events: AnyEvent[], latencyEvents: AnyEvent[], bus: Bus): Promise<Result> {
-  const nc = await connect({ servers: nats.url });
+  // As the bus connects (createBus): without an Error captured per request for async stack traces.
+  const nc = await connect({ servers: nats.url, noAsyncTraces: true });
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   const stream = bus.naming.stream(streams.tokens);
