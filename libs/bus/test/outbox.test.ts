@@ -71,6 +71,31 @@ describe("outbox", () => {
     await relay.stop();
   });
 
+  it("misses no notification that arrives while a drain is finishing", async () => {
+    // Each event is committed as soon as the previous one arrived, so its NOTIFY often lands while
+    // the relay is still winding up the drain that published the previous one. With a one-minute
+    // poll, a lost wake-up shows as an event that does not arrive.
+    const relay = await bus.startOutboxRelay({ pool: db.pool, pollIntervalMs: 60_000 });
+    const seen = new Set<string>();
+    const consumer = await bus.consume({
+      durable: "outbox-every-wake",
+      stream: "tokens",
+      filterSubject: "token.refreshed",
+      handlers: {
+        "token.refreshed": async (e) => {
+          seen.add(e.id);
+        },
+      },
+    });
+    for (let i = 0; i < 80; i++) {
+      const event = refreshedEvent();
+      await withTransaction(db.pool, (client) => enqueueEvents(client, event));
+      await waitFor(() => seen.has(event.id), `event ${i} to arrive`, { timeoutMs: 5_000, intervalMs: 1 });
+    }
+    await consumer.stop();
+    await relay.stop();
+  });
+
   it("publishes nothing for a rolled-back transaction", async () => {
     const event = refreshedEvent();
     await expect(

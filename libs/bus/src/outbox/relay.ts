@@ -122,8 +122,10 @@ export async function startOutboxRelay(options: OutboxRelayOptions): Promise<Out
         await new Promise((r) => setTimeout(r, Math.min(30_000, 250 * 2 ** Math.min(failures, 7))));
         again = !stopped;
       }
+      await measureLag().catch((err) => log.debug({ err }, "could not measure outbox lag"));
+      // Checked after the last await: a wake-up that came in during any of them (it only sets
+      // `again` while this drain runs) is acted on here, never lost until the next poll.
     } while (again && !stopped);
-    await measureLag().catch((err) => log.debug({ err }, "could not measure outbox lag"));
   }
 
   function wake(): Promise<void> {
