@@ -18,7 +18,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { trace } from "@opentelemetry/api";
 import { type AnyEvent, createEvent, streams } from "@syncwell/contracts";
-import { createTestDatabase, createTestNats, waitFor } from "@syncwell/testing";
+import { createTestDatabase, createTestNats, percentile, waitFor } from "@syncwell/testing";
 import pino from "pino";
 import { Registry } from "prom-client";
 import { applyOnce, type Bus, createBus } from "../src/index.ts";
@@ -80,11 +80,6 @@ async function windowed<T>(items: T[], window: number, task: (item: T) => Promis
     }),
   );
   return performance.now() - started;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
 /** Median of each figure over runs of one variant (undefined for no runs). */

@@ -1,5 +1,6 @@
 export * from "./database.ts";
 export * from "./events.ts";
+export * from "./measure.ts";
 export * from "./nats.ts";
 export * from "./otlp-receiver.ts";
 export * from "./ports.ts";

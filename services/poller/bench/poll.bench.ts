@@ -31,7 +31,16 @@ import { createTokenCipher, parseKeyList } from "@syncwell/credentials";
 import { findJobRun } from "@syncwell/db";
 import { SimulatorControl } from "@syncwell/provider-simulator";
 import { createLogger } from "@syncwell/telemetry";
-import { createTestDatabase, createTestNats, freePort, publishTick, waitFor } from "@syncwell/testing";
+import {
+  createTestDatabase,
+  createTestNats,
+  freePort,
+  percentile,
+  processCpuSeconds,
+  processMemoryBytes,
+  publishTick,
+  waitFor,
+} from "@syncwell/testing";
 import { formatReference, referenceWork } from "./reference-work.ts";
 import { finishSeeding, insertContacts, insertUsers } from "./seed.ts";
 
@@ -153,11 +162,6 @@ async function windowed<T>(
   );
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
 /** data.ingested per second of the run, e.g. "12 340 512 …": where the run ramps up and tails off. */
 function timeline(arrivalsMs: readonly number[], startMs: number): string {
   const perSecond: number[] = [];
@@ -166,29 +170,6 @@ function timeline(arrivalsMs: readonly number[], startMs: number): string {
     perSecond[second] = (perSecond[second] ?? 0) + 1;
   }
   return Array.from(perSecond, (n) => n ?? 0).join(" ");
-}
-
-function procStatus(pid: number, field: "VmRSS" | "VmHWM"): number {
-  try {
-    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match ? Number(match[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU seconds (user + system) used so far by the processes `pids` lists. */
-function cpuSeconds(pids: () => number[]): number {
-  let ticks = 0;
-  for (const pid of pids()) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-      ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return ticks / 100;
 }
 
 /** CPU seconds the whole machine was busy (all processes, from /proc/stat). */
@@ -385,7 +366,7 @@ try {
     { timeoutMs: 60_000 },
   );
   const pid = poller.pid as number;
-  const rssAtStart = procStatus(pid, "VmRSS");
+  const rssAtStart = processMemoryBytes(pid, "VmRSS");
 
   const nc = await connect({ servers: nats.url });
   let ingested = 0;
@@ -426,14 +407,14 @@ try {
   }
   let peakSampled = 0;
   const sampler = setInterval(() => {
-    peakSampled = Math.max(peakSampled, procStatus(pid, "VmRSS"));
+    peakSampled = Math.max(peakSampled, processMemoryBytes(pid, "VmRSS"));
   }, 200);
   process.stdout.write(`polling ${expectedPolls} resources of ${N} connections…\n`);
   const simPid = sim.pid as number;
   const cpuOf = {
-    poller: () => cpuSeconds(() => [pid]),
-    simulator: () => cpuSeconds(() => [simPid]),
-    postgres: () => cpuSeconds(() => postgresBackends(db.name)),
+    poller: () => processCpuSeconds([pid]),
+    simulator: () => processCpuSeconds([simPid]),
+    postgres: () => processCpuSeconds(postgresBackends(db.name)),
   };
   // A checkpoint now rather than one starting mid-run (earlier runs' WAL can be close to
   // max_wal_size): after a checkpoint every page's first change is logged whole, which would make
@@ -508,7 +489,7 @@ try {
      FROM raw_records GROUP BY 1 ORDER BY 1`,
   );
   const records = stats.rows[0]?.records ?? 0;
-  const peak = Math.max(procStatus(pid, "VmHWM"), peakSampled);
+  const peak = Math.max(processMemoryBytes(pid, "VmHWM"), peakSampled);
 
   const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
   const lines = [

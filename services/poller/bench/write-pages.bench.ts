@@ -10,11 +10,10 @@
  * — the figure to watch when changing the statement, free of HTTP, NATS and the poller's own CPU.
  */
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { outboxRow } from "@syncwell/bus";
 import { createEvent } from "@syncwell/contracts";
-import { createTestDatabase } from "@syncwell/testing";
+import { createTestDatabase, percentile, processCpuSeconds } from "@syncwell/testing";
 import { payloadJson } from "../src/domain/payload-json.ts";
 import { communicationCandidates } from "../src/engine/communication.ts";
 import {
@@ -48,16 +47,6 @@ const PAGES = Number(args.pages);
 const RECORDS = Number(args.records);
 const CONTACTS = Number(args.contacts);
 const CONNECTIONS = Math.max(Number(args.connections), BATCHES * PAGES);
-
-/** CPU seconds a process has used (user + system). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
-}
 
 /** A message as Gmail's `format=metadata` returns it (about 700 bytes of JSON). */
 function gmailMessage(i: number, contacts: readonly string[]) {
@@ -185,7 +174,7 @@ try {
     let comms = 0;
     let analyzedAt = 0;
     let analyzes = 0;
-    const cpuBefore = cpuSeconds(backend);
+    const cpuBefore = processCpuSeconds([backend]);
     const started = performance.now();
     for (let b = 0; b < BATCHES; b++) {
       const writes = batchWrites(b);
@@ -207,7 +196,7 @@ try {
       }
     }
     const elapsed = (performance.now() - started) / 1000;
-    const cpu = cpuSeconds(backend) - cpuBefore;
+    const cpu = processCpuSeconds([backend]) - cpuBefore;
     latencies.sort((a, b) => a - b);
     const pages = BATCHES * PAGES;
     process.stdout.write(

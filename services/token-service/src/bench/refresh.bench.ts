@@ -14,7 +14,6 @@
  * Postgres limiter still runs): this measures the service, not a provider's quota.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -23,7 +22,15 @@ import type { AnyEvent } from "@syncwell/contracts";
 import { findJobRun } from "@syncwell/db";
 import { createSimulator } from "@syncwell/provider-simulator";
 import { createLogger } from "@syncwell/telemetry";
-import { createTestDatabase, createTestNats, freePort, publishTick, waitFor } from "@syncwell/testing";
+import {
+  createTestDatabase,
+  createTestNats,
+  freePort,
+  percentile,
+  processMemoryBytes,
+  publishTick,
+  waitFor,
+} from "@syncwell/testing";
 import { Registry } from "prom-client";
 import type { ProviderId } from "../config.ts";
 import { seedConnections, simulatorProviderEnv } from "../refresh/test-support.ts";
@@ -47,18 +54,6 @@ const LATENCY = Number(args.latency);
 const REPLICAS = Number(args.replicas);
 const providers: ProviderId[] = ["google", "spotify", "github-app", "discord", "linkedin", "slack"];
 const mainPath = fileURLToPath(new URL("../main.ts", import.meta.url));
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
-}
-
-/** Peak resident set size of a process in MiB (Linux: VmHWM). */
-function peakRssMiB(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(/VmHWM:\s+(\d+)\s+kB/.exec(status)?.[1] ?? Number.NaN);
-  return kb / 1024;
-}
 
 const db = await createTestDatabase({ poolMax: 10 });
 const nats = createTestNats("benchrefresh");
@@ -174,7 +169,7 @@ try {
     })
     .filter((ms) => Number.isFinite(ms))
     .sort((a, b) => a - b);
-  const rss = pids.map(peakRssMiB);
+  const rss = pids.map((pid) => processMemoryBytes(pid, "VmHWM") / 1024 / 1024);
   // The token request alone, as the service measured it (its histogram's mean).
   let requestSeconds = 0;
   let requestCount = 0;
@@ -196,8 +191,8 @@ try {
     failed: received.length - refreshed,
     tickToLastEventMs: Math.round(elapsedMs),
     refreshesPerSec: Math.round((refreshed / elapsedMs) * 1000),
-    perRefreshP50Ms: quantile(perRefresh, 0.5),
-    perRefreshP99Ms: quantile(perRefresh, 0.99),
+    perRefreshP50Ms: percentile(perRefresh, 50),
+    perRefreshP99Ms: percentile(perRefresh, 99),
     providerRequestMeanMs: Math.round((requestSeconds / Math.max(1, requestCount)) * 1000),
     peakRssMiB: rss.map((m) => Math.round(m)),
     jobRun: { status: run.status, counts: run.counts, durationMs: run.durationMs },

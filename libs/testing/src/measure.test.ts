@@ -1,0 +1,26 @@
+import { describe, expect, it } from "vitest";
+import { percentile, processCpuSeconds, processMemoryBytes } from "./measure.ts";
+
+describe("measure", () => {
+  it("takes the nearest-rank percentile of an ascending list, NaN of none", () => {
+    const sorted = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(percentile(sorted, 50)).toBe(51);
+    expect(percentile(sorted, 99)).toBe(100);
+    expect(percentile(sorted, 100)).toBe(100);
+    expect(percentile([7], 99)).toBe(7);
+    expect(percentile([], 50)).toBeNaN();
+  });
+
+  it("reads this process's CPU and memory, and 0 for a process that does not exist", () => {
+    let x = 0;
+    for (let i = 0; i < 5e6; i++) x += Math.sqrt(i);
+    expect(x).toBeGreaterThan(0);
+    expect(processCpuSeconds([process.pid])).toBeGreaterThan(0);
+    expect(processMemoryBytes(process.pid, "VmRSS")).toBeGreaterThan(1024 * 1024);
+    expect(processMemoryBytes(process.pid, "VmHWM")).toBeGreaterThanOrEqual(
+      processMemoryBytes(process.pid, "VmRSS"),
+    );
+    expect(processCpuSeconds([2 ** 22 + 1])).toBe(0);
+    expect(processMemoryBytes(2 ** 22 + 1, "VmRSS")).toBe(0);
+  });
+});

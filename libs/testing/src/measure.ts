@@ -1,0 +1,35 @@
+/**
+ * Figures the benchmarks print: percentiles of latencies, and the CPU and memory of processes
+ * (Linux /proc), so each bench reads them the same way.
+ */
+import { readFileSync } from "node:fs";
+
+/** The `p`th percentile (0–100) of an ascending list: the nearest-rank value; NaN for none. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+/** CPU seconds (user + system) the processes `pids` have used so far; one that exited counts 0. */
+export function processCpuSeconds(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ticks / 100;
+}
+
+/** A process's resident memory in bytes, now (`VmRSS`) or at its peak (`VmHWM`); 0 once it exited. */
+export function processMemoryBytes(pid: number, field: "VmRSS" | "VmHWM"): number {
+  try {
+    const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
