@@ -33,5 +33,12 @@ export {
   migrate,
   readMigrations,
 } from "./migrate.ts";
-export { checkDatabase, createPool, type PoolOptions, type Queryable, withTransaction } from "./pool.ts";
+export {
+  checkDatabase,
+  createPool,
+  databaseNow,
+  type PoolOptions,
+  type Queryable,
+  withTransaction,
+} from "./pool.ts";
 export { createPrismaClient } from "./prisma.ts";

@@ -1,6 +1,6 @@
 import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkDatabase, createPool, withTransaction } from "./pool.ts";
+import { checkDatabase, createPool, databaseNow, withTransaction } from "./pool.ts";
 import { createPrismaClient } from "./prisma.ts";
 
 let db: TestDatabase;
@@ -11,6 +11,22 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await db?.drop();
+});
+
+describe("databaseNow", () => {
+  it("rounds the database's microseconds down or up to the millisecond, as asked", async () => {
+    await withTransaction(db.pool, async (client) => {
+      // now() is the transaction's start: the same instant for all three queries.
+      const { rows } = await client.query<{ micros: string }>(
+        "SELECT (extract(epoch FROM now()) * 1000000)::bigint::text AS micros",
+      );
+      const micros = BigInt(rows[0]?.micros ?? "0");
+      const down = BigInt((await databaseNow(client, "down")).getTime()) * 1000n;
+      const up = BigInt((await databaseNow(client, "up")).getTime()) * 1000n;
+      expect(down).toBe((micros / 1000n) * 1000n);
+      expect(up).toBe(micros % 1000n === 0n ? micros : down + 1000n);
+    });
+  });
 });
 
 describe("withTransaction", () => {

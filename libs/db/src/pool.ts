@@ -69,3 +69,19 @@ export async function checkDatabase(pool: pg.Pool, timeoutMs = 2000): Promise<vo
     clearTimeout(timer);
   }
 }
+
+/**
+ * The database's clock (`now()`, the current transaction's start), for comparing with timestamps
+ * the database wrote. A Date holds milliseconds and Postgres microseconds, so the caller says which
+ * way to round: `"down"` when rows written after this moment must not count as before it (what
+ * is attempted in a run), `"up"` when rows written just before it, in the same millisecond, must
+ * count as due by it.
+ */
+export async function databaseNow(db: Queryable, round: "down" | "up"): Promise<Date> {
+  const { rows } = await db.query<{ ms: number }>(
+    `SELECT ${round === "up" ? "ceil" : "floor"}(extract(epoch FROM now()) * 1000)::float8 AS ms`,
+  );
+  const ms = rows[0]?.ms;
+  if (ms === undefined) throw new Error("the database returned no time for now()");
+  return new Date(ms);
+}

@@ -1,5 +1,5 @@
 import type { TokenCipher } from "@syncwell/credentials";
-import { recordJobRunCounts } from "@syncwell/db";
+import { databaseNow, recordJobRunCounts } from "@syncwell/db";
 import type { RateLimiter } from "@syncwell/rate-limit";
 import { Semaphore, Signal, sleep } from "@syncwell/runtime";
 import type { Logger } from "@syncwell/telemetry";
@@ -178,8 +178,8 @@ export class PollEngine {
     const { pool } = this.options;
     const counter = new RunCounter(pool, options.jobRunId, this.options.logger);
     try {
-      const { rows } = await pool.query<{ now: Date }>("SELECT now() AS now");
-      const dbNow = rows[0]?.now ?? new Date();
+      // Rounded up: a row made due just before this run, in the same millisecond, is due in it.
+      const dbNow = await databaseNow(pool, "up");
       const startedAt = options.startedAt ?? dbNow;
       // The database clock decides what is due; this offset turns its times into local waits.
       const clockOffsetMs = dbNow.getTime() - Date.now();

@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type Naming, SharedTickRuns } from "@syncwell/bus";
-import { finishJobRun, recordJobRunCounts } from "@syncwell/db";
+import { databaseNow, finishJobRun, recordJobRunCounts } from "@syncwell/db";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
 import { activeClaims, countWaitingForToken } from "./claims.repository.ts";
@@ -53,8 +53,7 @@ export class PollRunCoordinator {
   async runTick(jobRunId: string, logger: Logger = this.options.logger): Promise<TickSummary> {
     const { engine, pool } = this.options;
     const started = performance.now();
-    const { rows } = await pool.query<{ now: Date }>("SELECT now() AS now");
-    const startedAt = rows[0]?.now ?? new Date();
+    const startedAt = await databaseNow(pool, "up");
     this.runs.wake(jobRunId, startedAt);
     logger.info(
       { jobRunId, platforms: [...new Set(engine.resources.map((r) => r.platform))] },

@@ -187,9 +187,3 @@ export async function countDueFor(
   );
   return rows[0]?.count ?? 0;
 }
-
-/** The database's clock: runs compare against timestamps the database wrote. */
-export async function databaseNow(db: Queryable): Promise<Date> {
-  const { rows } = await db.query<{ now: Date }>("SELECT now() AS now");
-  return rows[0]?.now ?? new Date();
-}

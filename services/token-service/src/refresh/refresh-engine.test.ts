@@ -1,13 +1,12 @@
 import type { AnyEvent, EventOf } from "@syncwell/contracts";
 import { uuidv7 } from "@syncwell/contracts";
 import type { TokenCipher } from "@syncwell/credentials";
-import { findJobRun, startJobRun } from "@syncwell/db";
+import { databaseNow, findJobRun, startJobRun } from "@syncwell/db";
 import { createSimulator, type Simulator, SimulatorControl } from "@syncwell/provider-simulator";
 import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { ProviderId } from "../config.ts";
 import { cipherFor, randomKey } from "../test-fixtures.ts";
-import { databaseNow } from "./claims.repository.ts";
 import type { RefreshEngine } from "./refresh-engine.ts";
 import {
   type CapturedLogger,
@@ -48,7 +47,7 @@ beforeEach(async () => {
 
 /** One run, as a tick would start it: attempts only what was not attempted since "now". */
 async function run(target: RefreshEngine = engine, jobRunId?: string) {
-  return target.runBatch({ jobRunId, attemptedBefore: await databaseNow(db.pool) });
+  return target.runBatch({ jobRunId, attemptedBefore: await databaseNow(db.pool, "down") });
 }
 
 /** Lets a failed connection be retried right away (as if its retry time had come). */
@@ -418,7 +417,7 @@ describe("single flight", () => {
     });
     await control.setLatency({ ms: 5, jitterMs: 5 });
     const seeded = [...(await seed("spotify", 60)), ...(await seed("slack", 60))];
-    const attemptedBefore = await databaseNow(db.pool);
+    const attemptedBefore = await databaseNow(db.pool, "down");
     const [ra, rb] = await Promise.all([a.runBatch({ attemptedBefore }), b.runBatch({ attemptedBefore })]);
     expect(ra.counts.refreshed + rb.counts.refreshed).toBe(120);
     expect(ra.counts.refreshed).toBeGreaterThan(0);

@@ -1,9 +1,9 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type Naming, SharedTickRuns } from "@syncwell/bus";
-import { finishJobRun, recordJobRunCounts } from "@syncwell/db";
+import { databaseNow, finishJobRun, recordJobRunCounts } from "@syncwell/db";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
-import { activeClaims, countDueFor, databaseNow } from "./claims.repository.ts";
+import { activeClaims, countDueFor } from "./claims.repository.ts";
 import type { RefreshEngine, RunCounts } from "./refresh-engine.ts";
 
 /** Core NATS subject (not captured by any stream) on which a tick's owner wakes the other replicas. */
@@ -65,7 +65,7 @@ export class RefreshRunCoordinator {
   async runTick(jobRunId: string, logger: Logger = this.options.logger): Promise<TickRunSummary> {
     const { engine, pool } = this.options;
     const started = performance.now();
-    const attemptedBefore = await databaseNow(pool);
+    const attemptedBefore = await databaseNow(pool, "down");
     this.runs.wake(jobRunId, attemptedBefore);
     logger.info(
       {
