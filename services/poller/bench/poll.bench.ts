@@ -1,7 +1,7 @@
 /**
  * npm run bench:poll [-- --connections 10000 --items 20 --latency 50 --concurrency 256 --platform-concurrency 128
  *                       --node-flags=--max-semi-space-size=64 --profile /tmp/prof --log-statements --explain 50
- *                       --setup 'SQL run after seeding' --warmup 600 --platforms gmail,calendar]
+ *                       --setup 'SQL run after seeding' --warmup 600 --platforms gmail,calendar --runs 3]
  *
  * The poller end to end, as production runs it: the service process (`services/poller/src/main.ts`,
  * real connectors) against the provider simulator (its own process, SIM_LATENCY_MS per request,
@@ -67,12 +67,20 @@ const { values: args } = parseArgs({
      */
     warmup: { type: "string", default: "600" },
     platforms: { type: "string" },
+    /**
+     * Timed ticks, each over N newly seeded connections, and their median: this VM's speed swings
+     * by 20% within minutes, so one run says little.
+     */
+    runs: { type: "string", default: "1" },
   },
 });
 const N = Number(args.connections);
 const ITEMS = Number(args.items);
 const LATENCY = Number(args.latency);
 const WARMUP = Number(args.warmup);
+const RUNS = Number(args.runs);
+if (!Number.isInteger(RUNS) || RUNS < 1)
+  throw new Error(`--runs takes a whole number ≥ 1, not "${args.runs}"`);
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 
 /** One kind of connection per platform: the provider and the scopes that give it one resource each (GitHub: two). */
@@ -222,7 +230,7 @@ try {
       SIM_LATENCY_MS: String(LATENCY),
       SIM_DATA_ITEMS_MIN: String(ITEMS),
       SIM_DATA_ITEMS_MAX: String(ITEMS),
-      SIM_DATA_CACHE_SIZE: String(N + 1_000),
+      SIM_DATA_CACHE_SIZE: String(RUNS * N + WARMUP + 1_000),
       SIM_REQUEST_LOG_SIZE: "1000",
       LOG_LEVEL: "warn",
     },
@@ -405,115 +413,144 @@ try {
     expectedPolls = await seed("bench", N);
     await db.pool.query("ANALYZE");
   }
-  let peakSampled = 0;
-  const sampler = setInterval(() => {
-    peakSampled = Math.max(peakSampled, processMemoryBytes(pid, "VmRSS"));
-  }, 200);
-  process.stdout.write(`polling ${expectedPolls} resources of ${N} connections…\n`);
-  const simPid = sim.pid as number;
-  const cpuOf = {
-    poller: () => processCpuSeconds([pid]),
-    simulator: () => processCpuSeconds([simPid]),
-    postgres: () => processCpuSeconds(postgresBackends(db.name)),
-  };
-  // A checkpoint now rather than one starting mid-run (earlier runs' WAL can be close to
-  // max_wal_size): after a checkpoint every page's first change is logged whole, which would make
-  // one run differ from the next by a few percent.
-  await db.pool.query("CHECKPOINT");
-  // WAL the whole server writes during the run (this database's share on a quiet server).
-  const walStart = (await db.pool.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn")).rows[0]
-    ?.lsn;
-  const cpuBefore = {
-    poller: cpuOf.poller(),
-    simulator: cpuOf.simulator(),
-    postgres: cpuOf.postgres(),
-    machine: machineBusySeconds(),
-  };
-  const tickAt = (await db.pool.query<{ now: Date }>("SELECT now()")).rows[0]?.now as Date;
-  const started = performance.now();
-  const jobRunId = await tick(new Date());
-  let lastReport = started;
-  await waitFor(
-    () => {
-      if (performance.now() - lastReport > 5_000) {
-        lastReport = performance.now();
-        process.stdout.write(
-          `  ${ingested}/${expectedPolls} data.ingested after ${((lastReport - started) / 1000).toFixed(1)} s\n`,
-        );
-      }
-      return ingested >= expectedPolls;
-    },
-    "every data.ingested",
-    { timeoutMs: 600_000 },
-  );
-  clearInterval(sampler);
-  const elapsedS = (lastAt - started) / 1000;
-  const walBytes = Number(
-    (
-      await db.pool.query<{ bytes: string }>(
-        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::text AS bytes",
-        [walStart],
-      )
-    ).rows[0]?.bytes ?? 0,
-  );
-  const cpu = {
-    poller: cpuOf.poller() - cpuBefore.poller,
-    simulator: cpuOf.simulator() - cpuBefore.simulator,
-    postgres: cpuOf.postgres() - cpuBefore.postgres,
-    machine: machineBusySeconds() - cpuBefore.machine,
-  };
-  const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  /** One timed tick over the connections seeded for it; prints its report, returns its rates. */
+  const timedRun = async (round: number): Promise<{ connectionsPerS: number; recordsPerS: number }> => {
+    if (round > 1) {
+      ingested = 0;
+      arrivals.length = 0;
+      expectedPolls = await seed(`bench${round}`, N);
+      await db.pool.query("ANALYZE");
+    }
+    let peakSampled = 0;
+    const sampler = setInterval(() => {
+      peakSampled = Math.max(peakSampled, processMemoryBytes(pid, "VmRSS"));
+    }, 200);
+    process.stdout.write(`polling ${expectedPolls} resources of ${N} connections…\n`);
+    const simPid = sim.pid as number;
+    const cpuOf = {
+      poller: () => processCpuSeconds([pid]),
+      simulator: () => processCpuSeconds([simPid]),
+      postgres: () => processCpuSeconds(postgresBackends(db.name)),
+    };
+    // A checkpoint now rather than one starting mid-run (earlier runs' WAL can be close to
+    // max_wal_size): after a checkpoint every page's first change is logged whole, which would make
+    // one run differ from the next by a few percent.
+    await db.pool.query("CHECKPOINT");
+    // WAL the whole server writes during the run (this database's share on a quiet server).
+    const walStart = (await db.pool.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn"))
+      .rows[0]?.lsn;
+    const cpuBefore = {
+      poller: cpuOf.poller(),
+      simulator: cpuOf.simulator(),
+      postgres: cpuOf.postgres(),
+      machine: machineBusySeconds(),
+    };
+    const tickAt = (await db.pool.query<{ now: Date }>("SELECT now()")).rows[0]?.now as Date;
+    const started = performance.now();
+    const jobRunId = await tick(new Date());
+    let lastReport = started;
+    await waitFor(
+      () => {
+        if (performance.now() - lastReport > 5_000) {
+          lastReport = performance.now();
+          process.stdout.write(
+            `  ${ingested}/${expectedPolls} data.ingested after ${((lastReport - started) / 1000).toFixed(1)} s\n`,
+          );
+        }
+        return ingested >= expectedPolls;
+      },
+      "every data.ingested",
+      { timeoutMs: 600_000 },
+    );
+    clearInterval(sampler);
+    const elapsedS = (lastAt - started) / 1000;
+    const walBytes = Number(
+      (
+        await db.pool.query<{ bytes: string }>(
+          "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::text AS bytes",
+          [walStart],
+        )
+      ).rows[0]?.bytes ?? 0,
+    );
+    const cpu = {
+      poller: cpuOf.poller() - cpuBefore.poller,
+      simulator: cpuOf.simulator() - cpuBefore.simulator,
+      postgres: cpuOf.postgres() - cpuBefore.postgres,
+      machine: machineBusySeconds() - cpuBefore.machine,
+    };
+    const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
-  await waitFor(
-    async () => (await findJobRun(db.pool, jobRunId))?.status !== "running",
-    "the job run to finish",
-    { timeoutMs: 120_000 },
-  );
-  const run = await findJobRun(db.pool, jobRunId);
-  // What the timed tick stored and polled (not the warm-up's).
-  const stats = await db.pool.query<{ records: number; comms: number }>(
-    `SELECT (SELECT count(*)::int FROM raw_records WHERE first_seen_at >= $1) AS records,
-            (SELECT count(*)::int FROM communication_events WHERE created_at >= $1) AS comms`,
-    [tickAt],
-  );
-  const durations = await db.pool.query<{ ms: number }>(
-    `SELECT extract(epoch FROM last_success_at - poll_started_at)::float8 * 1000 AS ms
-     FROM sync_states WHERE last_success_at IS NOT NULL AND poll_started_at >= $1 ORDER BY 1`,
-    [tickAt],
-  );
-  const sorted = durations.rows.map((r) => r.ms);
-  const sizes = await db.pool.query<{ platform: string; avg: number; compressed: number; method: string }>(
-    `SELECT platform, avg(octet_length(payload::text))::int AS avg,
-       count(*) FILTER (WHERE pg_column_compression(payload) IS NOT NULL)::int AS compressed,
-       string_agg(DISTINCT pg_column_compression(payload), '/') AS method
-     FROM raw_records GROUP BY 1 ORDER BY 1`,
-  );
-  const records = stats.rows[0]?.records ?? 0;
-  const peak = Math.max(processMemoryBytes(pid, "VmHWM"), peakSampled);
+    await waitFor(
+      async () => (await findJobRun(db.pool, jobRunId))?.status !== "running",
+      "the job run to finish",
+      { timeoutMs: 120_000 },
+    );
+    const run = await findJobRun(db.pool, jobRunId);
+    // What the timed tick stored and polled (not the warm-up's).
+    const stats = await db.pool.query<{ records: number; comms: number }>(
+      `SELECT (SELECT count(*)::int FROM raw_records WHERE first_seen_at >= $1) AS records,
+              (SELECT count(*)::int FROM communication_events WHERE created_at >= $1) AS comms`,
+      [tickAt],
+    );
+    const durations = await db.pool.query<{ ms: number }>(
+      `SELECT extract(epoch FROM last_success_at - poll_started_at)::float8 * 1000 AS ms
+       FROM sync_states WHERE last_success_at IS NOT NULL AND poll_started_at >= $1 ORDER BY 1`,
+      [tickAt],
+    );
+    const sorted = durations.rows.map((r) => r.ms);
+    const sizes = await db.pool.query<{ platform: string; avg: number; compressed: number; method: string }>(
+      `SELECT platform, avg(octet_length(payload::text))::int AS avg,
+         count(*) FILTER (WHERE pg_column_compression(payload) IS NOT NULL)::int AS compressed,
+         string_agg(DISTINCT pg_column_compression(payload), '/') AS method
+       FROM raw_records GROUP BY 1 ORDER BY 1`,
+    );
+    const records = stats.rows[0]?.records ?? 0;
+    const peak = Math.max(processMemoryBytes(pid, "VmHWM"), peakSampled);
 
-  const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
-  const lines = [
-    "",
-    `poller bench: ${N} connections × ${kinds.length} platforms, ${ITEMS} new items per resource, simulator latency ${LATENCY} ms`,
-    `POLL_CONCURRENCY=${args.concurrency} POLL_PLATFORM_CONCURRENCY=${args["platform-concurrency"]}${
-      args["node-flags"] ? `, node ${args["node-flags"]}` : ""
-    }`,
-    "",
-    `resource polls            ${sorted.length} (${run?.counts.failed ?? "?"} failed), job run ${run?.status}`,
-    `tick → last data.ingested ${elapsedS.toFixed(2)} s (first after ${((firstAt - started) / 1000).toFixed(2)} s)`,
-    `connections/s             ${(N / elapsedS).toFixed(0)}`,
-    `records stored/s          ${(records / elapsedS).toFixed(0)} (${records} records)`,
-    `communication events      ${stats.rows[0]?.comms ?? 0}`,
-    `per poll                  p50 ${percentile(sorted, 50).toFixed(0)} ms, p99 ${percentile(sorted, 99).toFixed(0)} ms, max ${(sorted.at(-1) ?? 0).toFixed(0)} ms`,
-    `per second                ${timeline(arrivals, started)}`,
-    `payload bytes (avg)       ${sizes.rows.map((r) => `${r.platform} ${r.avg}${r.compressed ? ` (${r.compressed} ${r.method}-compressed)` : ""}`).join(", ")}`,
-    `WAL written (server)      ${mb(walBytes)}`,
-    `poller RSS                start ${mb(rssAtStart)}, peak ${mb(peak)}`,
-    `machine reference         ${formatReference(reference)}`,
-    `CPU during the run        poller ${cpu.poller.toFixed(1)} s, simulator ${cpu.simulator.toFixed(1)} s, postgres ${cpu.postgres.toFixed(1)} s; machine busy ${cpu.machine.toFixed(1)} s of ${(2 * elapsedS).toFixed(1)} s on 2 cores; load avg ${load}`,
-    "",
-  ];
-  process.stdout.write(lines.join("\n"));
+    const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+    const lines = [
+      "",
+      `poller bench: ${N} connections × ${kinds.length} platforms, ${ITEMS} new items per resource, simulator latency ${LATENCY} ms`,
+      `POLL_CONCURRENCY=${args.concurrency} POLL_PLATFORM_CONCURRENCY=${args["platform-concurrency"]}${
+        args["node-flags"] ? `, node ${args["node-flags"]}` : ""
+      }`,
+      "",
+      `resource polls            ${sorted.length} (${run?.counts.failed ?? "?"} failed), job run ${run?.status}`,
+      `tick → last data.ingested ${elapsedS.toFixed(2)} s (first after ${((firstAt - started) / 1000).toFixed(2)} s)`,
+      `connections/s             ${(N / elapsedS).toFixed(0)}`,
+      `records stored/s          ${(records / elapsedS).toFixed(0)} (${records} records)`,
+      `communication events      ${stats.rows[0]?.comms ?? 0}`,
+      `per poll                  p50 ${percentile(sorted, 50).toFixed(0)} ms, p99 ${percentile(sorted, 99).toFixed(0)} ms, max ${(sorted.at(-1) ?? 0).toFixed(0)} ms`,
+      `per second                ${timeline(arrivals, started)}`,
+      `payload bytes (avg)       ${sizes.rows.map((r) => `${r.platform} ${r.avg}${r.compressed ? ` (${r.compressed} ${r.method}-compressed)` : ""}`).join(", ")}`,
+      `WAL written (server)      ${mb(walBytes)}`,
+      `poller RSS                start ${mb(rssAtStart)}, peak ${mb(peak)}`,
+      `machine reference         ${formatReference(reference)}`,
+      `CPU during the run        poller ${cpu.poller.toFixed(1)} s, simulator ${cpu.simulator.toFixed(1)} s, postgres ${cpu.postgres.toFixed(1)} s; machine busy ${cpu.machine.toFixed(1)} s of ${(2 * elapsedS).toFixed(1)} s on 2 cores; load avg ${load}`,
+      "",
+    ];
+    process.stdout.write(lines.join("\n"));
+
+    return { connectionsPerS: N / elapsedS, recordsPerS: records / elapsedS };
+  };
+  const results: Array<{ connectionsPerS: number; recordsPerS: number }> = [];
+  for (let round = 1; round <= RUNS; round++) {
+    if (RUNS > 1) process.stdout.write(`\nrun ${round} of ${RUNS}\n`);
+    results.push(await timedRun(round));
+  }
+  if (RUNS > 1) {
+    const median = (values: number[]) =>
+      percentile(
+        [...values].sort((a, b) => a - b),
+        50,
+      );
+    const list = (values: number[]) => values.map((v) => v.toFixed(0)).join(", ");
+    const conns = results.map((r) => r.connectionsPerS);
+    const recs = results.map((r) => r.recordsPerS);
+    process.stdout.write(
+      `\n${`median of ${RUNS} runs`.padEnd(26)}${median(conns).toFixed(0)} connections/s (${list(conns)}), ${median(recs).toFixed(0)} records/s (${list(recs)})\n`,
+    );
+  }
 
   subscription.unsubscribe();
   await nc.close();
