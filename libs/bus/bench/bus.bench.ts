@@ -18,7 +18,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { trace } from "@opentelemetry/api";
 import { type AnyEvent, createEvent, streams } from "@syncwell/contracts";
-import { createTestDatabase, createTestNats, percentile, waitFor } from "@syncwell/testing";
+import { createTestDatabase, createTestNats, median, percentile, waitFor } from "@syncwell/testing";
 import pino from "pino";
 import { Registry } from "prom-client";
 import { applyOnce, type Bus, createBus } from "../src/index.ts";
@@ -83,13 +83,10 @@ async function windowed<T>(items: T[], window: number, task: (item: T) => Promis
 }
 
 /** Median of each figure over runs of one variant (undefined for no runs). */
-function median(runs: Result[]): Result | undefined {
+function medianResult(runs: Result[]): Result | undefined {
   const first = runs[0];
   if (!first) return undefined;
-  const mid = (pick: (r: Result) => number) => {
-    const sorted = runs.map(pick).sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)] as number;
-  };
+  const mid = (pick: (r: Result) => number) => median(runs.map(pick));
   return {
     name: first.name,
     publishPerSec: mid((r) => r.publishPerSec),
@@ -241,8 +238,8 @@ async function main(): Promise<void> {
         `round ${round}: ${[...rawRuns.slice(-1), ...busRuns.slice(-1)].map((r) => `${r.name} ${Math.round(r.consumePerSec)}/s`).join(", ")}`,
       );
     }
-    const raw = median(rawRuns);
-    const plain = median(busRuns);
+    const raw = medianResult(rawRuns);
+    const plain = medianResult(busRuns);
     const inbox = variants.has("inbox")
       ? await runBus("bus + inbox", "bench-inbox", makeEvents(N), makeEvents(LATENCY_N), bus, async (e) => {
           await applyOnce(db.pool, "bench-inbox", e, async () => undefined);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { percentile, processCpuSeconds, processMemoryBytes } from "./measure.ts";
+import { median, percentile, processCpuSeconds, processMemoryBytes } from "./measure.ts";
 
 describe("measure", () => {
   it("takes the nearest-rank percentile of an ascending list, NaN of none", () => {
@@ -9,6 +9,13 @@ describe("measure", () => {
     expect(percentile(sorted, 100)).toBe(100);
     expect(percentile([7], 99)).toBe(7);
     expect(percentile([], 50)).toBeNaN();
+  });
+
+  it("takes the median of a list in any order, the mean of the middle two for an even count", () => {
+    expect(median([424, 399, 421])).toBe(421);
+    expect(median([463, 399, 440, 424])).toBe(432);
+    expect(median([5])).toBe(5);
+    expect(median([])).toBeNaN();
   });
 
   it("reads this process's CPU and memory, and 0 for a process that does not exist", () => {

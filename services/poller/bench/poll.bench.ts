@@ -35,6 +35,7 @@ import {
   createTestDatabase,
   createTestNats,
   freePort,
+  median,
   percentile,
   processCpuSeconds,
   processMemoryBytes,
@@ -539,11 +540,6 @@ try {
     results.push(await timedRun(round));
   }
   if (RUNS > 1) {
-    const median = (values: number[]) =>
-      percentile(
-        [...values].sort((a, b) => a - b),
-        50,
-      );
     const list = (values: number[]) => values.map((v) => v.toFixed(0)).join(", ");
     const conns = results.map((r) => r.connectionsPerS);
     const recs = results.map((r) => r.recordsPerS);

@@ -5,6 +5,7 @@
  * reference times are close, and a result can be scaled by the ratio when they are not.
  */
 import type { Queryable } from "@syncwell/db";
+import { median } from "@syncwell/testing";
 
 export type ReferenceTimes = { nodeMs: number; postgresMs: number };
 
@@ -18,11 +19,6 @@ const document = JSON.stringify(
     nested: { a: i % 3 === 0, b: null, text: "x".repeat(200), when: new Date(i * 1_000).toISOString() },
   })),
 );
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
 
 /**
  * The median of three rounds: JSON.parse + JSON.stringify of about 1 MB, 10 times; the same
