@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { backoffMs, intervalFor, parseIntervals, parseRetryAfterMs, tokenUsable } from "./schedule.ts";
+import {
+  backoffMs,
+  grantsAnyOf,
+  intervalFor,
+  parseIntervals,
+  parseRetryAfterMs,
+  tokenUsable,
+} from "./schedule.ts";
 
 describe("intervals", () => {
   it("parses per platform and per resource intervals; the more specific wins", () => {
@@ -57,6 +64,16 @@ describe("token usability", () => {
     expect(tokenUsable({ expiresAt: new Date(now - 1), expiresNever: false }, now, 0)).toBe(false);
     expect(tokenUsable({ expiresAt: null, expiresNever: false }, now, 0)).toBe(false);
     expect(tokenUsable({ expiresAt: null, expiresNever: true }, now, 120_000)).toBe(true);
+  });
+});
+
+describe("scopes", () => {
+  it("allow a resource that needs none, or when the connection has any of those it needs", () => {
+    expect(grantsAnyOf([], [])).toBe(true);
+    expect(grantsAnyOf(["guilds", "identify"], ["guilds"])).toBe(true);
+    expect(grantsAnyOf(["gmail.metadata"], ["gmail.readonly", "gmail.metadata"])).toBe(true);
+    expect(grantsAnyOf(["identify"], ["guilds"])).toBe(false);
+    expect(grantsAnyOf([], ["guilds"])).toBe(false);
   });
 });
 

@@ -1,8 +1,8 @@
 import { parseDurationMs } from "@syncwell/runtime";
 
 /**
- * When a resource is due, how long a failing one waits, and whether a token may be used: pure
- * functions of the configuration and the clock.
+ * When a resource is due, how long a failing one waits, and whether a token and its scopes may be
+ * used: pure functions of the configuration and the clock.
  */
 
 /** Intervals by `platform.resource` or `platform` (the more specific key wins). */
@@ -67,6 +67,14 @@ export function tokenUsable(
   if (token.expiresNever) return true;
   if (token.expiresAt === null) return false;
   return token.expiresAt.getTime() - now > minValidityMs;
+}
+
+/**
+ * True when a connection's scopes allow a resource: it needs none, or the connection has any of
+ * them (the same rule creates sync states, in SQL: `ensureSyncStates`).
+ */
+export function grantsAnyOf(scopes: readonly string[], required: readonly string[]): boolean {
+  return required.length === 0 || required.some((scope) => scopes.includes(scope));
 }
 
 /**

@@ -270,6 +270,48 @@ describe("storage, cursors and pagination", () => {
   });
 });
 
+describe("scopes", () => {
+  it("pauses a resource its connection no longer grants, keeps what it stored, and resumes it when granted again", async () => {
+    const t = await setup();
+    const tok = token();
+    t.platform.setItems(tok, items("s", 2));
+    const conn = await t.connect(tok);
+    const engine = t.engine();
+    expect(await engine.run()).toMatchObject({ polled: 1, records_added: 2 });
+
+    // The user narrowed the grant: the connection keeps another scope only.
+    await db.pool.query("UPDATE connections SET scopes = ARRAY['other'] WHERE id = $1", [conn.id]);
+    await makeDue(db.pool, conn.id);
+    const requestsBefore = t.platform.requestsFor(tok).length;
+    expect(await engine.run()).toMatchObject({ polled: 0, skipped: 1, failed: 0 });
+    expect(t.platform.requestsFor(tok)).toHaveLength(requestsBefore);
+    expect(await syncState(db.pool, conn.id, t.name)).toMatchObject({
+      status: "paused",
+      paused_reason: "scope_missing",
+      last_error: `the connection no longer has any of the scopes ${t.name}`,
+      consecutive_failures: 0,
+      claimed_by: null,
+    });
+    expect(await storedRecords(db.pool, conn.id)).toHaveLength(2);
+    await makeDue(db.pool, conn.id);
+    expect(await engine.run()).toMatchObject({ polled: 0, skipped: 0, failed: 0 });
+    expect(t.platform.requestsFor(tok)).toHaveLength(requestsBefore);
+
+    // Granted again: resumed, and polled in that same run from its cursor.
+    t.platform.setItems(tok, [{ id: "s-0003", title: "new" }]);
+    await db.pool.query("UPDATE connections SET scopes = ARRAY['other', $2] WHERE id = $1", [
+      conn.id,
+      t.name,
+    ]);
+    expect(await engine.run()).toMatchObject({ polled: 1, records_added: 1, records_unchanged: 0 });
+    expect(await syncState(db.pool, conn.id, t.name)).toMatchObject({
+      status: "active",
+      paused_reason: null,
+    });
+    expect(await storedRecords(db.pool, conn.id)).toHaveLength(3);
+  });
+});
+
 describe("tokens", () => {
   it("leaves a connection whose token expires too soon to wait for its refresh", async () => {
     const t = await setup();

@@ -22,6 +22,7 @@ import {
   type PollCounts,
   type PollSettings,
 } from "./settings.ts";
+import { resumeGrantedResources } from "./sync-state.repository.ts";
 
 export type PollEngineOptions = {
   pool: pg.Pool;
@@ -230,6 +231,16 @@ export class PollEngine {
     } catch (err) {
       // The lane still polls the sync states that exist; the next run creates the missing ones.
       this.options.logger.error({ err, platform }, "creating missing sync states failed");
+    }
+    try {
+      const resumed = await resumeGrantedResources(this.options.pool, specs, {
+        ...(run.connectionId ? { connectionId: run.connectionId } : {}),
+      });
+      if (resumed > 0) {
+        this.options.logger.info({ platform, resumed }, "resumed resources whose scopes were granted again");
+      }
+    } catch (err) {
+      this.options.logger.error({ err, platform }, "resuming resources granted again failed");
     }
     const inflight = new Set<Promise<void>>();
     const taskDone = new Signal();

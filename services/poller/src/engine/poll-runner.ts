@@ -5,7 +5,7 @@ import type { Logger } from "@syncwell/telemetry";
 import type { Page, PollContext, RawRecordInput } from "../connectors/connector.ts";
 import { CursorExpiredError, malformed, PlatformError } from "../connectors/errors.ts";
 import { payloadJson } from "../domain/payload-json.ts";
-import { backoffMs, intervalFor, tokenUsable } from "../domain/schedule.ts";
+import { backoffMs, grantsAnyOf, intervalFor, tokenUsable } from "../domain/schedule.ts";
 import { bucketKeyOf, type ClaimedSyncState } from "./claims.repository.ts";
 import { type CommunicationItem, communicationCandidates, selfAddressesOf } from "./communication.ts";
 import type { PageWriter } from "./page-writer.ts";
@@ -15,6 +15,7 @@ import { type PollTotals, type PreparedRecord, zeroTotals } from "./records.repo
 import type { PollCounts } from "./settings.ts";
 import {
   type ErrorKind,
+  pauseForScopes,
   recordFailure,
   releaseClaim,
   resetCursor,
@@ -43,6 +44,7 @@ export type PollOutcome =
         | "aborted"
         | "claim_lost"
         | "yielded"
+        | "scope_missing"
         | "unknown";
     };
 
@@ -159,6 +161,14 @@ export async function runPoll(
   if (!runtime || !resource) {
     await releaseClaim(pool, key, tag, settings.defaultIntervalMs);
     return { outcome: "skipped", reason: "unknown", stored };
+  }
+  const required = resource.requiredScopes ?? [];
+  if (!grantsAnyOf(claim.scopes, required)) {
+    const message = `the connection no longer has any of the scopes ${required.join(", ")}`;
+    const held = await pauseForScopes(pool, key, tag, message);
+    if (!held) return { outcome: "skipped", reason: "claim_lost", stored };
+    log().info({ requiredScopes: required }, "resource paused: the connection no longer grants it");
+    return { outcome: "skipped", reason: "scope_missing", stored };
   }
 
   const fail = async (kind: ErrorKind, message: string, retryInMs: number, countsAsFailure = true) => {

@@ -1,4 +1,5 @@
 import type { Queryable } from "@syncwell/db";
+import type { ResourceSpec } from "./claims.repository.ts";
 
 /**
  * Writes to `sync_states` outside a page (a page's own state is written with its records, see
@@ -71,6 +72,57 @@ export async function releaseClaim(
     [...keyParams(key, claimToken), retryInMs ?? null],
   );
   return rowCount === 1;
+}
+
+/** `paused_reason` of a resource whose connection no longer has any scope the resource needs. */
+export const SCOPE_MISSING = "scope_missing";
+
+/**
+ * The connection no longer grants the resource (the user narrowed the grant): the resource is
+ * paused with the reason in `last_error`, its cursor and records kept, and the claim released —
+ * rather than polled into a 403 every interval. `resumeGrantedResources` resumes it once the
+ * scopes are back. Returns false when the claim was lost.
+ */
+export async function pauseForScopes(
+  db: Queryable,
+  key: SyncStateKey,
+  claimToken: string,
+  message: string,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE sync_states
+     SET status = 'paused', paused_reason = $5, last_error = $6,
+         claimed_until = NULL, claimed_by = NULL, updated_at = now()
+     WHERE ${KEY_SQL}`,
+    [...keyParams(key, claimToken), SCOPE_MISSING, message.slice(0, 1_000)],
+  );
+  return rowCount === 1;
+}
+
+/**
+ * Resumes, due at once, the resources paused for a missing scope whose connection grants them
+ * again (any of the resource's required scopes; only this connection when `connectionId` is
+ * given). Walks the paused rows only. Returns how many were resumed.
+ */
+export async function resumeGrantedResources(
+  db: Queryable,
+  resources: readonly ResourceSpec[],
+  options: { connectionId?: string } = {},
+): Promise<number> {
+  if (resources.length === 0) return 0;
+  const { rowCount } = await db.query(
+    `UPDATE sync_states s
+     SET status = 'active', paused_reason = NULL, next_poll_at = LEAST(s.next_poll_at, now()), updated_at = now()
+     FROM jsonb_to_recordset($1::jsonb) AS r(provider text, platform text, resource text, "requiredScopes" text[]),
+          connections c
+     WHERE s.status = 'paused' AND s.paused_reason = $2
+       AND s.platform = r.platform AND s.resource = r.resource
+       AND c.id = s.connection_id AND c.provider = r.provider
+       AND (cardinality(r."requiredScopes") = 0 OR c.scopes && r."requiredScopes")
+       AND ($3::uuid IS NULL OR s.connection_id = $3::uuid)`,
+    [JSON.stringify(resources), SCOPE_MISSING, options.connectionId ?? null],
+  );
+  return rowCount ?? 0;
 }
 
 /** The platform rejected the cursor: the poll starts over as a full listing (same claim). */
