@@ -105,4 +105,11 @@ export type Connector = {
   /** Real API base URL; overridable by `PLATFORM_<PLATFORM>_API_URL` for the simulator. */
   baseUrl: string;
   resources: ResourceDefinition[];
+  /**
+   * Whose quota a rate-limited answer (429, or GitHub's 403 with `x-ratelimit-remaining: 0`) says
+   * is spent. `platform` (the default): the app's, so the whole platform waits, on every replica,
+   * until its Retry-After. `connection`: the user's token's (GitHub's limits are per token), so
+   * only this connection's resources of the platform wait and every other connection goes on.
+   */
+  rateLimitedPer?: "platform" | "connection";
 };

@@ -107,4 +107,7 @@ export const githubConnector: Connector = {
     { name: "events", fetchPage: fetchEvents },
     { name: "repositories", fetchPage: fetchRepositories },
   ],
+  // GitHub's rate limits (primary and secondary) are per user token: one user's exhausted quota
+  // is no reason for everyone else's connections to wait.
+  rateLimitedPer: "connection",
 };

@@ -469,6 +469,42 @@ describe("failures", () => {
     });
     expect(await syncState(db.pool, b.id, other.name)).toMatchObject({ consecutive_failures: 0 });
   });
+
+  it("a rate limit per token (GitHub's) makes only that connection wait, not the platform", async () => {
+    const t = await setup({ rateLimitedPer: "connection" });
+    const tokA = token();
+    const tokB = token();
+    t.platform.setItems(tokA, items("a", 1));
+    t.platform.setItems(tokB, items("b", 1));
+    const a = await t.connect(tokA);
+    const b = await t.connect(tokB);
+    // GitHub's primary limit: 403 with the quota at 0 and its reset time, no Retry-After.
+    const resetAt = Math.ceil(Date.now() / 1000) + 3_600;
+    t.platform.addFault({
+      token: tokA,
+      status: 403,
+      headers: { "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(resetAt) },
+    });
+    const summary = await t.engine({ runHorizonMs: 10_000 }).run();
+    expect(summary).toMatchObject({ polled: 1, failed: 0, rate_limited: 1 });
+    expect(t.platform.requestsFor(tokA).map((r) => r.status)).toEqual([403]);
+    expect(t.platform.requestsFor(tokB).map((r) => r.status)).toEqual([200]);
+    const { rows } = await db.pool.query<{ blocked_until: Date | null }>(
+      "SELECT blocked_until FROM rate_limit_buckets WHERE key = $1",
+      [`poller:${t.name}`],
+    );
+    expect(rows[0]?.blocked_until ?? null).toBeNull();
+    const limited = await syncState(db.pool, a.id, t.name);
+    expect(limited).toMatchObject({ consecutive_failures: 0, last_error_kind: "rate_limited" });
+    // Waits for the token's reset, about an hour.
+    const waitS = ((limited?.next_poll_at.getTime() ?? 0) - Date.now()) / 1000;
+    expect(waitS).toBeGreaterThan(3_500);
+    expect(waitS).toBeLessThan(3_700);
+    expect(await syncState(db.pool, b.id, t.name)).toMatchObject({
+      consecutive_failures: 0,
+      last_error_kind: null,
+    });
+  });
 });
 
 describe("communication events", () => {

@@ -14,6 +14,7 @@ import type { PollEngineOptions } from "./poll-engine.ts";
 import { type PollTotals, type PreparedRecord, zeroTotals } from "./records.repository.ts";
 import type { PollCounts } from "./settings.ts";
 import {
+  delayConnectionPlatform,
   type ErrorKind,
   pauseForScopes,
   recordFailure,
@@ -368,12 +369,23 @@ export async function runPoll(
             return await unauthorized(err);
           case "rate_limited": {
             const waitMs = err.retryAfterMs ?? 60_000;
-            const until = await deps.limiter.block(bucketKey, waitMs);
-            log().warn({ until, status: err.status }, "platform rate limit: the whole platform waits");
+            let retryInMs = waitMs;
+            // An answer of the platform (a status), not the platform's bucket already blocked.
+            if (runtime?.connector.rateLimitedPer === "connection" && err.status !== undefined) {
+              const delayed = await delayConnectionPlatform(pool, claim.connectionId, claim.platform, waitMs);
+              log().warn(
+                { retryInMs: waitMs, status: err.status, delayed },
+                "rate limit of this connection's token: its resources wait, the platform goes on",
+              );
+            } else {
+              const until = await deps.limiter.block(bucketKey, waitMs);
+              log().warn({ until, status: err.status }, "platform rate limit: the whole platform waits");
+              retryInMs = Math.max(waitMs, until.getTime() - Date.now());
+            }
             const held = await recordFailure(pool, key, tag, {
               kind: "rate_limited",
               message: err.message,
-              retryInMs: Math.max(waitMs, until.getTime() - Date.now()),
+              retryInMs,
               countsAsFailure: false,
             });
             return held

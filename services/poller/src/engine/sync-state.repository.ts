@@ -177,6 +177,25 @@ export async function resumeConnection(db: Queryable, connectionId: string): Pro
   return rowCount ?? 0;
 }
 
+/**
+ * A rate limit of the connection's own token: its active resources of `platform` wait at least
+ * `waitMs` (database clock). Returns how many were delayed.
+ */
+export async function delayConnectionPlatform(
+  db: Queryable,
+  connectionId: string,
+  platform: string,
+  waitMs: number,
+): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE sync_states
+     SET next_poll_at = GREATEST(next_poll_at, now() + make_interval(secs => $3::float8 / 1000)), updated_at = now()
+     WHERE connection_id = $1 AND platform = $2 AND status = 'active'`,
+    [connectionId, platform, waitMs],
+  );
+  return rowCount ?? 0;
+}
+
 /** A transient token failure: the connection's resources wait at least until the refresh is retried. */
 export async function delayConnection(db: Queryable, connectionId: string, until: Date): Promise<number> {
   const { rowCount } = await db.query(

@@ -206,6 +206,7 @@ export type FakeConnectorOptions = {
   baseUrl: string;
   pageSize?: number;
   requiredScopes?: string[];
+  rateLimitedPer?: Connector["rateLimitedPer"];
   /** Called before each page (tests throw from it to simulate a crash between pages). */
   beforePage?: (position: SyncPosition, pageNumber: number) => void;
 };
@@ -217,6 +218,7 @@ export function fakeConnector(options: FakeConnectorOptions): Connector {
     platform: options.platform,
     provider: options.provider,
     baseUrl: options.baseUrl,
+    ...(options.rateLimitedPer ? { rateLimitedPer: options.rateLimitedPer } : {}),
     resources: [
       {
         name: "items",
