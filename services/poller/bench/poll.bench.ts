@@ -28,7 +28,7 @@ import { parseArgs } from "node:util";
 import { connect } from "@nats-io/transport-node";
 import { createBus } from "@syncwell/bus";
 import { createTokenCipher, parseKeyList } from "@syncwell/credentials";
-import { findJobRun } from "@syncwell/db";
+import { databaseNow, findJobRun } from "@syncwell/db";
 import { SimulatorControl } from "@syncwell/provider-simulator";
 import { createLogger } from "@syncwell/telemetry";
 import {
@@ -409,17 +409,16 @@ try {
       },
     );
     process.stdout.write(`warmed up in ${((performance.now() - warmupStarted) / 1000).toFixed(1)} s\n`);
-    ingested = 0;
-    arrivals.length = 0;
-    expectedPolls = await seed("bench", N);
-    await db.pool.query("ANALYZE");
   }
-  /** One timed tick over the connections seeded for it; prints its report, returns its rates. */
+  /**
+   * One timed tick over the connections seeded for it (without a warm-up, the first round's were
+   * seeded at the start); prints its report, returns its rates.
+   */
   const timedRun = async (round: number): Promise<{ connectionsPerS: number; recordsPerS: number }> => {
-    if (round > 1) {
+    if (WARMUP > 0 || round > 1) {
       ingested = 0;
       arrivals.length = 0;
-      expectedPolls = await seed(`bench${round}`, N);
+      expectedPolls = await seed(round > 1 ? `bench${round}` : "bench", N);
       await db.pool.query("ANALYZE");
     }
     let peakSampled = 0;
@@ -446,7 +445,8 @@ try {
       postgres: cpuOf.postgres(),
       machine: machineBusySeconds(),
     };
-    const tickAt = (await db.pool.query<{ now: Date }>("SELECT now()")).rows[0]?.now as Date;
+    // Rounded down: every row the tick writes is at or after it.
+    const tickAt = await databaseNow(db.pool, "down");
     const started = performance.now();
     const jobRunId = await tick(new Date());
     let lastReport = started;

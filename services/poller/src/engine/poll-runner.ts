@@ -14,7 +14,7 @@ import type { PollEngineOptions } from "./poll-engine.ts";
 import { type PollTotals, type PreparedRecord, zeroTotals } from "./records.repository.ts";
 import type { PollCounts } from "./settings.ts";
 import {
-  delayConnectionPlatform,
+  delayConnection,
   type ErrorKind,
   pauseForScopes,
   recordFailure,
@@ -372,7 +372,7 @@ export async function runPoll(
             let retryInMs = waitMs;
             // An answer of the platform (a status), not the platform's bucket already blocked.
             if (runtime?.connector.rateLimitedPer === "connection" && err.status !== undefined) {
-              const delayed = await delayConnectionPlatform(pool, claim.connectionId, claim.platform, waitMs);
+              const delayed = await delayConnection(pool, claim.connectionId, { waitMs }, claim.platform);
               log().warn(
                 { retryInMs: waitMs, status: err.status, delayed },
                 "rate limit of this connection's token: its resources wait, the platform goes on",

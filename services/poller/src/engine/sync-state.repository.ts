@@ -75,7 +75,7 @@ export async function releaseClaim(
 }
 
 /** `paused_reason` of a resource whose connection no longer has any scope the resource needs. */
-export const SCOPE_MISSING = "scope_missing";
+const SCOPE_MISSING = "scope_missing";
 
 /**
  * The connection no longer grants the resource (the user narrowed the grant): the resource is
@@ -178,30 +178,28 @@ export async function resumeConnection(db: Queryable, connectionId: string): Pro
 }
 
 /**
- * A rate limit of the connection's own token: its active resources of `platform` wait at least
- * `waitMs` (database clock). Returns how many were delayed.
+ * The connection's active resources (only those of `platform`, when given) wait at least until
+ * `until`: a time (a transient token failure: until the refresh is retried), or `waitMs` from now
+ * on the database clock (a rate limit of the connection's own token). Returns how many were delayed.
  */
-export async function delayConnectionPlatform(
+export async function delayConnection(
   db: Queryable,
   connectionId: string,
-  platform: string,
-  waitMs: number,
+  until: Date | { waitMs: number },
+  platform?: string,
 ): Promise<number> {
   const { rowCount } = await db.query(
     `UPDATE sync_states
-     SET next_poll_at = GREATEST(next_poll_at, now() + make_interval(secs => $3::float8 / 1000)), updated_at = now()
-     WHERE connection_id = $1 AND platform = $2 AND status = 'active'`,
-    [connectionId, platform, waitMs],
-  );
-  return rowCount ?? 0;
-}
-
-/** A transient token failure: the connection's resources wait at least until the refresh is retried. */
-export async function delayConnection(db: Queryable, connectionId: string, until: Date): Promise<number> {
-  const { rowCount } = await db.query(
-    `UPDATE sync_states SET next_poll_at = GREATEST(next_poll_at, $2), updated_at = now()
-     WHERE connection_id = $1 AND status = 'active'`,
-    [connectionId, until],
+     SET next_poll_at = GREATEST(next_poll_at,
+           coalesce($2::timestamptz, now() + make_interval(secs => $3::float8 / 1000))),
+         updated_at = now()
+     WHERE connection_id = $1 AND status = 'active' AND ($4::text IS NULL OR platform = $4::text)`,
+    [
+      connectionId,
+      until instanceof Date ? until : null,
+      until instanceof Date ? null : until.waitMs,
+      platform ?? null,
+    ],
   );
   return rowCount ?? 0;
 }
