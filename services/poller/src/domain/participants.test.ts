@@ -12,6 +12,8 @@ describe("addresses", () => {
     expect(normalizeAddress("not an address")).toBeNull();
     expect(normalizeAddress("@x.org")).toBeNull();
     expect(normalizeAddress(null)).toBeNull();
+    // Postgres text cannot hold NUL: such an address could never match a contact.
+    expect(normalizeAddress("ada\u0000@x.org")).toBeNull();
   });
 });
 

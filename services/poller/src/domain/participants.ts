@@ -14,7 +14,9 @@ export function normalizeAddress(raw: string | null | undefined): string | null 
   if (value.toLowerCase().startsWith("mailto:")) value = value.slice(7);
   value = value.trim().toLowerCase();
   const at = value.lastIndexOf("@");
-  if (at <= 0 || at === value.length - 1 || /\s/.test(value) || value.length > 320) return null;
+  if (at <= 0 || at === value.length - 1 || /\s/.test(value) || value.includes("\0") || value.length > 320) {
+    return null;
+  }
   return value;
 }
 

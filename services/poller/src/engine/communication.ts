@@ -4,11 +4,11 @@ import { type Communication, communicationParties, normalizeAddress } from "../d
 /** A possible communication event: the record, the other person's address, which way. */
 export type CommunicationCandidate = {
   id: string;
-  external_id: string;
+  externalId: string;
   email: string;
   channel: "email" | "meeting";
   direction: "inbound" | "outbound";
-  occurred_at: string;
+  occurredAt: Date;
 };
 
 export type CommunicationItem = { externalId: string; communication: Communication; occurredAt: Date };
@@ -40,11 +40,11 @@ export function communicationCandidates(
     for (const email of new Set(counterparts)) {
       out.push({
         id: uuidv7(),
-        external_id: item.externalId,
+        externalId: item.externalId,
         email,
         channel: item.communication.channel,
         direction,
-        occurred_at: item.occurredAt.toISOString(),
+        occurredAt: item.occurredAt,
       });
     }
   }

@@ -581,6 +581,54 @@ describe("communication events", () => {
     );
     expect(await engine.run()).toMatchObject({ communication_events: 0, records_unchanged: 6 });
   });
+
+  it("stores ids, addresses and payloads whatever characters they hold", async () => {
+    // The page statement takes ids and addresses as Postgres array literals: quotes, backslashes,
+    // braces, commas, spaces and the word NULL must all arrive as they were sent.
+    const t = await setup();
+    const tok = token();
+    const userId = await createUser(db.pool);
+    const odd = await addContact(db.pool, userId, 'o"neil\\x,{y}@example.com');
+    const ids = ['say "hi"', "back\\slash", "{a,b}", "NULL", " spaced ", "ünï 😀", "a\u001fb"];
+    t.platform.setItems(tok, [
+      ...ids.map((id) => ({ id, title: `title of ${id} \\ "quoted" \u0001 ✓` })),
+      {
+        id: "mail",
+        title: "hi",
+        kind: "email" as const,
+        from: 'O"Neil\\x,{Y}@Example.com',
+        to: ["me@x.io"],
+        at: "2026-11-20T10:00:00Z",
+      },
+    ]);
+    const conn = await t.connect(tok, { userId });
+    expect(await t.engine().run()).toMatchObject({ polled: 1, records_added: 8, communication_events: 1 });
+    const stored = await storedRecords(db.pool, conn.id);
+    expect(stored.map((r) => r.external_id).sort()).toEqual([...ids, "mail"].sort());
+    for (const id of ids) {
+      expect(stored.find((r) => r.external_id === id)?.payload.title).toBe(
+        `title of ${id} \\ "quoted" \u0001 ✓`,
+      );
+    }
+    const events = await db.pool.query(
+      "SELECT contact_id FROM communication_events WHERE connection_id = $1",
+      [conn.id],
+    );
+    expect(events.rows).toEqual([{ contact_id: odd }]);
+  });
+
+  it("refuses an external id holding a NUL character as malformed, storing nothing of the page", async () => {
+    const t = await setup();
+    const tok = token();
+    t.platform.setItems(tok, [
+      { id: "fine", title: "a" },
+      { id: "bad\u0000id", title: "b" },
+    ]);
+    const conn = await t.connect(tok);
+    expect(await t.engine().run()).toMatchObject({ polled: 0, failed: 1 });
+    expect(await storedRecords(db.pool, conn.id)).toEqual([]);
+    expect((await syncState(db.pool, conn.id, t.name))?.last_error).toMatch(/NUL/);
+  });
 });
 
 describe("replicas", () => {

@@ -93,6 +93,9 @@ export function preparePage(page: Page): PreparedPage {
     if (typeof id !== "string" || id.length === 0 || id.length > MAX_EXTERNAL_ID) {
       throw malformed("record", `record ${i} has no usable externalId`);
     }
+    // Postgres text cannot hold NUL: the page statement would fail for every page of its batch.
+    if (id.includes("\u0000"))
+      throw malformed("record", `record ${i} has an externalId holding a NUL character`);
     if (record.payload === undefined) throw malformed("record", `record ${id} has no payload`);
     let occurredAt: Date | null = null;
     if (record.occurredAt !== undefined) {
