@@ -1,6 +1,6 @@
 /**
  * npm run bench:poll [-- --connections 10000 --items 20 --latency 50 --concurrency 256 --platform-concurrency 128
- *                       --node-flags=--max-semi-space-size=64 --profile /tmp/prof --log-statements --explain 50
+ *                       --node-flags='--max-semi-space-size=64' --profile /tmp/prof --log-statements --explain 50
  *                       --setup 'SQL run after seeding' --warmup 600 --platforms gmail,calendar --runs 3]
  *
  * The poller end to end, as production runs it: the service process (`services/poller/src/main.ts`,
@@ -18,7 +18,7 @@
  * the poller process's peak RSS (VmHWM), and the CPU each process used (and the whole machine,
  * which other work may share). Tracing is off in the poller (OTEL_SDK_DISABLED). The concurrency
  * defaults here are a replica sized for a 10,000-connection tick (the service defaults, 64 and 32,
- * suit a replica among several).
+ * suit a replica among several), with the young generation the README gives such a replica.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -45,6 +45,9 @@ import {
 import { formatReference, referenceWork } from "./reference-work.ts";
 import { finishSeeding, insertContacts, insertUsers } from "./seed.ts";
 
+/** A young generation for pages of 256 polls in flight (services/poller/README.md, Configuration). */
+const REPLICA_256_NODE_FLAGS = ["--max-semi-space-size=128", "--min-semi-space-size=128"];
+
 const { values: args } = parseArgs({
   options: {
     connections: { type: "string", default: "10000" },
@@ -54,8 +57,11 @@ const { values: args } = parseArgs({
     "platform-concurrency": { type: "string", default: "128" },
     /** Writes V8 CPU profiles of the poller and the simulator to `<dir>/poller` and `<dir>/simulator`. */
     profile: { type: "string" },
-    /** Node flags of the poller process: the image's entrypoint's (scripts/docker-entrypoint.sh) by default. */
-    "node-flags": { type: "string", default: "--max-semi-space-size=64" },
+    /**
+     * Node flags of the poller process: by default those services/poller/README.md gives a replica
+     * of 256 slots (the image's entrypoint sets a 64 MB semi-space, for its default 64).
+     */
+    "node-flags": { type: "string", default: REPLICA_256_NODE_FLAGS.join(" ") },
     /** Logs every statement of the bench database (Postgres server log), for a breakdown afterwards. */
     "log-statements": { type: "boolean", default: false },
     /** Logs the plans (EXPLAIN ANALYZE) of statements slower than this many ms (auto_explain). */
@@ -222,8 +228,8 @@ try {
     [
       ...(args.profile ? ["--cpu-prof", `--cpu-prof-dir=${args.profile}/simulator`] : []),
       // The stand-in for six platforms shares the two cores with what is measured: the poller's
-      // young generation cuts its garbage collection too (about 2.0 -> 1.3 s a run).
-      "--max-semi-space-size=64",
+      // young generation cuts its garbage collection too.
+      ...REPLICA_256_NODE_FLAGS,
       "tools/provider-simulator/src/main.ts",
     ],
     {
