@@ -273,7 +273,13 @@ try {
       async (i) => {
         const kind = kinds[i % kinds.length] as (typeof kinds)[number];
         const connectionKey = `${label}-${i}`;
-        const grant = await control.createGrant({ provider: kind.provider, connectionKey });
+        // The platform's data exists before the tick, as a real platform's does: generating it is
+        // the simulator's work, not the poller's, and stays out of the timed window.
+        const grant = await control.createGrant({
+          provider: kind.provider,
+          connectionKey,
+          generateData: true,
+        });
         if (kind.provider === "google" && kind.platform !== "youtube") {
           await control.setParticipants({ connectionKey, participants: CONTACTS });
         }

@@ -38,6 +38,22 @@ describe("generated data", () => {
     expect(fresh.data.dataset(fresh.data.account("google", "c0"), gmailMessages).items).toEqual(first);
   });
 
+  it("generates a connection's data with its grant when asked: the same data its first request would get", async () => {
+    const sim = await startSimulator();
+    await sim.control.createGrant({ provider: "google", connectionKey: "early", generateData: true });
+    await sim.control.createGrant({ provider: "discord", connectionKey: "lazy" });
+    // Gmail, Calendar and YouTube for the Google grant; nothing yet for the other.
+    expect(await sim.control.dataStats()).toMatchObject({ accounts: 1, datasets: 3 });
+    const fresh = new SimulatorState({ dataEpoch: sim.state.data.epoch });
+    for (const spec of resourceSpecs.values()) {
+      if (!["gmail", "calendar", "youtube"].includes(spec.platform)) continue;
+      expect(
+        sim.state.data.dataset(sim.state.data.account("google", "early"), spec).items,
+        spec.name,
+      ).toEqual(fresh.data.dataset(fresh.data.account("google", "early"), spec).items);
+    }
+  });
+
   it("keeps a connection's data across grants (a reconnect sees the same mailbox) and forgets it on reset", async () => {
     const sim = await startSimulator();
     const first = await sim.control.createGrant({ provider: "google", connectionKey: "re" });
