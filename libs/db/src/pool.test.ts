@@ -13,6 +13,29 @@ afterAll(async () => {
   await db?.drop();
 });
 
+describe("createPool", () => {
+  it("applies session settings to every connection, values with spaces and backslashes included", async () => {
+    const pool = createPool(db.url, {
+      max: 2,
+      sessionSettings: { plan_cache_mode: "force_generic_plan", search_path: "public, pg_catalog" },
+    });
+    try {
+      const [one, two] = await Promise.all([pool.connect(), pool.connect()]);
+      for (const client of [one, two]) {
+        const { rows } = await (client as NonNullable<typeof one>).query(
+          "SELECT current_setting('plan_cache_mode') AS mode, current_setting('search_path') AS path",
+        );
+        expect(rows[0]).toEqual({ mode: "force_generic_plan", path: "public, pg_catalog" });
+      }
+      one?.release();
+      two?.release();
+    } finally {
+      await pool.end();
+    }
+    expect(() => createPool(db.url, { sessionSettings: { "x -c y": "1" } })).toThrow(/not a setting name/);
+  });
+});
+
 describe("databaseNow", () => {
   it("rounds the database's microseconds down or up to the millisecond, as asked", async () => {
     await withTransaction(db.pool, async (client) => {

@@ -14,6 +14,8 @@ export interface PoolOptions {
    * Node would treat the event as an uncaught error and exit. Pass the service's logger here.
    */
   onError?: (err: Error) => void;
+  /** Settings of every session the pool opens (`SET` at connection start), e.g. `{ plan_cache_mode: "force_generic_plan" }`. */
+  sessionSettings?: Readonly<Record<string, string>>;
 }
 
 export function createPool(databaseUrl: string, options: PoolOptions = {}): pg.Pool {
@@ -21,9 +23,20 @@ export function createPool(databaseUrl: string, options: PoolOptions = {}): pg.P
     connectionString: databaseUrl,
     ...(options.max !== undefined && { max: options.max }),
     ...(options.applicationName !== undefined && { application_name: options.applicationName }),
+    ...(options.sessionSettings !== undefined && { options: sessionOptions(options.sessionSettings) }),
   });
   pool.on("error", options.onError ?? (() => {}));
   return pool;
+}
+
+/** The startup `options` parameter for session settings: `-c name=value`, spaces and backslashes escaped. */
+function sessionOptions(settings: Readonly<Record<string, string>>): string {
+  return Object.entries(settings)
+    .map(([name, value]) => {
+      if (!/^[a-z_][a-z0-9_.]*$/i.test(name)) throw new Error(`not a setting name: ${JSON.stringify(name)}`);
+      return `-c ${name}=${value.replace(/[\\ ]/g, "\\$&")}`;
+    })
+    .join(" ");
 }
 
 /**

@@ -231,6 +231,14 @@ describe("the service", () => {
       "token.refresh-requested on NATS",
       patience,
     );
+    // The pages went through the page writer's own connections (set to generic plans), which run
+    // nothing else.
+    const writers = await db.pool.query<{ query: string }>(
+      `SELECT query FROM pg_stat_activity
+       WHERE datname = current_database() AND application_name = 'poller-page-writer'`,
+    );
+    expect(writers.rows.length).toBeGreaterThan(0);
+    for (const { query } of writers.rows) expect(query).toMatch(/^WITH pages AS/);
   });
 
   it("pauses on token.failed (needs_reauth), resumes and polls at once on token.refreshed", async () => {

@@ -1,12 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { cipherFromKeyConfig } from "@syncwell/credentials";
+import { createPool } from "@syncwell/db";
 import { createRateLimiter } from "@syncwell/rate-limit";
 import type { ServiceContext } from "@syncwell/runtime";
 import { type Config, defaultRateLimitPerSec, platformEnvSettings } from "./config.ts";
 import type { Connector } from "./connectors/connector.ts";
 import { checkAutovacuum } from "./engine/autovacuum-check.ts";
 import { pollerMetrics } from "./engine/metrics.ts";
+import { PAGE_WRITE_SESSION_SETTINGS, PAGE_WRITES_IN_FLIGHT } from "./engine/page-writer.ts";
 import { PollEngine } from "./engine/poll-engine.ts";
 import { PollRunCoordinator } from "./engine/run-coordinator.ts";
 import type { PlatformRuntime, PollSettings } from "./engine/settings.ts";
@@ -80,8 +82,15 @@ export function pollerServices(
       logger.warn({ platform, baseUrl: runtime.baseUrl }, "platform API URL overridden in production");
     }
   }
+  const pageWritePool = createPool(ctx.config.DATABASE_URL, {
+    max: PAGE_WRITES_IN_FLIGHT,
+    applicationName: `${ctx.name}-page-writer`,
+    sessionSettings: PAGE_WRITE_SESSION_SETTINGS,
+    onError: (err) => logger.warn({ err }, "idle page-writer connection failed; it will be replaced"),
+  });
   const engine = new PollEngine({
     pool: ctx.pool,
+    pageWritePool,
     // The token service's keys: the poller decrypts access tokens, never writes them.
     cipher: cipherFromKeyConfig(ctx.config),
     limiter: createRateLimiter(ctx.pool),
@@ -104,6 +113,7 @@ export function pollerServices(
   ctx.shutdown.add("poll engine", async () => {
     await engine.stop();
     await coordinator.stop();
+    await pageWritePool.end();
   });
   const services = { engine, coordinator };
   byContext.set(ctx, services);

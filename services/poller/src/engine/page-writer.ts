@@ -7,14 +7,27 @@ export type PageWriterOptions = {
   maxBatch?: number;
   /** How long the first page of a batch waits for company. */
   maxWaitMs?: number;
-  /**
-   * Statements in flight at once (pool connections used). Two keep Postgres busy while the next
-   * batch gathers; more make concurrent statements contend for the same index pages (every new
-   * record goes to the right edge of the UUIDv7 primary key) and split into smaller batches:
-   * 4 cost Postgres about 15% more CPU in the poller bench, 1 left it idle between statements.
-   */
+  /** Statements in flight at once (pool connections used); `PAGE_WRITES_IN_FLIGHT` by default. */
   maxConcurrent?: number;
 };
+
+/**
+ * Page statements in flight at once. Two keep Postgres busy while the next batch gathers; more
+ * make concurrent statements contend for the same index pages (every new record goes to the right
+ * edge of the UUIDv7 primary key) and split into smaller batches: 4 cost Postgres about 15% more
+ * CPU in the poller bench, 1 left it idle between statements.
+ */
+export const PAGE_WRITES_IN_FLIGHT = 2;
+
+/**
+ * Session settings for connections that run only page statements: generic plans. The statement's
+ * plan does not depend on its parameters (every access to a large table is by index), while a
+ * custom plan costs a planning of the whole statement with each batch's values folded in (its
+ * arrays and payload text included) — done on the first five runs of each shape on every pooled
+ * connection, and whenever the planner judged it worth it: about 6% of Postgres's CPU in
+ * bench:poll. Not for a pool shared with other statements, whose plans may depend on their values.
+ */
+export const PAGE_WRITE_SESSION_SETTINGS = { plan_cache_mode: "force_generic_plan" } as const;
 
 type Pending = { page: PageWrite; resolve: (result: PageResult) => void; reject: (err: unknown) => void };
 
@@ -44,7 +57,7 @@ export class PageWriter {
     this.logger = logger;
     this.maxBatch = options.maxBatch ?? 32;
     this.maxWaitMs = options.maxWaitMs ?? 2;
-    this.maxConcurrent = options.maxConcurrent ?? 2;
+    this.maxConcurrent = options.maxConcurrent ?? PAGE_WRITES_IN_FLIGHT;
   }
 
   write(page: PageWrite): Promise<PageResult> {

@@ -26,6 +26,11 @@ import { resumeGrantedResources } from "./sync-state.repository.ts";
 
 export type PollEngineOptions = {
   pool: pg.Pool;
+  /**
+   * Connections for the page statements alone (`PAGE_WRITES_IN_FLIGHT` of them), with generic plans
+   * (see page-writer.ts); the shared pool when absent.
+   */
+  pageWritePool?: pg.Pool;
   cipher: TokenCipher;
   limiter: RateLimiter;
   platforms: ReadonlyMap<string, PlatformRuntime>;
@@ -118,7 +123,7 @@ export class PollEngine {
       metrics: options.metrics,
       source: options.source ?? "poller",
       shouldRequestRefresh: (connectionId) => this.shouldRequestRefresh(connectionId),
-      pageWriter: new PageWriter(options.pool, options.logger),
+      pageWriter: new PageWriter(options.pageWritePool ?? options.pool, options.logger),
     };
   }
 
