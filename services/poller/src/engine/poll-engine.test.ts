@@ -276,14 +276,20 @@ describe("scopes", () => {
     const tok = token();
     t.platform.setItems(tok, items("s", 2));
     const conn = await t.connect(tok);
+    const otherTok = token();
+    t.platform.setItems(otherTok, items("o", 1));
+    const other = await t.connect(otherTok);
     const engine = t.engine();
-    expect(await engine.run()).toMatchObject({ polled: 1, records_added: 2 });
+    expect(await engine.run()).toMatchObject({ polled: 2, records_added: 3 });
 
-    // The user narrowed the grant: the connection keeps another scope only.
-    await db.pool.query("UPDATE connections SET scopes = ARRAY['other'] WHERE id = $1", [conn.id]);
+    // The users narrowed their grants: the connections keep another scope only.
+    await db.pool.query("UPDATE connections SET scopes = ARRAY['other'] WHERE id = ANY($1)", [
+      [conn.id, other.id],
+    ]);
     await makeDue(db.pool, conn.id);
+    await makeDue(db.pool, other.id);
     const requestsBefore = t.platform.requestsFor(tok).length;
-    expect(await engine.run()).toMatchObject({ polled: 0, skipped: 1, failed: 0 });
+    expect(await engine.run()).toMatchObject({ polled: 0, skipped: 2, failed: 0 });
     expect(t.platform.requestsFor(tok)).toHaveLength(requestsBefore);
     expect(await syncState(db.pool, conn.id, t.name)).toMatchObject({
       status: "paused",
@@ -297,18 +303,27 @@ describe("scopes", () => {
     expect(await engine.run()).toMatchObject({ polled: 0, skipped: 0, failed: 0 });
     expect(t.platform.requestsFor(tok)).toHaveLength(requestsBefore);
 
-    // Granted again: resumed, and polled in that same run from its cursor.
+    // Granted again. A re-authorization publishes token.refreshed, whose prompt poll of that
+    // connection resumes it and polls it from its cursor at once; the other connection waits.
     t.platform.setItems(tok, [{ id: "s-0003", title: "new" }]);
-    await db.pool.query("UPDATE connections SET scopes = ARRAY['other', $2] WHERE id = $1", [
-      conn.id,
+    await db.pool.query("UPDATE connections SET scopes = ARRAY['other', $2] WHERE id = ANY($1)", [
+      [conn.id, other.id],
       t.name,
     ]);
-    expect(await engine.run()).toMatchObject({ polled: 1, records_added: 1, records_unchanged: 0 });
+    expect(await engine.run({ connectionId: conn.id, linger: false })).toMatchObject({
+      polled: 1,
+      records_added: 1,
+      records_unchanged: 0,
+    });
     expect(await syncState(db.pool, conn.id, t.name)).toMatchObject({
       status: "active",
       paused_reason: null,
     });
     expect(await storedRecords(db.pool, conn.id)).toHaveLength(3);
+    expect(await syncState(db.pool, other.id, t.name)).toMatchObject({ status: "paused" });
+    // The next tick's run resumes every resource whose scopes are back.
+    expect(await engine.run()).toMatchObject({ polled: 1, records_added: 0 });
+    expect(await syncState(db.pool, other.id, t.name)).toMatchObject({ status: "active" });
   });
 });
 
