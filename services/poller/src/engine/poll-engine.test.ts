@@ -544,7 +544,7 @@ describe("communication events", () => {
         kind: "email",
         from: "Ada Lovelace <ADA@Example.COM>",
         to: [me],
-        at: "2026-11-20T10:00:00Z",
+        at: "2026-11-20T10:00:00.123Z",
       },
       {
         id: "m2",
@@ -584,9 +584,15 @@ describe("communication events", () => {
         ["m5", carol, "meeting", "outbound"],
       ].sort((x, y) => (`${x[0]}/${x[1]}` < `${y[0]}/${y[1]}` ? -1 : 1)),
     );
+    // To the millisecond, on the event and on its record.
     expect(events.rows.find((e) => e.external_id === "m1")?.occurred_at.toISOString()).toBe(
-      "2026-11-20T10:00:00.000Z",
+      "2026-11-20T10:00:00.123Z",
     );
+    const record = await db.pool.query<{ occurred_at: Date }>(
+      "SELECT occurred_at FROM raw_records WHERE connection_id = $1 AND external_id = 'm1'",
+      [conn.id],
+    );
+    expect(record.rows[0]?.occurred_at.toISOString()).toBe("2026-11-20T10:00:00.123Z");
     expect((await ingested(conn.id))[0]?.communicationEventsCreated).toBe(5);
 
     // Seen again in a full listing: nothing new.
