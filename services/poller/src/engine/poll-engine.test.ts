@@ -2,6 +2,7 @@
 // faults): storage and counts, cursors and pagination, resets, crashes between pages, tokens,
 // failures, communication events.
 import { randomBytes, randomUUID } from "node:crypto";
+import { databaseNow } from "@syncwell/db";
 import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Connector, SyncPosition } from "../connectors/connector.ts";
@@ -670,7 +671,11 @@ describe("replicas", () => {
       }),
     );
     const started = Date.now();
-    const [one, two] = await Promise.all(replicas.map((r) => r.run()));
+    // The replicas of one tick run from the same start (the owner's, passed on with the wake-up, as
+    // PollRunCoordinator does): each taking its own would leave one of them unable to claim the
+    // sync states the other created, due at the other's later start (the test horizon is 0).
+    const startedAt = await databaseNow(db.pool, "up");
+    const [one, two] = await Promise.all(replicas.map((r) => r.run({ startedAt })));
     const elapsed = Date.now() - started;
     expect((one?.polled ?? 0) + (two?.polled ?? 0)).toBe(40);
     expect(one?.polled).toBeGreaterThan(0);
