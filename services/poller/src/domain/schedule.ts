@@ -71,7 +71,7 @@ export function tokenUsable(
 
 /**
  * True when a connection's scopes allow a resource: it needs none, or the connection has any of
- * them (the same rule creates sync states, in SQL: `ensureSyncStates`).
+ * them (the same rule in SQL, for creating and resuming sync states: `GRANTED_SQL`).
  */
 export function grantsAnyOf(scopes: readonly string[], required: readonly string[]): boolean {
   return required.length === 0 || required.some((scope) => scopes.includes(scope));

@@ -50,6 +50,15 @@ export type ClaimedSyncState = {
   tokenExpiresNever: boolean;
 };
 
+/**
+ * The resources of a run as rows `r` (`$n` holds `JSON.stringify(resources)`), and the scope rule
+ * on connection `c`: the resource needs no scope, or the connection has any of those it needs
+ * (`grantsAnyOf` in domain/schedule.ts is the same rule, for a claimed row).
+ */
+export const resourceSpecsSql = (param: string): string =>
+  `jsonb_to_recordset(${param}::jsonb) AS r(provider text, platform text, resource text, "requiredScopes" text[])`;
+export const GRANTED_SQL = `(cardinality(r."requiredScopes") = 0 OR c.scopes && r."requiredScopes")`;
+
 const POLLABLE_SQL = `c.status IN (${POLLABLE_STATUSES.map((s) => `'${s}'`).join(", ")}) AND c.revoked_at IS NULL`;
 
 /**
@@ -72,10 +81,10 @@ export async function ensureSyncStates(
   const { rowCount } = await db.query(
     `INSERT INTO sync_states (connection_id, platform, resource, next_poll_at)
      SELECT c.id, r.platform, r.resource, coalesce($2::timestamptz, now())
-     FROM jsonb_to_recordset($1::jsonb) AS r(provider text, platform text, resource text, "requiredScopes" text[])
+     FROM ${resourceSpecsSql("$1")}
      JOIN connections c ON c.provider = r.provider
      WHERE ${POLLABLE_SQL} ${filter}
-       AND (cardinality(r."requiredScopes") = 0 OR c.scopes && r."requiredScopes")
+       AND ${GRANTED_SQL}
        AND NOT EXISTS (
          SELECT 1 FROM sync_states s
          WHERE s.connection_id = c.id AND s.platform = r.platform AND s.resource = r.resource)

@@ -1,5 +1,5 @@
 import type { Queryable } from "@syncwell/db";
-import type { ResourceSpec } from "./claims.repository.ts";
+import { GRANTED_SQL, type ResourceSpec, resourceSpecsSql } from "./claims.repository.ts";
 
 /**
  * Writes to `sync_states` outside a page (a page's own state is written with its records, see
@@ -113,12 +113,11 @@ export async function resumeGrantedResources(
   const { rowCount } = await db.query(
     `UPDATE sync_states s
      SET status = 'active', paused_reason = NULL, next_poll_at = LEAST(s.next_poll_at, now()), updated_at = now()
-     FROM jsonb_to_recordset($1::jsonb) AS r(provider text, platform text, resource text, "requiredScopes" text[]),
-          connections c
+     FROM ${resourceSpecsSql("$1")}, connections c
      WHERE s.status = 'paused' AND s.paused_reason = $2
        AND s.platform = r.platform AND s.resource = r.resource
        AND c.id = s.connection_id AND c.provider = r.provider
-       AND (cardinality(r."requiredScopes") = 0 OR c.scopes && r."requiredScopes")
+       AND ${GRANTED_SQL}
        AND ($3::uuid IS NULL OR s.connection_id = $3::uuid)`,
     [JSON.stringify(resources), SCOPE_MISSING, options.connectionId ?? null],
   );
