@@ -22,16 +22,55 @@ export function median(values: readonly number[]): number {
 
 /** CPU seconds (user + system) the processes `pids` have used so far; one that exited counts 0. */
 export function processCpuSeconds(pids: readonly number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-      ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
-    } catch {
-      // exited meanwhile
+  let seconds = 0;
+  for (const pid of pids) seconds += cpuSecondsOf(pid) ?? 0;
+  return seconds;
+}
+
+/** CPU seconds (user + system) process `pid` has used so far; undefined once it exited. */
+function cpuSecondsOf(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+  } catch {
+    return undefined; // exited
+  }
+}
+
+/**
+ * CPU seconds a changing set of processes has used since it was made, such as the Postgres
+ * backends of one database: pools open and close connections during a run, and a plain
+ * before-and-after sum loses what a process that exited had used, down to a negative total.
+ * `sample()` keeps each process's latest figure (call it often); a process that exits counts what
+ * it had used at its last sample, and one first seen after the start counts from zero.
+ */
+export class CpuTracker {
+  readonly #listPids: () => readonly number[];
+  readonly #atStart = new Map<number, number>();
+  readonly #latest = new Map<number, number>();
+
+  constructor(listPids: () => readonly number[]) {
+    this.#listPids = listPids;
+    for (const pid of listPids()) {
+      const seconds = cpuSecondsOf(pid);
+      if (seconds !== undefined) this.#atStart.set(pid, seconds);
     }
   }
-  return ticks / 100;
+
+  sample(): void {
+    for (const pid of this.#listPids()) {
+      const seconds = cpuSecondsOf(pid);
+      if (seconds !== undefined) this.#latest.set(pid, seconds);
+    }
+  }
+
+  /** Samples once more and returns the seconds used since the start. */
+  seconds(): number {
+    this.sample();
+    let total = 0;
+    for (const [pid, seconds] of this.#latest) total += seconds - (this.#atStart.get(pid) ?? 0);
+    return total;
+  }
 }
 
 /** A process's resident memory in bytes, now (`VmRSS`) or at its peak (`VmHWM`); 0 once it exited. */

@@ -32,12 +32,12 @@ import { databaseNow, findJobRun } from "@syncwell/db";
 import { SimulatorControl } from "@syncwell/provider-simulator";
 import { createLogger } from "@syncwell/telemetry";
 import {
+  CpuTracker,
   createTestDatabase,
   createTestNats,
   freePort,
   median,
   percentile,
-  processCpuSeconds,
   processMemoryBytes,
   publishTick,
   waitFor,
@@ -433,17 +433,8 @@ try {
       expectedPolls = await seed(round > 1 ? `bench${round}` : "bench", N);
       await db.pool.query("ANALYZE");
     }
-    let peakSampled = 0;
-    const sampler = setInterval(() => {
-      peakSampled = Math.max(peakSampled, processMemoryBytes(pid, "VmRSS"));
-    }, 200);
     process.stdout.write(`polling ${expectedPolls} resources of ${N} connections…\n`);
     const simPid = sim.pid as number;
-    const cpuOf = {
-      poller: () => processCpuSeconds([pid]),
-      simulator: () => processCpuSeconds([simPid]),
-      postgres: () => processCpuSeconds(postgresBackends(db.name)),
-    };
     // A checkpoint now rather than one starting mid-run (earlier runs' WAL can be close to
     // max_wal_size): after a checkpoint every page's first change is logged whole, which would make
     // one run differ from the next by a few percent.
@@ -451,12 +442,18 @@ try {
     // WAL the whole server writes during the run (this database's share on a quiet server).
     const walStart = (await db.pool.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn"))
       .rows[0]?.lsn;
-    const cpuBefore = {
-      poller: cpuOf.poller(),
-      simulator: cpuOf.simulator(),
-      postgres: cpuOf.postgres(),
-      machine: machineBusySeconds(),
+    const cpuOf = {
+      poller: new CpuTracker(() => [pid]),
+      simulator: new CpuTracker(() => [simPid]),
+      // Pools open and close backends during the run: sampled, so one that exits still counts.
+      postgres: new CpuTracker(() => postgresBackends(db.name)),
     };
+    const machineBusyBefore = machineBusySeconds();
+    let peakSampled = 0;
+    const sampler = setInterval(() => {
+      peakSampled = Math.max(peakSampled, processMemoryBytes(pid, "VmRSS"));
+      cpuOf.postgres.sample();
+    }, 200);
     // Rounded down: every row the tick writes is at or after it.
     const tickAt = await databaseNow(db.pool, "down");
     const started = performance.now();
@@ -486,10 +483,10 @@ try {
       ).rows[0]?.bytes ?? 0,
     );
     const cpu = {
-      poller: cpuOf.poller() - cpuBefore.poller,
-      simulator: cpuOf.simulator() - cpuBefore.simulator,
-      postgres: cpuOf.postgres() - cpuBefore.postgres,
-      machine: machineBusySeconds() - cpuBefore.machine,
+      poller: cpuOf.poller.seconds(),
+      simulator: cpuOf.simulator.seconds(),
+      postgres: cpuOf.postgres.seconds(),
+      machine: machineBusySeconds() - machineBusyBefore,
     };
     const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
