@@ -189,4 +189,51 @@ describe("communication events' references, checked per statement", () => {
       deleting.release();
     }
   });
+
+  it("looks each parent up by its primary key, however many rows its table holds", async () => {
+    // Through `id IN (SELECT …)` (until migration 20261206120000), Postgres read all of a table of a
+    // few tens of thousands of rows to lock a batch's parents: it takes a batch for 200 keys.
+    const f = await fixture();
+    await db.pool.query(
+      `INSERT INTO contacts (id, user_id, email)
+       SELECT gen_random_uuid(), $1, 'bulk' || g || '@example.com' FROM generate_series(1, 30000) g`,
+      [f.userId],
+    );
+    await insertRecords(db.pool, f.connectionId, 300);
+    await db.pool.query("ANALYZE contacts, raw_records");
+
+    const client = await db.pool.connect();
+    const plans: string[] = [];
+    client.on("notice", (notice) => plans.push(notice.message ?? ""));
+    try {
+      for (const setting of [
+        "LOAD 'auto_explain'",
+        "SET auto_explain.log_min_duration = 0",
+        "SET auto_explain.log_nested_statements = on",
+        "SET auto_explain.log_level = notice",
+      ]) {
+        await client.query(setting);
+      }
+      // 300 events: each of the connection's records with one of 150 contacts.
+      await client.query(
+        `INSERT INTO communication_events (id, user_id, contact_id, connection_id, raw_record_id, channel, direction, occurred_at)
+         SELECT gen_random_uuid(), $1, c.id, $2, r.id, 'email', 'inbound', now()
+         FROM (SELECT id, row_number() OVER (ORDER BY id) AS i FROM raw_records WHERE connection_id = $2) r
+         JOIN (SELECT id, row_number() OVER (ORDER BY id) AS i FROM contacts WHERE user_id = $1 LIMIT 150) c
+           ON c.i = (r.i % 150) + 1`,
+        [f.userId, f.connectionId],
+      );
+    } finally {
+      client.release(true); // not back to the pool with auto_explain on
+    }
+    expect(await count("communication_events", "connection_id", f.connectionId)).toBe(300);
+
+    const checks = plans.filter((plan) => plan.includes("FOR KEY SHARE"));
+    expect(checks).toHaveLength(2);
+    for (const table of ["contacts", "raw_records"]) {
+      const plan = checks.find((check) => check.includes(`FROM ${table} p`)) ?? "";
+      expect(plan).toContain(`Index Scan using ${table}_pkey on ${table} p`);
+      expect(plan).not.toContain(`Seq Scan on ${table}`);
+    }
+  });
 });
