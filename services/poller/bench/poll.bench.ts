@@ -187,16 +187,20 @@ function timeline(arrivalsMs: readonly number[], startMs: number): string {
   return Array.from(perSecond, (n) => n ?? 0).join(" ");
 }
 
-/** CPU seconds the whole machine was busy (all processes, from /proc/stat). */
-function machineBusySeconds(): number {
+/**
+ * CPU seconds of the whole machine so far (all processes, from /proc/stat): busy, and stolen (a
+ * virtual machine's cores running someone else's work: time this machine had less than its cores).
+ */
+function machineSeconds(): { busy: number; steal: number } {
   const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "")
     .trim()
     .split(/\s+/)
     .slice(1)
     .map(Number);
   const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  const steal = fields[7] ?? 0;
   const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-  return (total - idle) / 100;
+  return { busy: (total - idle - steal) / 100, steal: steal / 100 };
 }
 
 /** Postgres backends serving database `name`. */
@@ -448,7 +452,7 @@ try {
       // Pools open and close backends during the run: sampled, so one that exits still counts.
       postgres: new CpuTracker(() => postgresBackends(db.name)),
     };
-    const machineBusyBefore = machineBusySeconds();
+    const machineBefore = machineSeconds();
     let peakSampled = 0;
     const sampler = setInterval(() => {
       peakSampled = Math.max(peakSampled, processMemoryBytes(pid, "VmRSS"));
@@ -482,11 +486,13 @@ try {
         )
       ).rows[0]?.bytes ?? 0,
     );
+    const machineAfter = machineSeconds();
     const cpu = {
       poller: cpuOf.poller.seconds(),
       simulator: cpuOf.simulator.seconds(),
       postgres: cpuOf.postgres.seconds(),
-      machine: machineBusySeconds() - machineBusyBefore,
+      machine: machineAfter.busy - machineBefore.busy,
+      steal: machineAfter.steal - machineBefore.steal,
     };
     const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
@@ -536,7 +542,7 @@ try {
       `WAL written (server)      ${mb(walBytes)}`,
       `poller RSS                start ${mb(rssAtStart)}, peak ${mb(peak)}`,
       `machine reference         ${formatReference(reference)}`,
-      `CPU during the run        poller ${cpu.poller.toFixed(1)} s, simulator ${cpu.simulator.toFixed(1)} s, postgres ${cpu.postgres.toFixed(1)} s; machine busy ${cpu.machine.toFixed(1)} s of ${(2 * elapsedS).toFixed(1)} s on 2 cores; load avg ${load}`,
+      `CPU during the run        poller ${cpu.poller.toFixed(1)} s, simulator ${cpu.simulator.toFixed(1)} s, postgres ${cpu.postgres.toFixed(1)} s; machine busy ${cpu.machine.toFixed(1)} s of ${(2 * elapsedS).toFixed(1)} s on 2 cores, stolen ${cpu.steal.toFixed(1)} s; load avg ${load}`,
       "",
     ];
     process.stdout.write(lines.join("\n"));
