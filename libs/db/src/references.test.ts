@@ -1,6 +1,6 @@
-// Communication events' references, checked per statement (migration
-// 20261126000000_references_checked_per_statement): what their two foreign key constraints
-// guaranteed, including against concurrent transactions.
+// References checked per statement instead of by foreign key constraints: communication events'
+// two (migration 20261126000000_references_checked_per_statement) and raw records' connection
+// (20261206130000): what the constraints guaranteed, including against concurrent transactions.
 
 import { randomUUID } from "node:crypto";
 import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
@@ -36,12 +36,12 @@ async function fixture(): Promise<Fixture> {
   return { userId, connectionId, contactId };
 }
 
-const insertRecords = (q: pg.Pool | pg.PoolClient, connectionId: string, n = 1) =>
+const insertRecords = (q: pg.Pool | pg.PoolClient, connectionId: string, n = 1, idPrefix = "m") =>
   q.query<{ id: string }>(
     `INSERT INTO raw_records (id, connection_id, platform, resource, external_id, payload, content_hash)
-     SELECT gen_random_uuid(), $1, 'gmail', 'messages', 'm' || g, '{}', 'h' FROM generate_series(1, $2) g
+     SELECT gen_random_uuid(), $1, 'gmail', 'messages', $3 || g, '{}', 'h' FROM generate_series(1, $2) g
      RETURNING id`,
-    [connectionId, n],
+    [connectionId, n, idPrefix],
   );
 
 const insertEventWith = (
@@ -61,8 +61,8 @@ const insertEvent = (f: Fixture, rawRecordId: string, contactId = f.contactId) =
 const count = async (table: string, column: string, id: string) =>
   Number((await db.pool.query(`SELECT count(*) AS n FROM ${table} WHERE ${column} = $1`, [id])).rows[0].n);
 
-describe("communication events' references, checked per statement", () => {
-  it("refuses events whose raw record or contact does not exist, naming the foreign key and the key", async () => {
+describe("references checked per statement", () => {
+  it("refuses rows whose parent does not exist, naming the foreign key and the key", async () => {
     const f = await fixture();
     const missing = randomUUID();
     const [record] = (await insertRecords(db.pool, f.connectionId)).rows as [{ id: string }];
@@ -88,6 +88,14 @@ describe("communication events' references, checked per statement", () => {
       ),
     ).rejects.toMatchObject({ code: "23503" });
     expect(await count("communication_events", "raw_record_id", record.id)).toBe(0);
+
+    await expect(insertRecords(db.pool, missing)).rejects.toMatchObject({
+      code: "23503",
+      constraint: "raw_records_connection_id_fkey",
+      message: 'insert on table "raw_records" violates foreign key "raw_records_connection_id_fkey"',
+      detail: `Key (connection_id)=(${missing}) is not present in table "connections".`,
+    });
+    expect(await count("raw_records", "connection_id", missing)).toBe(0);
   });
 
   it("deletes the children with their parent, through both levels", async () => {
@@ -140,11 +148,21 @@ describe("communication events' references, checked per statement", () => {
     await expect(
       db.pool.query("UPDATE contacts SET id = gen_random_uuid() WHERE id = $1", [f.contactId]),
     ).rejects.toMatchObject({ code: "23503", constraint: "communication_events_contact_id_fkey" });
+    await expect(
+      db.pool.query("UPDATE raw_records SET connection_id = $1 WHERE id = $2", [
+        other.connectionId,
+        record.id,
+      ]),
+    ).rejects.toMatchObject({ code: "23503", constraint: "raw_records_connection_id_fkey" });
+    await expect(
+      db.pool.query("UPDATE connections SET id = gen_random_uuid() WHERE id = $1", [f.connectionId]),
+    ).rejects.toMatchObject({ code: "23503", constraint: "raw_records_connection_id_fkey" });
     // Other columns change freely.
     await db.pool.query(`UPDATE raw_records SET last_seen_at = now(), payload = '{"a":1}' WHERE id = $1`, [
       record.id,
     ]);
     await db.pool.query("UPDATE contacts SET name = 'Renamed' WHERE id = $1", [f.contactId]);
+    await db.pool.query("UPDATE connections SET status = 'warning' WHERE id = $1", [f.connectionId]);
   });
 
   it("makes a parent's delete wait for an insert under way, then removes what it inserted", async () => {
@@ -164,6 +182,31 @@ describe("communication events' references, checked per statement", () => {
       await inserting.query("COMMIT");
       await deletion;
       expect(await count("communication_events", "raw_record_id", record.id)).toBe(0);
+    } finally {
+      inserting.release();
+      deleting.release();
+    }
+  });
+
+  it("makes a connection's delete wait for records being inserted, then removes them and their events", async () => {
+    const f = await fixture();
+    const [record] = (await insertRecords(db.pool, f.connectionId)).rows as [{ id: string }];
+    await insertEvent(f, record.id);
+    const inserting = await db.pool.connect();
+    const deleting = await db.pool.connect();
+    try {
+      await inserting.query("BEGIN");
+      await insertRecords(inserting, f.connectionId, 3, "later");
+      let deleted = false;
+      const deletion = deleting.query("DELETE FROM connections WHERE id = $1", [f.connectionId]).then(() => {
+        deleted = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(deleted).toBe(false); // held by the insert's lock on the connection
+      await inserting.query("COMMIT");
+      await deletion;
+      expect(await count("raw_records", "connection_id", f.connectionId)).toBe(0);
+      expect(await count("communication_events", "connection_id", f.connectionId)).toBe(0);
     } finally {
       inserting.release();
       deleting.release();
