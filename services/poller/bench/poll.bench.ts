@@ -399,12 +399,16 @@ try {
   let firstAt = 0;
   /** When each data.ingested arrived (performance.now()), for the per-second timeline. */
   const arrivals: number[] = [];
+  /** When each resource's last data.ingested arrived: the one the run waits for at its end. */
+  const lastByResource = new Map<string, number>();
   const subscription = nc.subscribe(`${nats.prefix}.data.ingested`, {
-    callback: () => {
+    callback: (_err, msg) => {
       ingested += 1;
       lastAt = performance.now();
       arrivals.push(lastAt);
       if (ingested === 1) firstAt = lastAt;
+      const resource = (msg.json() as { data?: { resource?: unknown } }).data?.resource;
+      if (typeof resource === "string") lastByResource.set(resource, lastAt);
     },
   });
   await nc.flush();
@@ -434,6 +438,7 @@ try {
     if (WARMUP > 0 || round > 1) {
       ingested = 0;
       arrivals.length = 0;
+      lastByResource.clear();
       expectedPolls = await seed(round > 1 ? `bench${round}` : "bench", N);
       await db.pool.query("ANALYZE");
     }
@@ -538,6 +543,10 @@ try {
       `communication events      ${stats.rows[0]?.comms ?? 0}`,
       `per poll                  p50 ${percentile(sorted, 50).toFixed(0)} ms, p99 ${percentile(sorted, 99).toFixed(0)} ms, max ${(sorted.at(-1) ?? 0).toFixed(0)} ms`,
       `per second                ${timeline(arrivals, started)}`,
+      `last by resource          ${[...lastByResource]
+        .sort((a, b) => a[1] - b[1])
+        .map(([resource, at]) => `${resource} ${((at - started) / 1000).toFixed(1)} s`)
+        .join(", ")}`,
       `payload bytes (avg)       ${sizes.rows.map((r) => `${r.platform} ${r.avg}${r.compressed ? ` (${r.compressed} ${r.method}-compressed)` : ""}`).join(", ")}`,
       `WAL written (server)      ${mb(walBytes)}`,
       `poller RSS                start ${mb(rssAtStart)}, peak ${mb(peak)}`,
