@@ -19,16 +19,16 @@ afterAll(async () => {
 
 type Fixture = { userId: string; connectionId: string; contactId: string };
 
-async function fixture(): Promise<Fixture> {
+async function fixture(q: pg.Pool = db.pool): Promise<Fixture> {
   const userId = randomUUID();
   const connectionId = randomUUID();
   const contactId = randomUUID();
-  await db.pool.query("INSERT INTO users (id, email) VALUES ($1, $2)", [userId, `${userId}@example.com`]);
-  await db.pool.query("INSERT INTO connections (id, user_id, provider) VALUES ($1, $2, 'google')", [
+  await q.query("INSERT INTO users (id, email) VALUES ($1, $2)", [userId, `${userId}@example.com`]);
+  await q.query("INSERT INTO connections (id, user_id, provider) VALUES ($1, $2, 'google')", [
     connectionId,
     userId,
   ]);
-  await db.pool.query("INSERT INTO contacts (id, user_id, email) VALUES ($1, $2, $3)", [
+  await q.query("INSERT INTO contacts (id, user_id, email) VALUES ($1, $2, $3)", [
     contactId,
     userId,
     `${contactId}@example.com`,
@@ -57,6 +57,57 @@ const insertEventWith = (
   );
 const insertEvent = (f: Fixture, rawRecordId: string, contactId = f.contactId) =>
   insertEventWith(db.pool, f, rawRecordId, contactId);
+
+/** `n` more contacts of the user, `bulk<i>@example.com`. */
+const insertContacts = (q: pg.Pool | pg.PoolClient, userId: string, n: number) =>
+  q.query(
+    `INSERT INTO contacts (id, user_id, email)
+     SELECT gen_random_uuid(), $1, 'bulk' || g || '@example.com' FROM generate_series(1, $2) g`,
+    [userId, n],
+  );
+
+/** An event for each of the connection's records without one, with one of the user's first `contacts` contacts. */
+const insertEventsForRecords = (q: pg.Pool | pg.PoolClient, f: Fixture, contacts: number) =>
+  q.query(
+    `INSERT INTO communication_events (id, user_id, contact_id, connection_id, raw_record_id, channel, direction, occurred_at)
+     SELECT gen_random_uuid(), $1, c.id, $2, r.id, 'email', 'inbound', now()
+     FROM (SELECT id, row_number() OVER (ORDER BY id) AS i FROM raw_records x
+           WHERE connection_id = $2 AND NOT EXISTS (SELECT 1 FROM communication_events e WHERE e.raw_record_id = x.id)) r
+     JOIN (SELECT id, row_number() OVER (ORDER BY id) AS i FROM contacts WHERE user_id = $1 ORDER BY id LIMIT $3) c
+       ON c.i = (r.i % $3) + 1`,
+    [f.userId, f.connectionId, contacts],
+  );
+
+/** The plans of the reference checks that `statements` run on `client` (auto_explain, as notices). */
+async function checkPlans(client: pg.PoolClient, statements: () => Promise<unknown>): Promise<string[]> {
+  const plans: string[] = [];
+  const listener = (notice: { message?: string }) => plans.push(notice.message ?? "");
+  client.on("notice", listener);
+  try {
+    for (const setting of [
+      "LOAD 'auto_explain'",
+      "SET auto_explain.log_min_duration = 0",
+      "SET auto_explain.log_nested_statements = on",
+      "SET auto_explain.log_level = notice",
+    ]) {
+      await client.query(setting);
+    }
+    await statements();
+  } finally {
+    client.off("notice", listener);
+  }
+  return plans.filter((plan) => plan.includes("FOR KEY SHARE"));
+}
+
+/** Each table's check found its parents through the primary key, never reading the table. */
+function expectKeyLookups(checks: readonly string[], tables: readonly string[]): void {
+  expect(checks).toHaveLength(tables.length);
+  for (const table of tables) {
+    const plan = checks.find((check) => check.includes(`FROM ${table} p`)) ?? "";
+    expect(plan, table).toContain(`Index Scan using ${table}_pkey on ${table} p`);
+    expect(plan, table).not.toContain(`Seq Scan on ${table}`);
+  }
+}
 
 const count = async (table: string, column: string, id: string) =>
   Number((await db.pool.query(`SELECT count(*) AS n FROM ${table} WHERE ${column} = $1`, [id])).rows[0].n);
@@ -237,46 +288,49 @@ describe("references checked per statement", () => {
     // Through `id IN (SELECT …)` (until migration 20261206120000), Postgres read all of a table of a
     // few tens of thousands of rows to lock a batch's parents: it takes a batch for 200 keys.
     const f = await fixture();
-    await db.pool.query(
-      `INSERT INTO contacts (id, user_id, email)
-       SELECT gen_random_uuid(), $1, 'bulk' || g || '@example.com' FROM generate_series(1, 30000) g`,
-      [f.userId],
-    );
+    await insertContacts(db.pool, f.userId, 30_000);
     await insertRecords(db.pool, f.connectionId, 300);
     await db.pool.query("ANALYZE contacts, raw_records");
 
     const client = await db.pool.connect();
-    const plans: string[] = [];
-    client.on("notice", (notice) => plans.push(notice.message ?? ""));
     try {
-      for (const setting of [
-        "LOAD 'auto_explain'",
-        "SET auto_explain.log_min_duration = 0",
-        "SET auto_explain.log_nested_statements = on",
-        "SET auto_explain.log_level = notice",
-      ]) {
-        await client.query(setting);
-      }
-      // 300 events: each of the connection's records with one of 150 contacts.
-      await client.query(
-        `INSERT INTO communication_events (id, user_id, contact_id, connection_id, raw_record_id, channel, direction, occurred_at)
-         SELECT gen_random_uuid(), $1, c.id, $2, r.id, 'email', 'inbound', now()
-         FROM (SELECT id, row_number() OVER (ORDER BY id) AS i FROM raw_records WHERE connection_id = $2) r
-         JOIN (SELECT id, row_number() OVER (ORDER BY id) AS i FROM contacts WHERE user_id = $1 LIMIT 150) c
-           ON c.i = (r.i % 150) + 1`,
-        [f.userId, f.connectionId],
-      );
+      const plans = await checkPlans(client, () => insertEventsForRecords(client, f, 150));
+      expectKeyLookups(plans, ["contacts", "raw_records"]);
     } finally {
       client.release(true); // not back to the pool with auto_explain on
     }
     expect(await count("communication_events", "connection_id", f.connectionId)).toBe(300);
+  });
 
-    const checks = plans.filter((plan) => plan.includes("FOR KEY SHARE"));
-    expect(checks).toHaveLength(2);
-    for (const table of ["contacts", "raw_records"]) {
-      const plan = checks.find((check) => check.includes(`FROM ${table} p`)) ?? "";
-      expect(plan).toContain(`Index Scan using ${table}_pkey on ${table} p`);
-      expect(plan).not.toContain(`Seq Scan on ${table}`);
+  it("keeps looking parents up by key with plans made while the tables were nearly empty", async () => {
+    // A database of its own, analyzed only while nearly empty (a server without autovacuum): a
+    // session's plan made while a table has a few rows reads it whole, and Postgres keeps it until
+    // the table's statistics change. The checks plan with seqscans off (migration 20261206130000).
+    const fresh = await createTestDatabase();
+    const client = await fresh.pool.connect();
+    try {
+      const f = await fixture(fresh.pool);
+      const [first] = (await insertRecords(client, f.connectionId)).rows as [{ id: string }];
+      await fresh.pool.query("ANALYZE"); // as a new deployment's first analyses would, then none
+      // The session plans all three checks now, while every parent table holds a row or two.
+      await checkPlans(client, () => insertEventWith(client, f, first.id));
+      await fresh.pool.query(
+        `WITH u AS (INSERT INTO users (id, email)
+                    SELECT gen_random_uuid(), 'bulk' || g || '@example.com' FROM generate_series(1, 20000) g
+                    RETURNING id)
+         INSERT INTO connections (id, user_id, provider) SELECT gen_random_uuid(), id, 'google' FROM u`,
+      );
+      await insertContacts(fresh.pool, f.userId, 20_000);
+      await insertRecords(fresh.pool, f.connectionId, 20_000, "bulk");
+
+      const plans = await checkPlans(client, async () => {
+        await insertRecords(client, f.connectionId, 50, "later");
+        await insertEventsForRecords(client, f, 50);
+      });
+      expectKeyLookups(plans, ["connections", "contacts", "raw_records"]);
+    } finally {
+      client.release(true);
+      await fresh.drop();
     }
   });
 });

@@ -15,10 +15,12 @@
 --
 -- schema.prisma keeps the relation; `prisma migrate diff` will report the foreign key as missing:
 -- it is replaced here on purpose and must not be added back by a generated migration.
+-- check_references keeps its `SET enable_seqscan = off` (see 20261206120000).
 
 ALTER TABLE "raw_records" DROP CONSTRAINT "raw_records_connection_id_fkey";
 
-CREATE OR REPLACE FUNCTION "check_references"() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION "check_references"() RETURNS trigger LANGUAGE plpgsql
+  SET enable_seqscan = off AS $$
 DECLARE
   missing uuid;
 BEGIN
