@@ -13,9 +13,11 @@ import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { outboxRow } from "@syncwell/bus";
 import { createEvent } from "@syncwell/contracts";
+import { createPool } from "@syncwell/db";
 import { createTestDatabase, percentile, processCpuSeconds } from "@syncwell/testing";
 import { payloadJson } from "../src/domain/payload-json.ts";
 import { communicationCandidates } from "../src/engine/communication.ts";
+import { PAGE_WRITE_SESSION_SETTINGS } from "../src/engine/page-writer.ts";
 import {
   type PageWrite,
   type PreparedRecord,
@@ -102,7 +104,13 @@ try {
   }
   await finishSeeding(db.pool, args.setup);
 
-  const client = await db.pool.connect();
+  // A connection set up as the poller's page writer sets up its own.
+  const writer = createPool(db.url, {
+    max: 1,
+    applicationName: "write-pages-bench",
+    sessionSettings: PAGE_WRITE_SESSION_SETTINGS,
+  });
+  const client = await writer.connect();
   try {
     const { rows } = await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
     const backend = rows[0]?.pid as number;
@@ -213,6 +221,7 @@ try {
     );
   } finally {
     client.release();
+    await writer.end();
   }
 } finally {
   await db.drop();

@@ -231,7 +231,7 @@ describe("the service", () => {
       "token.refresh-requested on NATS",
       patience,
     );
-    // The pages went through the page writer's own connections (set to generic plans), which run
+    // The pages went through the page writer's own connections (generic plans, no sequential scans), which run
     // nothing else.
     const writers = await db.pool.query<{ query: string }>(
       `SELECT query FROM pg_stat_activity
