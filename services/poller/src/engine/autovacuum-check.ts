@@ -2,12 +2,13 @@ import type { Queryable } from "@syncwell/db";
 import type { Logger } from "@syncwell/telemetry";
 
 /**
- * Warns when the server runs without autovacuum. Postgres keeps each session's query plans —
- * those of the foreign-key checks against raw_records included — until the table's statistics
- * change, and autovacuum is what analyzes a table as it grows. Without it, plans made while
- * raw_records was nearly empty (a new deployment) keep scanning the whole table, and every page
- * write gets slower as the data grows (`npm run bench:write-pages -- --pages 1 --no-autoanalyze`).
- * Returns whether autovacuum is on (null when the setting could not be read).
+ * Warns when the server runs without autovacuum. Every poll updates its sync state and every
+ * changed record its row, so without vacuum their dead rows pile up; and Postgres keeps a
+ * session's plans until a table's statistics change, so a plan made while a table was nearly empty
+ * (a new deployment) may keep reading all of it as it grows. (The page statements and the
+ * reference checks plan without sequential scans and no longer depend on analyses: `npm run
+ * bench:write-pages -- --pages 1 --no-autoanalyze`.) Returns whether autovacuum is on (null when
+ * the setting could not be read).
  */
 export async function checkAutovacuum(db: Queryable, logger: Logger): Promise<boolean | null> {
   try {
@@ -17,7 +18,7 @@ export async function checkAutovacuum(db: Queryable, logger: Logger): Promise<bo
     const on = rows[0]?.autovacuum !== "off";
     if (!on) {
       logger.warn(
-        "Postgres runs with autovacuum off: analyze raw_records and communication_events regularly, or page writes slow down as they grow",
+        "Postgres runs with autovacuum off: vacuum and analyze sync_states, raw_records and communication_events regularly, or they bloat and their plans go stale",
       );
     }
     return on;
