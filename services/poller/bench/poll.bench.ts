@@ -407,8 +407,12 @@ try {
       lastAt = performance.now();
       arrivals.push(lastAt);
       if (ingested === 1) firstAt = lastAt;
-      const resource = (msg.json() as { data?: { resource?: unknown } }).data?.resource;
-      if (typeof resource === "string") lastByResource.set(resource, lastAt);
+      try {
+        const resource = (msg.json() as { data?: { resource?: unknown } }).data?.resource;
+        if (typeof resource === "string") lastByResource.set(resource, lastAt);
+      } catch {
+        // not JSON: counted, without a resource
+      }
     },
   });
   await nc.flush();
