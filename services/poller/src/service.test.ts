@@ -353,7 +353,19 @@ describe("the service", () => {
       },
       "the shared run",
       patience,
-    );
+    ).catch(async (err: Error) => {
+      // What the run and the claims looked like when patience ran out (this wait failed once,
+      // under load, and never again since).
+      const found = await findJobRun(db.pool, jobRunId);
+      const claims = await db.pool.query(
+        "SELECT platform, claimed_by, claimed_until FROM sync_states WHERE claimed_until > now()",
+      );
+      const tags = conns.map((c) => polledBy.get(c.id) ?? []);
+      throw new Error(
+        `${err.message}: job run ${JSON.stringify({ status: found?.status, counts: found?.counts })}, ` +
+          `claims held ${JSON.stringify(claims.rows)}, polls per connection ${JSON.stringify(tags)}`,
+      );
+    });
     expect(run?.counts).toMatchObject({ polled: 30, failed: 0 });
     const tags = conns.flatMap((c) => polledBy.get(c.id) ?? []);
     expect(tags).toHaveLength(30);
