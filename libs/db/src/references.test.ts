@@ -1,6 +1,6 @@
 // References checked per statement instead of by foreign key constraints: communication events'
 // two (migration 20261126000000_references_checked_per_statement) and raw records' connection
-// (20261206130000): what the constraints guaranteed, including against concurrent transactions.
+// (20261206120000): what the constraints guaranteed, including against concurrent transactions.
 
 import { randomUUID } from "node:crypto";
 import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
@@ -77,6 +77,35 @@ const insertEventsForRecords = (q: pg.Pool | pg.PoolClient, f: Fixture, contacts
        ON c.i = (r.i % $3) + 1`,
     [f.userId, f.connectionId, contacts],
   );
+
+/**
+ * Runs `insert` in a transaction left open, then `deleteSql` (a parent's delete) on another
+ * connection: the delete must wait for the insert's lock on the parent, and completes once the
+ * insert commits.
+ */
+async function deleteWaitingForInsert(
+  insert: (client: pg.PoolClient) => Promise<unknown>,
+  deleteSql: string,
+  params: unknown[],
+): Promise<void> {
+  const inserting = await db.pool.connect();
+  const deleting = await db.pool.connect();
+  try {
+    await inserting.query("BEGIN");
+    await insert(inserting);
+    let deleted = false;
+    const deletion = deleting.query(deleteSql, params).then(() => {
+      deleted = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(deleted).toBe(false); // held by the insert's lock on the parent
+    await inserting.query("COMMIT");
+    await deletion;
+  } finally {
+    inserting.release();
+    deleting.release();
+  }
+}
 
 /** The plans of the reference checks that `statements` run on `client` (auto_explain, as notices). */
 async function checkPlans(client: pg.PoolClient, statements: () => Promise<unknown>): Promise<string[]> {
@@ -219,49 +248,25 @@ describe("references checked per statement", () => {
   it("makes a parent's delete wait for an insert under way, then removes what it inserted", async () => {
     const f = await fixture();
     const [record] = (await insertRecords(db.pool, f.connectionId)).rows as [{ id: string }];
-    const inserting = await db.pool.connect();
-    const deleting = await db.pool.connect();
-    try {
-      await inserting.query("BEGIN");
-      await insertEventWith(inserting, f, record.id);
-      let deleted = false;
-      const deletion = deleting.query("DELETE FROM contacts WHERE id = $1", [f.contactId]).then(() => {
-        deleted = true;
-      });
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(deleted).toBe(false); // held by the insert's lock on the contact
-      await inserting.query("COMMIT");
-      await deletion;
-      expect(await count("communication_events", "raw_record_id", record.id)).toBe(0);
-    } finally {
-      inserting.release();
-      deleting.release();
-    }
+    await deleteWaitingForInsert(
+      (inserting) => insertEventWith(inserting, f, record.id),
+      "DELETE FROM contacts WHERE id = $1",
+      [f.contactId],
+    );
+    expect(await count("communication_events", "raw_record_id", record.id)).toBe(0);
   });
 
   it("makes a connection's delete wait for records being inserted, then removes them and their events", async () => {
     const f = await fixture();
     const [record] = (await insertRecords(db.pool, f.connectionId)).rows as [{ id: string }];
     await insertEvent(f, record.id);
-    const inserting = await db.pool.connect();
-    const deleting = await db.pool.connect();
-    try {
-      await inserting.query("BEGIN");
-      await insertRecords(inserting, f.connectionId, 3, "later");
-      let deleted = false;
-      const deletion = deleting.query("DELETE FROM connections WHERE id = $1", [f.connectionId]).then(() => {
-        deleted = true;
-      });
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(deleted).toBe(false); // held by the insert's lock on the connection
-      await inserting.query("COMMIT");
-      await deletion;
-      expect(await count("raw_records", "connection_id", f.connectionId)).toBe(0);
-      expect(await count("communication_events", "connection_id", f.connectionId)).toBe(0);
-    } finally {
-      inserting.release();
-      deleting.release();
-    }
+    await deleteWaitingForInsert(
+      (inserting) => insertRecords(inserting, f.connectionId, 3, "later"),
+      "DELETE FROM connections WHERE id = $1",
+      [f.connectionId],
+    );
+    expect(await count("raw_records", "connection_id", f.connectionId)).toBe(0);
+    expect(await count("communication_events", "connection_id", f.connectionId)).toBe(0);
   });
 
   it("fails an insert whose parent is deleted by a transaction under way, once that one commits", async () => {
@@ -305,7 +310,7 @@ describe("references checked per statement", () => {
   it("keeps looking parents up by key with plans made while the tables were nearly empty", async () => {
     // A database of its own, analyzed only while nearly empty (a server without autovacuum): a
     // session's plan made while a table has a few rows reads it whole, and Postgres keeps it until
-    // the table's statistics change. The checks plan with seqscans off (migration 20261206130000).
+    // the table's statistics change. The checks plan with seqscans off (migration 20261206120000).
     const fresh = await createTestDatabase();
     const client = await fresh.pool.connect();
     try {
