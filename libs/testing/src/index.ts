@@ -5,4 +5,5 @@ export * from "./nats.ts";
 export * from "./otlp-receiver.ts";
 export * from "./ports.ts";
 export * from "./service.ts";
+export * from "./tcp-proxy.ts";
 export * from "./wait.ts";
