@@ -6,7 +6,8 @@
 # Installs what is missing (dependencies, PostgreSQL, NATS with JetStream), creates the database
 # and applies the migrations, then runs the provider simulator (port 4010) and the five services
 # (scheduler 3001, token-service 3002, poller 3003, health-scorer 3004, notifier 3005) with their
-# output prefixed by name. Ctrl-C stops them all.
+# output prefixed by name. One that exits is restarted after a backoff (1 s doubling to 30 s) while
+# the others keep running; only Ctrl-C stops them all.
 #
 # Environment (all optional): DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/syncwell),
 # NATS_URL (default nats://127.0.0.1:4222), NATS_PREFIX, LOG_LEVEL, OTEL_EXPORTER_OTLP_ENDPOINT
@@ -30,5 +31,5 @@ else
   warn "libs/db/src/cli/migrate.ts does not exist yet: database not created or migrated"
 fi
 
-heading "Services (Ctrl-C stops them all)"
+heading "Services (restarted when they exit; Ctrl-C stops them all)"
 exec node tools/dev/src/run-all.ts

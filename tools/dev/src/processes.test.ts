@@ -153,7 +153,8 @@ describe("output", () => {
   });
 
   it("describes how a process ended", () => {
-    expect(describeExit(1, null)).toBe("exited with code 1");
-    expect(describeExit(null, "SIGKILL")).toBe("was killed by SIGKILL");
+    expect(describeExit(1, null)).toBe("code 1");
+    expect(describeExit(0, null)).toBe("code 0");
+    expect(describeExit(null, "SIGKILL")).toBe("signal SIGKILL");
   });
 });

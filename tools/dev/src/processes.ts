@@ -144,8 +144,8 @@ export function wantColor(env: NodeJS.ProcessEnv, isTTY: boolean): boolean {
   return isTTY && env.NO_COLOR === undefined;
 }
 
-/** How a child ended, in words: `exited with code 1`, `was killed by SIGKILL`. */
+/** How a child ended, for a log line: `code 1`, `signal SIGKILL`. */
 export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
-  if (signal) return `was killed by ${signal}`;
-  return `exited with code ${code ?? "unknown"}`;
+  if (signal) return `signal ${signal}`;
+  return `code ${code ?? "unknown"}`;
 }
