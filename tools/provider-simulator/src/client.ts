@@ -5,6 +5,7 @@
  *   const grant = await sim.createGrant({ provider: "spotify", connectionKey: "c1" });
  *   await sim.addFault({ connectionKey: "c1", fault: { kind: "status", status: 503 }, times: 3 });
  *   expect((await sim.requests({ connectionKey: "c1" })).some((r) => r.reusedRefreshToken)).toBe(false);
+ *   expect((await sim.stats()).reusedRefreshTokens).toBe(0); // also after the log has wrapped
  *
  *   // data APIs: point a client at sim.apiUrl("gmail") instead of https://gmail.googleapis.com
  *   await sim.addData("gmail", "messages", { connectionKey: "c1", items: [{ from: "Ann <Ann@X.io>" }] });
@@ -33,7 +34,7 @@ import type { SetLatencyBody } from "./routes/control/set-latency.route.ts";
 import type { SetParticipantsBody, SetParticipantsResult } from "./routes/control/set-participants.route.ts";
 import type { SetRateLimitBody, SetRateLimitResult } from "./routes/control/set-rate-limit.route.ts";
 import type { UpsertClientBody } from "./routes/control/upsert-client.route.ts";
-import type { Client, Latency, RequestLogEntry } from "./state.ts";
+import type { Client, Latency, RequestLogEntry, SimulatorStats } from "./state.ts";
 
 export type {
   AddDataBody,
@@ -52,6 +53,7 @@ export type {
   SetParticipantsResult,
   SetRateLimitBody,
   SetRateLimitResult,
+  SimulatorStats,
   UpsertClientBody,
 };
 
@@ -141,6 +143,15 @@ export class SimulatorControl {
     const query: Query = { ...filter };
     return (await this.call<{ requests: RequestLogEntry[] }>("GET", "/_control/requests", undefined, query))
       .requests;
+  }
+
+  /**
+   * Token-endpoint counters since start or the last reset: `reusedRefreshTokens` counts requests
+   * that presented a spent refresh token, `grantsRevokedForReuse` the grants that cost. Cheap to
+   * poll from a benchmark, unlike the request log.
+   */
+  stats(): Promise<SimulatorStats> {
+    return this.call<SimulatorStats>("GET", "/_control/stats");
   }
 
   async reset(): Promise<void> {

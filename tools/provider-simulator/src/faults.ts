@@ -12,6 +12,13 @@ const retryAfterSchema = z.union([
   }),
 ]);
 
+/** Delays a fault may add: whole milliseconds, at most ten minutes. */
+const faultDelayMs = z
+  .number()
+  .int("must be whole milliseconds")
+  .nonnegative("must be 0 or more")
+  .max(600_000, "must be at most 600000 (10 minutes)");
+
 export const faultSchema = z.discriminatedUnion("kind", [
   z.strictObject({
     kind: z.literal("status"),
@@ -24,11 +31,18 @@ export const faultSchema = z.discriminatedUnion("kind", [
     errorDescription: z.string().optional(),
     retryAfter: retryAfterSchema.optional(),
   }),
-  z.strictObject({ kind: z.literal("latency"), ms: z.number().int().nonnegative().max(600_000) }),
+  z.strictObject({ kind: z.literal("latency"), ms: faultDelayMs }),
   z.strictObject({ kind: z.literal("timeout") }),
   z.strictObject({ kind: z.literal("malformed") }),
   z.strictObject({ kind: z.literal("no_refresh_token") }),
+  /** Token requests: commit the refresh (rotate) at once, answer `ms` later. */
+  z.strictObject({ kind: z.literal("late_answer"), ms: faultDelayMs }),
+  /** Token requests: commit the refresh, then reset the connection instead of answering. */
+  z.strictObject({ kind: z.literal("drop_after_rotate") }),
 ]);
+
+/** Kinds that only make sense where a refresh token is presented and rotated. */
+export const tokenOnlyFaultKinds = ["no_refresh_token", "late_answer", "drop_after_rotate"] as const;
 
 export type Fault = z.output<typeof faultSchema>;
 export type FaultKind = Fault["kind"];
@@ -56,6 +70,16 @@ export const faultMatchSchema = z.strictObject({
     .optional(),
   /** A path prefix, e.g. `/gmail/gmail/v1/users/me/history`. */
   path: z.string().startsWith("/").optional(),
+  /**
+   * Share of matching requests the fault applies to, each decided by its own random draw; a
+   * request not picked is matched against the later faults as if this one did not exist, and
+   * does not use up `times`. Absent (or 1): every matching request.
+   */
+  ratio: z
+    .number()
+    .gt(0, "must be more than 0 and at most 1")
+    .max(1, "must be more than 0 and at most 1")
+    .optional(),
 });
 
 export type FaultMatch = z.output<typeof faultMatchSchema>;

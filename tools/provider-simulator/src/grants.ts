@@ -137,6 +137,8 @@ export class GrantStore {
   private readonly grants = new Map<string, Grant>();
   private readonly refreshTokens = new Map<string, RefreshTokenRecord>();
   private readonly accessTokens = new Map<string, AccessTokenRecord>();
+  /** Grants revoked because a spent refresh token came back (a counter: grants may be many). */
+  private revokedForReuseCount = 0;
 
   constructor(now: () => number) {
     this.now = now;
@@ -146,6 +148,12 @@ export class GrantStore {
     this.grants.clear();
     this.refreshTokens.clear();
     this.accessTokens.clear();
+    this.revokedForReuseCount = 0;
+  }
+
+  /** How many grants were revoked for refresh-token reuse since start or the last clear(). */
+  get revokedForReuse(): number {
+    return this.revokedForReuseCount;
   }
 
   createGrant(input: CreateGrantInput): { ok: true; grant: CreatedGrant } | { ok: false; error: string } {
@@ -353,6 +361,7 @@ export class GrantStore {
     if (grant.status === "revoked") return;
     grant.status = "revoked";
     grant.revokedReason = reason;
+    if (reason === "refresh_token_reuse") this.revokedForReuseCount += 1;
     // Revoking a grant also invalidates the access tokens issued from it (as Google and Spotify do).
     for (const token of grant.accessTokens) this.accessTokens.delete(token);
     grant.accessTokens = [];

@@ -76,6 +76,11 @@ export type SimulatorStateOptions = {
   requestLogCapacity?: number;
   /** Clock in epoch ms; injectable so tests can move time (token expiry). */
   now?: () => number;
+  /**
+   * Uniform in [0, 1), like Math.random (the default): decides which requests a fault with a
+   * `ratio` picks, and the latency jitter. Injectable so tests can script the draws.
+   */
+  random?: () => number;
   /** Extra or replacement clients registered at start and after every reset. */
   clients?: ReadonlyArray<UpsertClientInput>;
   /** Initial items per data resource: a seeded count in [min, max] (default 25–60). */
@@ -99,6 +104,27 @@ export type UpsertClientInput = {
 
 export type Latency = { ms: number; jitterMs: number };
 
+/**
+ * Token-endpoint counters for benchmarks and tests. Kept as counters, not derived from the request
+ * log, so they stay exact (and cheap) after the bounded log has dropped old entries.
+ */
+export type SimulatorStats = {
+  /** Token requests logged, whatever they were answered. */
+  tokenRequests: number;
+  /** Token requests that rotated the refresh token (the answer may still have been lost). */
+  rotations: number;
+  /** Token requests that presented an already rotated (spent) refresh token. */
+  reusedRefreshTokens: number;
+  /** Grants revoked because a spent refresh token came back (RFC 9700 §4.14.2). */
+  grantsRevokedForReuse: number;
+};
+
+type TokenCounters = Omit<SimulatorStats, "grantsRevokedForReuse">;
+
+function zeroTokenCounters(): TokenCounters {
+  return { tokenRequests: 0, rotations: 0, reusedRefreshTokens: 0 };
+}
+
 function clientKey(provider: string, clientId: string): string {
   return `${provider}\u0000${clientId}`;
 }
@@ -106,6 +132,7 @@ function clientKey(provider: string, clientId: string): string {
 /** Everything the simulator remembers. Pure in-memory; `reset()` forgets it all. */
 export class SimulatorState {
   readonly now: () => number;
+  private readonly random: () => number;
   private readonly options: SimulatorStateOptions;
   private readonly clients = new Map<string, Client>();
   private readonly grants: GrantStore;
@@ -122,11 +149,13 @@ export class SimulatorState {
   readonly data: DataStore;
   private readonly log: RingBuffer<RequestLogEntry>;
   private seq = 0;
+  private tokenCounters = zeroTokenCounters();
   latency: Latency;
 
   constructor(options: SimulatorStateOptions = {}) {
     this.options = options;
     this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
     this.grants = new GrantStore(this.now);
     this.log = new RingBuffer(options.requestLogCapacity ?? DEFAULT_REQUEST_LOG_CAPACITY);
     this.latency = { ms: options.latencyMs ?? 0, jitterMs: options.latencyJitterMs ?? 0 };
@@ -142,7 +171,10 @@ export class SimulatorState {
     return this.options.dataEpoch ?? Math.floor(this.now() / 1000) * 1000;
   }
 
-  /** Forget grants, tokens, data, faults, rate limits and the request log; restore clients and latency. */
+  /**
+   * Forget grants, tokens, data, faults, rate limits, the request log and the counters; restore
+   * clients and latency.
+   */
   reset(): void {
     this.clients.clear();
     this.grants.clear();
@@ -153,6 +185,7 @@ export class SimulatorState {
       this.buckets[scope].clear();
     }
     this.log.clear();
+    this.tokenCounters = zeroTokenCounters();
     this.latency = { ms: this.options.latencyMs ?? 0, jitterMs: this.options.latencyJitterMs ?? 0 };
     this.registerDefaultClients();
   }
@@ -178,7 +211,7 @@ export class SimulatorState {
   /** Delay for one provider request: base plus uniform jitter in [0, jitterMs]. */
   nextDelayMs(): number {
     const { ms, jitterMs } = this.latency;
-    return jitterMs > 0 ? ms + Math.floor(Math.random() * (jitterMs + 1)) : ms;
+    return jitterMs > 0 ? ms + Math.floor(this.random() * (jitterMs + 1)) : ms;
   }
 
   // --- clients ---------------------------------------------------------------------------------
@@ -293,10 +326,15 @@ export class SimulatorState {
     return before - this.faults.length;
   }
 
-  /** The first scripted fault matching this request, consuming one of its uses. */
+  /**
+   * The first scripted fault matching this request, consuming one of its uses. A fault with a
+   * `ratio` draws once per matching request; when not picked, the search goes on to later faults.
+   */
   takeFault(ctx: FaultContext): Fault | null {
     if (this.faults.length === 0) return null;
-    const index = this.faults.findIndex((f) => faultMatches(f, ctx));
+    const index = this.faults.findIndex(
+      (f) => faultMatches(f, ctx) && (f.ratio === undefined || f.ratio >= 1 || this.random() < f.ratio),
+    );
     if (index === -1) return null;
     const entry = this.faults[index] as ScriptedFault;
     if (entry.remaining !== null) {
@@ -339,9 +377,19 @@ export class SimulatorState {
   /** Appends to the bounded log; `startedAt` (epoch ms, the state's clock) becomes `time`. */
   recordRequest(startedAt: number, entry: Omit<RequestLogEntry, "seq" | "time">): RequestLogEntry {
     this.seq += 1;
+    if (entry.endpoint === "token") {
+      this.tokenCounters.tokenRequests += 1;
+      if (entry.rotated) this.tokenCounters.rotations += 1;
+      if (entry.reusedRefreshToken) this.tokenCounters.reusedRefreshTokens += 1;
+    }
     const full: RequestLogEntry = { seq: this.seq, time: isoString(startedAt), ...entry };
     this.log.push(full);
     return full;
+  }
+
+  /** The token counters (see SimulatorStats): O(1), whatever the size of the log. */
+  stats(): SimulatorStats {
+    return { ...this.tokenCounters, grantsRevokedForReuse: this.grants.revokedForReuse };
   }
 
   requests(filter: RequestLogFilter = {}): RequestLogEntry[] {

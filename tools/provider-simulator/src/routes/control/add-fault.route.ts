@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { SimulatorContext } from "../../context.ts";
-import { faultMatchSchema, faultSchema, faultTarget } from "../../faults.ts";
+import { faultMatchSchema, faultSchema, faultTarget, tokenOnlyFaultKinds } from "../../faults.ts";
 import { parseOrReply } from "./validation.ts";
 
 export const addFaultBody = faultMatchSchema
@@ -19,11 +19,12 @@ export const addFaultBody = faultMatchSchema
         message: "data requests carry no refresh token",
       });
     }
-    if (body.fault.kind === "no_refresh_token") {
+    const kind = body.fault.kind;
+    if ((tokenOnlyFaultKinds as readonly string[]).includes(kind)) {
       ctx.addIssue({
         code: "custom",
         path: ["fault", "kind"],
-        message: "no_refresh_token applies to token requests only",
+        message: `${kind} applies to token requests only`,
       });
     }
   });
@@ -34,7 +35,7 @@ export type AddFaultBody = z.input<typeof addFaultBody>;
  * `POST /_control/faults` — script a fault for the next matching requests: token requests by
  * provider, connection key and/or presented refresh token; data requests (`endpoint: "data"`, or
  * any fault naming a `resource` or `path`) by provider, connection key, resource and path. Faults
- * apply in the order added.
+ * apply in the order added; `ratio` makes one apply to that share of its matching requests.
  */
 export function addFaultRoute(app: FastifyInstance, { state }: SimulatorContext): void {
   app.post("/_control/faults", async (request, reply) => {

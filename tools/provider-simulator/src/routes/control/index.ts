@@ -14,6 +14,7 @@ import { revokeRoute } from "./revoke.route.ts";
 import { setLatencyRoute } from "./set-latency.route.ts";
 import { setParticipantsRoute } from "./set-participants.route.ts";
 import { setRateLimitRoute } from "./set-rate-limit.route.ts";
+import { statsRoute } from "./stats.route.ts";
 import { upsertClientRoute } from "./upsert-client.route.ts";
 
 export const controlRoutes: ReadonlyArray<(app: FastifyInstance, ctx: SimulatorContext) => void> = [
@@ -24,6 +25,7 @@ export const controlRoutes: ReadonlyArray<(app: FastifyInstance, ctx: SimulatorC
   listFaultsRoute,
   clearFaultsRoute,
   listRequestsRoute,
+  statsRoute,
   setLatencyRoute,
   setRateLimitRoute,
   upsertClientRoute,

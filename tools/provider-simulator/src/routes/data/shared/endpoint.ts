@@ -192,7 +192,10 @@ export async function callData(
       case "latency":
         await delay(fault.ms, sim.closing);
         break;
+      // Token-only kinds: the control API refuses them for data requests.
       case "no_refresh_token":
+      case "late_answer":
+      case "drop_after_rotate":
         break;
     }
   }
