@@ -83,6 +83,17 @@ export const streams = {
     maxBytes: 256 * MiB,
     maxMsgSize: 64 * 1024,
   },
+  tokenJournal: {
+    name: "TOKEN_JOURNAL",
+    description:
+      "The token service's journal of rotated refresh tokens not yet stored in Postgres (encrypted; not events): one message per answer, deleted once stored",
+    subjects: ["token-journal.>"],
+    // An entry unwritten for this long belongs to a refresh token the provider has long expired.
+    maxAgeMs: 30 * DAY,
+    duplicateWindowMs: 2 * MINUTE,
+    maxBytes: 256 * MiB,
+    maxMsgSize: 64 * 1024,
+  },
   deadLetter: {
     name: "DEADLETTER",
     description: "Messages a consumer gave up on: original subject, headers and payload, with the reason",

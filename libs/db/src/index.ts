@@ -42,3 +42,4 @@ export {
   withTransaction,
 } from "./pool.ts";
 export { createPrismaClient } from "./prisma.ts";
+export { isDatabaseUnavailable } from "./unavailable.ts";

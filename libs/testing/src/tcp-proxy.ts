@@ -50,6 +50,15 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
 
+  const cutAll = () => {
+    cut = true;
+    for (const { client, upstream } of [...pairs]) {
+      client.resetAndDestroy();
+      upstream.destroy();
+    }
+    pairs.clear();
+  };
+
   return {
     port,
     rewrite(url: string): string {
@@ -58,14 +67,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       parsed.port = String(port);
       return parsed.toString();
     },
-    cut() {
-      cut = true;
-      for (const { client, upstream } of [...pairs]) {
-        client.resetAndDestroy();
-        upstream.destroy();
-      }
-      pairs.clear();
-    },
+    cut: cutAll,
     restore() {
       cut = false;
     },
@@ -76,7 +78,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       return pairs.size;
     },
     async close() {
-      this.cut();
+      cutAll();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

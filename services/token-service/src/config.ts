@@ -58,8 +58,21 @@ export const configSchema = z.object({
   REFRESH_BATCH_SIZE: envInt({ min: 1, max: 5_000 }).default(200),
   /** Default refreshes in flight per provider per replica (PROVIDER_<ID>_CONCURRENCY overrides). */
   REFRESH_CONCURRENCY: envInt({ min: 1, max: 1_000 }).default(32),
-  /** Give up on one token request after this long (counts as a transient failure). */
+  /**
+   * Time to connect to the token endpoint and send one request; past it nothing reached the
+   * provider, and the attempt counts as a transient failure.
+   */
   REFRESH_TIMEOUT: envDurationMs().default(10_000),
+  /**
+   * Time to wait for the answer once a request is out. The provider may already have rotated the
+   * refresh token: its answer is the only copy of the new one, so this is long on purpose.
+   */
+  REFRESH_ANSWER_TIMEOUT: envDurationMs().default(60_000),
+  /**
+   * Bound on graceful shutdown: room to wait for answers in flight (REFRESH_ANSWER_TIMEOUT) and
+   * write them. Kubernetes' terminationGracePeriodSeconds must exceed it.
+   */
+  SHUTDOWN_TIMEOUT_MS: envDurationMs().default(75_000),
   /**
    * How long a claimed connection stays off-limits to other replicas; a crashed replica's claims
    * are taken over after it. Must exceed REFRESH_TIMEOUT (a request is only started while at least

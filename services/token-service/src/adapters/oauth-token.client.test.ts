@@ -33,7 +33,10 @@ function endpoint(provider: ProviderId, overrides: Partial<TokenEndpoint> = {}):
 describe("refreshAccessToken against the simulator", () => {
   it("refreshes with client_secret_post (Google) without rotation", async () => {
     const grant = await control.createGrant({ provider: "google", connectionKey: "g1" });
-    const result = await refreshAccessToken(endpoint("google"), grant.refreshToken, { timeoutMs: 2_000 });
+    const result = await refreshAccessToken(endpoint("google"), grant.refreshToken, {
+      sendTimeoutMs: 2_000,
+      answerTimeoutMs: 2_000,
+    });
     expect(result).toMatchObject({ ok: true, expiresIn: 3599 });
     if (!result.ok) return;
     expect(result.accessToken).toMatch(/^ya29\./);
@@ -45,13 +48,19 @@ describe("refreshAccessToken against the simulator", () => {
 
   it("refreshes with client_secret_basic (Spotify) and returns the rotated refresh token", async () => {
     const grant = await control.createGrant({ provider: "spotify", connectionKey: "s1" });
-    const result = await refreshAccessToken(endpoint("spotify"), grant.refreshToken, { timeoutMs: 2_000 });
+    const result = await refreshAccessToken(endpoint("spotify"), grant.refreshToken, {
+      sendTimeoutMs: 2_000,
+      answerTimeoutMs: 2_000,
+    });
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.refreshToken).toBeDefined();
     expect(result.refreshToken).not.toBe(grant.refreshToken);
     // The old token is spent now: presenting it again is a replay, and the simulator says so.
-    const replay = await refreshAccessToken(endpoint("spotify"), grant.refreshToken, { timeoutMs: 2_000 });
+    const replay = await refreshAccessToken(endpoint("spotify"), grant.refreshToken, {
+      sendTimeoutMs: 2_000,
+      answerTimeoutMs: 2_000,
+    });
     expect(replay).toMatchObject({ ok: false, kind: "oauth_error", status: 400, error: "invalid_grant" });
   });
 
@@ -64,7 +73,8 @@ describe("refreshAccessToken against the simulator", () => {
       endpoint("discord", { clientId, clientSecret }),
       grant.refreshToken,
       {
-        timeoutMs: 2_000,
+        sendTimeoutMs: 2_000,
+        answerTimeoutMs: 2_000,
       },
     );
     expect(result.ok).toBe(true);
@@ -73,7 +83,10 @@ describe("refreshAccessToken against the simulator", () => {
   it("reports a missing refresh_token as absent (the caller keeps the old one)", async () => {
     const grant = await control.createGrant({ provider: "spotify", connectionKey: "s2" });
     await control.addFault({ connectionKey: "s2", fault: { kind: "no_refresh_token" } });
-    const result = await refreshAccessToken(endpoint("spotify"), grant.refreshToken, { timeoutMs: 2_000 });
+    const result = await refreshAccessToken(endpoint("spotify"), grant.refreshToken, {
+      sendTimeoutMs: 2_000,
+      answerTimeoutMs: 2_000,
+    });
     expect(result).toMatchObject({ ok: true });
     expect(result.ok && result.refreshToken).toBeUndefined();
   });
@@ -89,7 +102,10 @@ describe("refreshAccessToken against the simulator", () => {
         errorDescription: `Token ${grant.refreshToken} has been expired or revoked.`,
       },
     });
-    const result = await refreshAccessToken(endpoint("google"), grant.refreshToken, { timeoutMs: 2_000 });
+    const result = await refreshAccessToken(endpoint("google"), grant.refreshToken, {
+      sendTimeoutMs: 2_000,
+      answerTimeoutMs: 2_000,
+    });
     expect(result).toMatchObject({ ok: false, kind: "oauth_error", status: 400, error: "invalid_grant" });
     if (result.ok) return;
     expect(result.errorDescription).toBe("Token [redacted] has been expired or revoked.");
@@ -102,7 +118,8 @@ describe("refreshAccessToken against the simulator", () => {
       endpoint("spotify", { clientSecret: "wrong" }),
       grant.refreshToken,
       {
-        timeoutMs: 2_000,
+        sendTimeoutMs: 2_000,
+        answerTimeoutMs: 2_000,
       },
     );
     expect(result).toMatchObject({ ok: false, kind: "oauth_error", status: 401, error: "invalid_client" });
@@ -112,7 +129,10 @@ describe("refreshAccessToken against the simulator", () => {
     const grant = await control.createGrant({ provider: "slack", connectionKey: "k1" });
     await control.addFault({ connectionKey: "k1", fault: { kind: "status", status: 429, retryAfter: 30 } });
     expect(
-      await refreshAccessToken(endpoint("slack"), grant.refreshToken, { timeoutMs: 2_000 }),
+      await refreshAccessToken(endpoint("slack"), grant.refreshToken, {
+        sendTimeoutMs: 2_000,
+        answerTimeoutMs: 2_000,
+      }),
     ).toMatchObject({
       ok: false,
       kind: "oauth_error",
@@ -128,7 +148,8 @@ describe("refreshAccessToken against the simulator", () => {
     });
     const now = Date.now();
     const result = await refreshAccessToken(endpoint("slack"), grant.refreshToken, {
-      timeoutMs: 2_000,
+      sendTimeoutMs: 2_000,
+      answerTimeoutMs: 2_000,
       now: () => now,
     });
     expect(result).toMatchObject({ ok: false, status: 503, retryAfterMs: at.getTime() - now });
@@ -138,14 +159,25 @@ describe("refreshAccessToken against the simulator", () => {
     const grant = await control.createGrant({ provider: "linkedin", connectionKey: "l1" });
     await control.addFault({ connectionKey: "l1", fault: { kind: "timeout" } });
     const started = Date.now();
-    expect(await refreshAccessToken(endpoint("linkedin"), grant.refreshToken, { timeoutMs: 300 })).toEqual({
+    expect(
+      await refreshAccessToken(endpoint("linkedin"), grant.refreshToken, {
+        sendTimeoutMs: 2_000,
+        answerTimeoutMs: 300,
+      }),
+    ).toEqual({
       ok: false,
       kind: "timeout",
+      answerLost: true,
     });
     expect(Date.now() - started).toBeLessThan(2_000);
 
     await control.addFault({ connectionKey: "l1", fault: { kind: "malformed" } });
-    expect(await refreshAccessToken(endpoint("linkedin"), grant.refreshToken, { timeoutMs: 2_000 })).toEqual({
+    expect(
+      await refreshAccessToken(endpoint("linkedin"), grant.refreshToken, {
+        sendTimeoutMs: 2_000,
+        answerTimeoutMs: 2_000,
+      }),
+    ).toEqual({
       ok: false,
       kind: "malformed",
       status: 200,
@@ -159,7 +191,7 @@ describe("refreshAccessToken against the simulator", () => {
     const unreachable = await refreshAccessToken(
       endpoint("linkedin", { tokenUrl: `http://127.0.0.1:${port}/token` }),
       grant.refreshToken,
-      { timeoutMs: 2_000 },
+      { sendTimeoutMs: 2_000, answerTimeoutMs: 2_000 },
     );
     expect(unreachable).toMatchObject({ ok: false, kind: "network", errorDescription: "ECONNREFUSED" });
   });
@@ -186,7 +218,7 @@ describe("refreshAccessToken against the simulator", () => {
           clientAuth: "client_secret_post",
         },
         "ghr_refresh",
-        { timeoutMs: 2_000 },
+        { sendTimeoutMs: 2_000, answerTimeoutMs: 2_000 },
       );
       expect(result).toMatchObject({
         ok: false,

@@ -53,9 +53,13 @@ export type RefreshSuccess = {
 export type RefreshResult = RefreshSuccess | ({ ok: false } & RefreshFailure);
 
 export type RefreshOptions = {
-  timeoutMs: number;
-  /** Aborts the request early (shutdown); reported as a network failure. */
-  signal?: AbortSignal;
+  /** Time to connect and hand the whole request to the network; past it nothing was sent. */
+  sendTimeoutMs: number;
+  /**
+   * Time to wait for the answer once the request is out. The provider may already have rotated the
+   * refresh token, and its answer is then the only copy of the new one: this is long on purpose.
+   */
+  answerTimeoutMs: number;
   /** Clock for HTTP-date Retry-After values (tests). */
   now?: () => number;
 };
@@ -70,10 +74,11 @@ export async function refreshAccessToken(
   options: RefreshOptions,
 ): Promise<RefreshResult> {
   const secrets = [refreshToken, endpoint.clientSecret];
-  const timeout = AbortSignal.timeout(options.timeoutMs);
-  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+  const exchange = new Exchange(options);
   const url = new URL(endpoint.tokenUrl);
-  const requestOptions: TokenEndpointRequestOptions = { signal, [customFetch]: nodeFetch };
+  const requestOptions: TokenEndpointRequestOptions = {
+    [customFetch]: (target: string, init: RequestInit) => nodeFetch(target, init, exchange),
+  };
   if (url.protocol === "http:") requestOptions[allowInsecureRequests] = true;
   const auth =
     endpoint.clientAuth === "client_secret_basic"
@@ -92,8 +97,12 @@ export async function refreshAccessToken(
     );
     text = await response.text();
   } catch (err) {
-    if (timeout.aborted) return { ok: false, kind: "timeout" };
-    return { ok: false, kind: "network", errorDescription: networkDescription(err) };
+    // Once the request is out, a missing answer may hide a rotation the provider completed.
+    const lost = exchange.sent ? { answerLost: true } : {};
+    if (exchange.timedOut) return { ok: false, kind: "timeout", ...lost };
+    return { ok: false, kind: "network", errorDescription: networkDescription(err), ...lost };
+  } finally {
+    exchange.done();
   }
 
   const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), options.now?.() ?? Date.now());
@@ -133,8 +142,47 @@ const agents = {
 /** Statuses whose Response may not have a body. */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
+/**
+ * The two phases of one token request and their time limits: sending (connect, write the request)
+ * and waiting for the answer. Which phase a failure happened in decides whether the provider may
+ * have acted on the request.
+ */
+class Exchange {
+  sent = false;
+  timedOut = false;
+  private timer: NodeJS.Timeout | undefined;
+  private request: http.ClientRequest | undefined;
+  private readonly limits: Pick<RefreshOptions, "sendTimeoutMs" | "answerTimeoutMs">;
+
+  constructor(limits: Pick<RefreshOptions, "sendTimeoutMs" | "answerTimeoutMs">) {
+    this.limits = limits;
+  }
+
+  /** The request exists: the send phase's clock starts. */
+  begin(request: http.ClientRequest): void {
+    this.request = request;
+    this.arm(this.limits.sendTimeoutMs);
+    request.once("finish", () => {
+      this.sent = true;
+      this.arm(this.limits.answerTimeoutMs);
+    });
+  }
+
+  done(): void {
+    clearTimeout(this.timer);
+  }
+
+  private arm(ms: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      this.request?.destroy(new Error(this.sent ? "no answer in time" : "could not send in time"));
+    }, ms);
+  }
+}
+
 /** The part of fetch oauth4webapi uses, on node:http(s): buffers the (small) body, bounded in size. */
-function nodeFetch(url: string, init: RequestInit): Promise<Response> {
+function nodeFetch(url: string, init: RequestInit, exchange: Exchange): Promise<Response> {
   return new Promise<Response>((resolve, reject) => {
     const target = new URL(url);
     const secure = target.protocol === "https:";
@@ -144,7 +192,6 @@ function nodeFetch(url: string, init: RequestInit): Promise<Response> {
         method: init.method ?? "GET",
         headers: Object.fromEntries(new Headers(init.headers).entries()),
         agent: secure ? agents.https : agents.http,
-        ...(init.signal ? { signal: init.signal } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -180,6 +227,7 @@ function nodeFetch(url: string, init: RequestInit): Promise<Response> {
       },
     );
     request.on("error", reject);
+    exchange.begin(request);
     const body = init.body;
     request.end(body === undefined || body === null ? undefined : String(body));
   });

@@ -30,6 +30,18 @@ export type RefreshFailure = {
   errorDescription?: string;
   /** From `Retry-After`, when the response carried one. */
   retryAfterMs?: number;
+  /**
+   * The request reached the network but no answer came (timed out waiting, connection reset): the
+   * provider may have rotated the refresh token, and the new one is lost with the answer.
+   */
+  answerLost?: boolean;
+  /**
+   * An earlier attempt on this connection never had its answer recorded (its answer was lost, or
+   * the process that sent it died). A grant refused now was most likely revoked by the provider's
+   * reuse detection because that answer's rotated refresh token never reached us: `rotation_lost`,
+   * not the user's doing.
+   */
+  afterLostAnswer?: boolean;
 };
 
 /**
@@ -119,6 +131,9 @@ const CONTRACT_CLASSIFICATION: Record<FailureClass, FailureClassification> = {
   operator: "operator",
 };
 
+/** The error code of a grant refused after an earlier answer, and its rotated token, were lost. */
+export const ROTATION_LOST = "rotation_lost";
+
 export function classifyFailure(failure: RefreshFailure): ClassifiedFailure {
   let failureClass: FailureClass;
   let errorCode: string;
@@ -126,8 +141,10 @@ export function classifyFailure(failure: RefreshFailure): ClassifiedFailure {
     case "oauth_error": {
       const code = normaliseErrorCode(failure.error ?? "");
       errorCode = code;
-      if (GRANT_GONE.has(code)) failureClass = "grant_revoked";
-      else if (OPERATOR.has(code)) failureClass = "operator";
+      if (GRANT_GONE.has(code)) {
+        failureClass = "grant_revoked";
+        if (failure.afterLostAnswer) errorCode = ROTATION_LOST;
+      } else if (OPERATOR.has(code)) failureClass = "operator";
       else if (TRANSIENT.has(code) || (failure.status !== undefined && isTransientStatus(failure.status))) {
         failureClass = "transient";
       } else failureClass = "rejected";

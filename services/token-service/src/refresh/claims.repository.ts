@@ -21,6 +21,12 @@ export type ClaimedConnection = {
   accessTokenExpiresAt: Date | null;
   consecutiveFailures: number;
   consecutiveTransientFailures: number;
+  /**
+   * An earlier attempt's answer was never recorded: it was lost on the way (`refresh_answer_lost_at`),
+   * or the worker that held the previous claim never wrote an outcome (a lapsed claim is left with
+   * its `refresh_claimed_by`; every outcome and release clears it).
+   */
+  previousAnswerLost: boolean;
 };
 
 /**
@@ -49,10 +55,14 @@ export type ClaimOptions = {
   expiresFrom?: Date | null;
 };
 
+/** Read under the claim's row lock, before the claim overwrites `refresh_claimed_by`. */
+const PREVIOUS_ANSWER_LOST = `(c.refresh_claimed_by IS NOT NULL OR c.refresh_answer_lost_at IS NOT NULL) AS answer_lost`;
+
 const RETURNING = `c.id, c.user_id AS "userId", c.provider, c.status,
   c.refresh_token_encrypted AS "refreshTokenEncrypted", c.access_token_expires_at AS "accessTokenExpiresAt",
   c.consecutive_failures AS "consecutiveFailures",
   c.consecutive_transient_failures AS "consecutiveTransientFailures"`;
+const RETURNING_CLAIMED = `${RETURNING}, picked.answer_lost AS "previousAnswerLost"`;
 
 /** Conditions every claim shares (the first line matches the partial index `connections_refresh_due_idx`). */
 const CLAIMABLE = `c.status IN ('connected', 'warning', 'rate_limited') AND c.revoked_at IS NULL
@@ -96,8 +106,8 @@ export async function claimDue(db: Queryable, options: ClaimOptions): Promise<Cl
   };
   const phase = phaseSql(options, param);
   const { rows } = await db.query<ClaimedConnection>(
-    `WITH due AS (
-       SELECT c.id FROM connections c
+    `WITH picked AS (
+       SELECT c.id, ${PREVIOUS_ANSWER_LOST} FROM connections c
        WHERE ${CLAIMABLE}
          AND c.provider = $1
          AND (c.last_refresh_attempt_at IS NULL OR c.last_refresh_attempt_at < $2)
@@ -107,8 +117,8 @@ export async function claimDue(db: Queryable, options: ClaimOptions): Promise<Cl
      )
      UPDATE connections c
      SET refresh_claimed_until = now() + make_interval(secs => $4::float8 / 1000), refresh_claimed_by = $5
-     FROM due WHERE c.id = due.id
-     RETURNING ${RETURNING}`,
+     FROM picked WHERE c.id = picked.id
+     RETURNING ${RETURNING_CLAIMED}`,
     params,
   );
   return rows;
@@ -124,16 +134,16 @@ export async function claimOne(
   options: { connectionId: string; leaseMs: number; claimedBy: string; minIntervalMs: number },
 ): Promise<ClaimedConnection | undefined> {
   const { rows } = await db.query<ClaimedConnection>(
-    `WITH one AS (
-       SELECT c.id FROM connections c
+    `WITH picked AS (
+       SELECT c.id, ${PREVIOUS_ANSWER_LOST} FROM connections c
        WHERE c.id = $1 AND ${CLAIMABLE}
          AND (c.last_refreshed_at IS NULL OR c.last_refreshed_at < now() - make_interval(secs => $4::float8 / 1000))
        FOR UPDATE SKIP LOCKED
      )
      UPDATE connections c
      SET refresh_claimed_until = now() + make_interval(secs => $2::float8 / 1000), refresh_claimed_by = $3
-     FROM one WHERE c.id = one.id
-     RETURNING ${RETURNING}`,
+     FROM picked WHERE c.id = picked.id
+     RETURNING ${RETURNING_CLAIMED}`,
     [options.connectionId, options.leaseMs, options.claimedBy, options.minIntervalMs],
   );
   return rows[0];

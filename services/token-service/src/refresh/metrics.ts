@@ -11,6 +11,10 @@ export type RefreshMetrics = {
   providerHeld: Gauge<"provider">;
   /** Token requests in flight in this replica. */
   inFlight: Gauge<"provider">;
+  /** Grants refused after an earlier answer (and its rotated refresh token) was lost. */
+  rotationLost: Counter<"provider">;
+  /** Rotation journal: recorded, record_failed, replayed. */
+  journal: Counter<"event">;
 };
 
 const cache = new WeakMap<Registry, RefreshMetrics>();
@@ -43,6 +47,18 @@ export function refreshMetrics(registry: Registry = metricsRegistry): RefreshMet
       name: "syncwell_token_refresh_provider_held",
       help: "1 while refreshes to a provider are held after an operator error (until its configuration changes)",
       labelNames: ["provider"],
+      registers: [registry],
+    }),
+    rotationLost: new Counter({
+      name: "syncwell_token_refresh_rotation_lost_total",
+      help: "Grants refused (invalid_grant) after an earlier answer never arrived: its rotated refresh token was lost, the user did not revoke",
+      labelNames: ["provider"],
+      registers: [registry],
+    }),
+    journal: new Counter({
+      name: "syncwell_token_refresh_journal_total",
+      help: "Rotated refresh tokens in the journal: recorded, record_failed (NATS unreachable; retried), replayed (applied from the journal by a claim or at start)",
+      labelNames: ["event"],
       registers: [registry],
     }),
     inFlight: new Gauge({

@@ -187,6 +187,87 @@ describe("on-demand refresh (token.refresh-requested)", () => {
     expect(events).toHaveLength(2);
     expect(events[0]?.data.jobRunId).toBeUndefined();
   });
+  it("gives back its slot and its claim when the rate limiter fails", async () => {
+    const [c] = (await seed("spotify", 1, { expiresInMs: 4 * 60 * 60_000 })) as [SeededConnection];
+    let failNext = true;
+    const oneSlot = testEngine({
+      pool: db.pool,
+      cipher,
+      providers: simulatorProviders(sim.url, {}, 1),
+      logger: log.logger,
+      limiter: {
+        take: async (_provider, n) => {
+          if (!failNext) return n;
+          failNext = false;
+          throw new Error("rate limit store unreachable");
+        },
+      },
+    });
+    await expect(oneSlot.refreshOne(c.id, 0)).rejects.toThrow("rate limit store unreachable");
+    expect((await connectionState(db.pool, c.id)).refresh_claimed_by).toBeNull();
+    expect(oneSlot.heldClaims).toBe(0);
+    // The provider's only slot is free again: the next request goes through.
+    expect(await oneSlot.refreshOne(c.id, 0)).toBe("refreshed");
+    await oneSlot.stop();
+  });
+});
+
+describe("answers that arrive late", () => {
+  it("waits for an answer past the send timeout and stores the rotated token (no reuse on the next run)", async () => {
+    const connections = await seed("spotify", 10);
+    const slow = connections.slice(0, 3);
+    for (const c of slow) {
+      await control.addFault({ connectionKey: c.id, fault: { kind: "late_answer", ms: 1_200 } });
+    }
+    const patient = testEngine({
+      pool: db.pool,
+      cipher,
+      providers: simulatorProviders(sim.url),
+      logger: log.logger,
+      settings: { sendTimeoutMs: 300, answerTimeoutMs: 5_000 },
+    });
+    const first = await run(patient);
+    expect(first.counts).toMatchObject({ refreshed: 10, failed: 0 });
+    // Everything due again: a run that kept an old token would present it now.
+    await db.pool.query("UPDATE connections SET access_token_expires_at = now()");
+    const second = await run(patient);
+    expect(second.counts).toMatchObject({ refreshed: 10, failed: 0 });
+    expect((await control.stats()).reusedRefreshTokens).toBe(0);
+    for (const c of connections) expect((await connectionState(db.pool, c.id)).status).toBe("connected");
+    await patient.stop();
+  });
+
+  it("records rotation_lost when an answer was lost and the grant is then refused", async () => {
+    const [c] = (await seed("spotify")) as [SeededConnection];
+    await control.addFault({ connectionKey: c.id, fault: { kind: "drop_after_rotate" } });
+    await run();
+    const after = await connectionState(db.pool, c.id);
+    expect(after).toMatchObject({
+      status: "connected",
+      last_error_code: "network",
+      consecutive_transient_failures: 1,
+    });
+    await retryNow(c.id);
+    await run();
+    const lost = await connectionState(db.pool, c.id);
+    expect(lost).toMatchObject({ status: "needs_reauth", last_error_code: "rotation_lost" });
+    const failed = eventsOf(await outboxEvents(db.pool), "token.failed", c.id);
+    expect(failed.map((e) => e.data.errorCode)).toEqual(["network", "rotation_lost"]);
+    expect(log.text()).toContain("rotation_lost");
+  });
+
+  it("keeps invalid_grant for a grant refused without an earlier lost answer", async () => {
+    const [c] = (await seed("spotify")) as [SeededConnection];
+    await control.addFault({
+      connectionKey: c.id,
+      fault: { kind: "status", status: 400, error: "invalid_grant" },
+    });
+    await run();
+    expect(await connectionState(db.pool, c.id)).toMatchObject({
+      status: "needs_reauth",
+      last_error_code: "invalid_grant",
+    });
+  });
 });
 
 describe("failures", () => {

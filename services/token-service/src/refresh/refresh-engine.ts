@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { type AnyEvent, createEvent } from "@syncwell/contracts";
 import type { TokenCipher } from "@syncwell/credentials";
 import { Semaphore, sleep } from "@syncwell/runtime";
@@ -6,7 +7,7 @@ import type pg from "pg";
 import { refreshAccessToken, type TokenEndpoint } from "../adapters/oauth-token.client.ts";
 import type { ProviderId } from "../config.ts";
 import type { ProviderRuntime } from "../domain/providers.ts";
-import { classifyFailure, type RefreshFailure } from "../domain/refresh-outcome.ts";
+import { classifyFailure, type RefreshFailure, ROTATION_LOST } from "../domain/refresh-outcome.ts";
 import {
   type ClaimedConnection,
   type ClaimPhase,
@@ -19,6 +20,7 @@ import { type RefreshMetrics, refreshMetrics } from "./metrics.ts";
 import { OperatorHolds } from "./operator-holds.ts";
 import { EVENT_SOURCE, OutcomeWriter, type WriteItem, type WriteOutcome } from "./outcome-writer.ts";
 import type { ProviderRateLimiter } from "./rate-limiter.ts";
+import type { JournalEntry, RotatedAnswer, RotationJournal } from "./rotation-journal.ts";
 
 export type RefreshSettings = {
   /** Refresh tokens expiring within this window (REFRESH_LEAD_TIME). */
@@ -29,8 +31,10 @@ export type RefreshSettings = {
   leaseMs: number;
   /** Most rows claimed per round trip (REFRESH_BATCH_SIZE). */
   batchSize: number;
-  /** Per token request (REFRESH_TIMEOUT). */
-  timeoutMs: number;
+  /** Time to connect and send one token request (REFRESH_TIMEOUT). */
+  sendTimeoutMs: number;
+  /** Time to wait for the answer once a request is out (REFRESH_ANSWER_TIMEOUT). */
+  answerTimeoutMs: number;
 };
 
 export type RefreshEngineOptions = {
@@ -44,6 +48,11 @@ export type RefreshEngineOptions = {
   settings: RefreshSettings;
   metrics?: RefreshMetrics;
   holds?: OperatorHolds;
+  /**
+   * Where rotated refresh tokens are recorded before anything else happens to them. Without it an
+   * answer lives only in this process until Postgres has it.
+   */
+  journal?: RotationJournal;
   /** Progress log interval during a run. */
   progressIntervalMs?: number;
   /** Writer tuning (tests). */
@@ -116,6 +125,7 @@ export class RefreshEngine {
     this.replicaId = options.replicaId;
     this.settings = options.settings;
     this.holds = options.holds ?? new OperatorHolds();
+    const journal = options.journal as RotationJournal;
     this.metrics = options.metrics ?? refreshMetrics();
     this.writer = new OutcomeWriter({
       pool: options.pool,
@@ -123,6 +133,7 @@ export class RefreshEngine {
       claimedBy: options.replicaId,
       logger: options.logger,
       metrics: this.metrics,
+      ...(options.journal ? { removeJournalEntry: (seq: number) => journal.remove(seq) } : {}),
       ...(options.random ? { random: options.random } : {}),
       ...options.writer,
     });
@@ -191,14 +202,7 @@ export class RefreshEngine {
   private async doRun(options: RunOptions): Promise<RunResult> {
     const logger = options.logger ?? this.options.logger;
     const started = performance.now();
-    const run: Run = {
-      counts: { checked: 0, refreshed: 0, failed: 0, skipped: 0 },
-      timing: { claims: 0, claimMs: 0, limiterMs: 0, requests: 0, requestMs: 0 },
-      claimed: 0,
-      jobRunId: options.jobRunId,
-      attemptedBefore: options.attemptedBefore,
-      writes: new Set(),
-    };
+    const run = newRun(options.jobRunId, options.attemptedBefore);
     const progress = setInterval(() => {
       const seconds = (performance.now() - started) / 1000;
       logger.info(
@@ -216,12 +220,19 @@ export class RefreshEngine {
       );
     }, this.options.progressIntervalMs ?? 5_000);
     progress.unref();
+    let laneError: unknown;
     try {
-      await Promise.all(this.activeProviders().map((provider) => this.runLane(run, provider)));
-      await Promise.allSettled([...run.writes]);
+      const lanes = await Promise.allSettled(
+        this.activeProviders().map((provider) => this.runLane(run, provider)),
+      );
+      laneError = lanes.find((lane) => lane.status === "rejected")?.reason;
+      // Requests already out are awaited and written even when a lane failed (Postgres went away):
+      // their answers may carry the only copy of a rotated refresh token.
+      while (run.writes.size > 0) await Promise.allSettled([...run.writes]);
     } finally {
       clearInterval(progress);
     }
+    if (laneError !== undefined) throw laneError;
     return {
       counts: run.counts,
       claimed: run.claimed,
@@ -336,13 +347,15 @@ export class RefreshEngine {
         }
         const deadline = claimStarted + this.settings.leaseMs;
         for (const row of claimed) this.held.set(row.id, deadline);
+        const toRefresh = await this.applyJournaled(run, provider, claimed);
+        if (toRefresh.length === 0) continue;
         const limiterTimer = performance.now();
         let granted: number;
         try {
-          granted = await this.options.limiter.take(provider.id, claimed.length, signal);
+          granted = await this.options.limiter.take(provider.id, toRefresh.length, signal);
         } catch (err) {
           // The limiter's store failed: hand the rows back rather than hold them until restart.
-          for (const row of claimed) {
+          for (const row of toRefresh) {
             this.track(
               run,
               this.submit(run, provider, row, { kind: "release", reason: "limiter_error", requeue: true }),
@@ -351,7 +364,7 @@ export class RefreshEngine {
           throw err;
         }
         run.timing.limiterMs += performance.now() - limiterTimer;
-        claimed.forEach((row, i) => {
+        toRefresh.forEach((row, i) => {
           if (i < granted) queue.push({ row, deadline });
           else
             this.track(
@@ -388,7 +401,7 @@ export class RefreshEngine {
     return this.writer
       .submit({ ...item, claim, provider, jobRunId: run?.jobRunId } as WriteItem)
       .then((outcome) => {
-        if (run && outcome !== "released") {
+        if (run && outcome !== "released" && outcome !== "deferred") {
           run.counts.checked += 1;
           run.counts[outcome] += 1;
         }
@@ -421,7 +434,7 @@ export class RefreshEngine {
         ? "stopping"
         : this.holds.isHeld(provider)
           ? "provider_held"
-          : Date.now() + this.settings.timeoutMs + LEASE_MARGIN_MS > (this.held.get(row.id) ?? deadline)
+          : Date.now() + this.settings.sendTimeoutMs + LEASE_MARGIN_MS > (this.held.get(row.id) ?? deadline)
             ? "lease_too_short"
             : undefined;
       if (skip) {
@@ -451,7 +464,10 @@ export class RefreshEngine {
       };
       this.metrics.inFlight.inc({ provider: provider.id });
       const started = performance.now();
-      const result = await refreshAccessToken(endpoint, refreshToken, { timeoutMs: this.settings.timeoutMs });
+      const result = await refreshAccessToken(endpoint, refreshToken, {
+        sendTimeoutMs: this.settings.sendTimeoutMs,
+        answerTimeoutMs: this.settings.answerTimeoutMs,
+      });
       const requestMs = performance.now() - started;
       this.metrics.requestDuration.observe({ provider: provider.id }, requestMs / 1000);
       if (run) {
@@ -463,14 +479,32 @@ export class RefreshEngine {
       const receivedAt = new Date();
 
       if (result.ok) {
-        return await this.submit(run, provider, row, {
-          kind: "success",
+        const success = {
+          kind: "success" as const,
           usedRefreshToken: refreshToken,
           result,
           receivedAt,
-        });
+          journalSeqs: [] as number[],
+        };
+        if (result.refreshToken === undefined || result.refreshToken === refreshToken) {
+          return await this.submit(run, provider, row, success);
+        }
+        const stored = await this.journalAnswer(run, row, success);
+        try {
+          return await this.submit(run, provider, row, success);
+        } finally {
+          stored();
+        }
       }
+      if (row.previousAnswerLost) result.afterLostAnswer = true;
       const classified = classifyFailure(result);
+      if (classified.errorCode === ROTATION_LOST) {
+        this.metrics.rotationLost.inc({ provider: provider.id });
+        this.options.logger.warn(
+          { connectionId: row.id, provider: provider.id },
+          "refresh token refused after an earlier answer never arrived: its rotated refresh token was lost (rotation_lost), not revoked by the user",
+        );
+      }
       if (classified.failureClass === "operator") {
         const alert = this.raiseOperatorAlert(provider, classified.errorCode, result);
         return await this.submit(run, provider, row, {
@@ -549,7 +583,8 @@ export class RefreshEngine {
 
   /**
    * Refreshes one connection now (a `token.refresh-requested`), unless another worker has it, it
-   * was refreshed within `minIntervalMs`, or its provider is disabled or held.
+   * was refreshed within `minIntervalMs`, or its provider is disabled or held. Whatever fails on the
+   * way (the rate limiter's store, the journal), the slot and the claim are given back.
    */
   async refreshOne(connectionId: string, minIntervalMs = 30_000): Promise<WriteOutcome | "not_claimed"> {
     if (this.stopping) return "not_claimed";
@@ -563,14 +598,8 @@ export class RefreshEngine {
     if (!row) return "not_claimed";
     this.held.set(row.id, claimStarted + this.settings.leaseMs);
     const provider = this.options.providers.get(row.provider as ProviderId);
-    const run: Run = {
-      counts: { checked: 0, refreshed: 0, failed: 0, skipped: 0 },
-      timing: { claims: 0, claimMs: 0, limiterMs: 0, requests: 0, requestMs: 0 },
-      claimed: 1,
-      jobRunId: undefined,
-      attemptedBefore: new Date(),
-      writes: new Set(),
-    };
+    const run = newRun(undefined, new Date());
+    run.claimed = 1;
     if (!provider?.enabled || this.holds.isHeld(provider)) {
       const fallback = provider ?? this.activeProviders()[0] ?? [...this.options.providers.values()][0];
       if (fallback)
@@ -578,23 +607,217 @@ export class RefreshEngine {
       return "skipped";
     }
     const slots = this.slots.get(provider.id) as Semaphore;
-    await slots.acquire();
-    await this.options.limiter.take(provider.id, 1);
-    await this.refreshClaimed(run, provider, row, claimStarted + this.settings.leaseMs, () =>
-      slots.release(),
-    );
+    let slotTaken = false;
+    let handedOver = false;
+    try {
+      if ((await this.applyJournaled(run, provider, [row])).length === 0) {
+        handedOver = true;
+        await Promise.allSettled([...run.writes]);
+        return run.counts.refreshed > 0 ? "refreshed" : "skipped";
+      }
+      await slots.acquire();
+      slotTaken = true;
+      await this.options.limiter.take(provider.id, 1);
+      handedOver = true;
+      await this.refreshClaimed(run, provider, row, claimStarted + this.settings.leaseMs, () =>
+        slots.release(),
+      );
+    } finally {
+      if (!handedOver) {
+        if (slotTaken) slots.release();
+        await this.submit(run, provider, row, {
+          kind: "release",
+          reason: "refresh_one_failed",
+          requeue: true,
+        });
+      }
+    }
     if (run.counts.refreshed > 0) return "refreshed";
     if (run.counts.failed > 0) return "failed";
     return "skipped";
   }
 
-  /** Stops claiming; requests in flight finish and are written (a rotated token must not be lost). */
-  async stop(): Promise<void> {
+  /**
+   * Records a rotated answer in the journal before it goes anywhere else. When the journal cannot
+   * be reached, the answer is still handed to the writer (Postgres may be fine) and the journal is
+   * tried again in the background until one of the two has it. Returns what to call once the
+   * writer has stored the answer.
+   */
+  private async journalAnswer(
+    run: Run | undefined,
+    row: ClaimedConnection,
+    success: SuccessItem,
+  ): Promise<() => void> {
+    const journal = this.options.journal;
+    if (!journal || success.result.refreshToken === undefined) return () => undefined;
+    const answer: RotatedAnswer = {
+      connectionId: row.id,
+      userId: row.userId,
+      provider: row.provider,
+      usedRefreshToken: success.usedRefreshToken,
+      accessToken: success.result.accessToken,
+      refreshToken: success.result.refreshToken,
+      ...(success.result.expiresIn !== undefined ? { expiresIn: success.result.expiresIn } : {}),
+      ...(success.result.scope !== undefined ? { scope: success.result.scope } : {}),
+      receivedAt: success.receivedAt.toISOString(),
+      ...(run?.jobRunId ? { jobRunId: run.jobRunId } : {}),
+    };
+    const msgID = randomUUID();
+    try {
+      success.journalSeqs.push(await journal.record(answer, msgID));
+      this.metrics.journal.inc({ event: "recorded" });
+      return () => undefined;
+    } catch (err) {
+      this.metrics.journal.inc({ event: "record_failed" });
+      this.options.logger.warn(
+        { err, connectionId: row.id },
+        "could not journal a rotated refresh token; writing it to Postgres and retrying the journal meanwhile",
+      );
+    }
+    let stored = false;
+    void (async () => {
+      for (let attempt = 1; !stored; attempt++) {
+        await sleep(Math.min(5_000, 250 * 2 ** attempt));
+        if (stored) return;
+        try {
+          const seq = await journal.record(answer, msgID);
+          if (stored) await journal.remove(seq);
+          else success.journalSeqs.push(seq);
+          return;
+        } catch {
+          // NATS still away: the writer may store the answer first, which ends this loop.
+        }
+      }
+    })();
+    return () => {
+      stored = true;
+    };
+  }
+
+  /**
+   * Applies journaled answers of just-claimed rows instead of refreshing them: such a row still
+   * holds a refresh token an earlier answer replaced, and presenting it again would make the
+   * provider revoke the grant. Returns the rows left to refresh. A journal that cannot be read
+   * fails the claim (its rows are handed back): refreshing blind could reuse a replaced token.
+   */
+  private async applyJournaled(
+    run: Run,
+    provider: ProviderRuntime,
+    claimed: ClaimedConnection[],
+  ): Promise<ClaimedConnection[]> {
+    const journal = this.options.journal;
+    if (!journal || claimed.length === 0) return claimed;
+    let pending: Map<string, JournalEntry[]>;
+    try {
+      pending = await journal.pendingFor(claimed.map((row) => row.id));
+    } catch (err) {
+      for (const row of claimed) {
+        this.track(
+          run,
+          this.submit(run, provider, row, { kind: "release", reason: "journal_unreadable", requeue: true }),
+        );
+      }
+      throw new Error("cannot read the rotation journal (NATS); claimed connections handed back", {
+        cause: err,
+      });
+    }
+    if (pending.size === 0) return claimed;
+    for (const row of claimed) {
+      const entries = pending.get(row.id);
+      if (!entries) continue;
+      for (const entry of entries) this.track(run, this.applyEntry(run, provider, row, entry));
+    }
+    return claimed.filter((row) => !pending.has(row.id));
+  }
+
+  private applyEntry(
+    run: Run | undefined,
+    provider: ProviderRuntime,
+    claim: ClaimedConnection,
+    entry: JournalEntry,
+  ): Promise<void> {
+    const { answer } = entry;
+    this.metrics.journal.inc({ event: "replayed" });
+    const result = {
+      ok: true as const,
+      accessToken: answer.accessToken,
+      refreshToken: answer.refreshToken,
+      ...(answer.expiresIn !== undefined ? { expiresIn: answer.expiresIn } : {}),
+      ...(answer.scope !== undefined ? { scope: answer.scope } : {}),
+    };
+    const item = {
+      kind: "success" as const,
+      usedRefreshToken: answer.usedRefreshToken,
+      result,
+      receivedAt: new Date(answer.receivedAt),
+      journalSeqs: [entry.seq],
+    };
+    return this.submit(run ?? newRun(answer.jobRunId, new Date()), provider, claim, item);
+  }
+
+  /**
+   * Stores every answer left in the journal (by a replica that died or stopped while Postgres was
+   * away). Each is applied only to a row still holding the token its request presented.
+   */
+  async replayJournal(): Promise<number> {
+    const journal = this.options.journal;
+    if (!journal) return 0;
+    const entries = await journal.pending();
+    const work: Promise<void>[] = [];
+    for (const entry of entries) {
+      const provider = this.options.providers.get(entry.answer.provider as ProviderId);
+      if (!provider) continue;
+      work.push(this.applyEntry(undefined, provider, claimFromAnswer(entry.answer), entry));
+    }
+    await Promise.allSettled(work);
+    if (entries.length > 0) {
+      this.options.logger.info({ entries: entries.length }, "journaled refresh-token answers applied");
+    }
+    return entries.length;
+  }
+
+  /**
+   * Stops claiming; requests in flight are awaited and their outcomes written, until `deadline`
+   * (epoch ms). Answers still unwritten then are in the journal, for the next replica.
+   */
+  async stop(deadline = Number.POSITIVE_INFINITY): Promise<void> {
     this.stopController.abort(new Error("refresh engine stopping"));
     await Promise.allSettled([...this.runs]);
-    await this.writer.drain();
+    const drained = await this.writer.drain(deadline);
     clearInterval(this.renewTimer);
+    if (!drained) {
+      this.options.logger.warn(
+        { unwritten: this.writer.pending },
+        "stopped with refresh outcomes unwritten (Postgres unreachable); rotated tokens among them are in the journal",
+      );
+    }
   }
+}
+
+/** The claim-shaped view of a journaled answer's connection (for the writer, which re-reads the row). */
+function claimFromAnswer(answer: RotatedAnswer): ClaimedConnection {
+  return {
+    id: answer.connectionId,
+    userId: answer.userId,
+    provider: answer.provider,
+    status: "connected",
+    refreshTokenEncrypted: "",
+    accessTokenExpiresAt: null,
+    consecutiveFailures: 0,
+    consecutiveTransientFailures: 0,
+    previousAnswerLost: false,
+  };
+}
+
+function newRun(jobRunId: string | undefined, attemptedBefore: Date): Run {
+  return {
+    counts: { checked: 0, refreshed: 0, failed: 0, skipped: 0 },
+    timing: { claims: 0, claimMs: 0, limiterMs: 0, requests: 0, requestMs: 0 },
+    claimed: 0,
+    jobRunId,
+    attemptedBefore,
+    writes: new Set(),
+  };
 }
 
 function round(n: number): number {
@@ -602,3 +825,4 @@ function round(n: number): number {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+type SuccessItem = Omit<Extract<WriteItem, { kind: "success" }>, "claim" | "provider" | "jobRunId">;

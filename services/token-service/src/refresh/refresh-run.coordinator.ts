@@ -1,6 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type Naming, SharedTickRuns } from "@syncwell/bus";
-import { databaseNow, finishJobRun, recordJobRunCounts } from "@syncwell/db";
+import { databaseNow, findJobRun, finishJobRun, recordJobRunCounts } from "@syncwell/db";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
 import { activeClaims, countDueFor } from "./claims.repository.ts";
@@ -65,7 +65,10 @@ export class RefreshRunCoordinator {
   async runTick(jobRunId: string, logger: Logger = this.options.logger): Promise<TickRunSummary> {
     const { engine, pool } = this.options;
     const started = performance.now();
-    const attemptedBefore = await databaseNow(pool, "down");
+    // A redelivered tick continues its run: what any replica attempted since the run started is
+    // not attempted (nor counted) again.
+    const attemptedBefore =
+      (await findJobRun(pool, jobRunId))?.startedAt ?? (await databaseNow(pool, "down"));
     this.runs.wake(jobRunId, attemptedBefore);
     logger.info(
       {
@@ -91,7 +94,8 @@ export class RefreshRunCoordinator {
         add(last.counts);
         return last.claimed === 0;
       },
-      maxWaitMs: engine.settings.leaseMs * 3 + engine.settings.timeoutMs,
+      maxWaitMs:
+        engine.settings.leaseMs * 3 + engine.settings.sendTimeoutMs + engine.settings.answerTimeoutMs,
       pollIntervalMs: this.options.pollIntervalMs,
     });
 

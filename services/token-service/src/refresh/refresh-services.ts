@@ -7,6 +7,10 @@ import { cipherFromConfig } from "../token-keys.ts";
 import { createPostgresRateLimiter } from "./rate-limiter.ts";
 import { RefreshEngine, type RefreshSettings } from "./refresh-engine.ts";
 import { RefreshRunCoordinator } from "./refresh-run.coordinator.ts";
+import { RotationJournal } from "./rotation-journal.ts";
+
+/** Left of SHUTDOWN_TIMEOUT_MS for the steps after the refresh engine (bus, Postgres, spans). */
+const SHUTDOWN_MARGIN_MS = 5_000;
 
 export type RefreshServices = {
   engine: RefreshEngine;
@@ -18,10 +22,12 @@ export function refreshSettings(config: Config): RefreshSettings {
   return {
     leadMs: config.REFRESH_LEAD_TIME,
     idleMaxMs: config.REFRESH_IDLE_MAX,
-    // A lease shorter than a request plus its margin would let two workers refresh one connection.
+    // A lease shorter than sending a request plus its margin would let two workers refresh one
+    // connection; while the answer is awaited the lease is renewed.
     leaseMs: Math.max(config.REFRESH_CLAIM_LEASE, config.REFRESH_TIMEOUT + 3_000),
     batchSize: config.REFRESH_BATCH_SIZE,
-    timeoutMs: config.REFRESH_TIMEOUT,
+    sendTimeoutMs: config.REFRESH_TIMEOUT,
+    answerTimeoutMs: config.REFRESH_ANSWER_TIMEOUT,
   };
 }
 
@@ -60,11 +66,26 @@ export function refreshServices(ctx: ServiceContext<Config>): RefreshServices {
   if (settings.leaseMs !== ctx.config.REFRESH_CLAIM_LEASE) {
     logger.warn({ leaseMs: settings.leaseMs }, "REFRESH_CLAIM_LEASE raised to REFRESH_TIMEOUT + 3s");
   }
+  if (ctx.config.SHUTDOWN_TIMEOUT_MS < settings.answerTimeoutMs + SHUTDOWN_MARGIN_MS) {
+    logger.warn(
+      { shutdownTimeoutMs: ctx.config.SHUTDOWN_TIMEOUT_MS, answerTimeoutMs: settings.answerTimeoutMs },
+      "SHUTDOWN_TIMEOUT_MS is shorter than REFRESH_ANSWER_TIMEOUT + 5s: a stop may not wait for every answer in flight (rotated ones are still journaled)",
+    );
+  }
   const enabled = [...providers.values()].filter((p) => p.enabled);
   const pool = ctx.pool;
+  const cipher = cipherFromConfig(ctx.config);
+  const journal = new RotationJournal({
+    js: ctx.bus.js,
+    jsm: ctx.bus.jsm,
+    naming: ctx.bus.naming,
+    cipher,
+    logger,
+  });
   const engine = new RefreshEngine({
     pool,
-    cipher: cipherFromConfig(ctx.config),
+    cipher,
+    journal,
     providers,
     limiter: createPostgresRateLimiter(pool, new Map(enabled.map((p) => [p.id, p.rateLimitPerSec]))),
     logger,
@@ -80,8 +101,12 @@ export function refreshServices(ctx: ServiceContext<Config>): RefreshServices {
   });
   coordinator.start();
   ctx.shutdown.add("token refresh", async () => {
-    await engine.stop();
+    await engine.stop(Date.now() + Math.max(1_000, ctx.config.SHUTDOWN_TIMEOUT_MS - SHUTDOWN_MARGIN_MS));
     await coordinator.stop();
+  });
+  // Answers a replica journaled but could not store (Postgres away, then a restart or a crash).
+  engine.replayJournal().catch((err: unknown) => {
+    logger.error({ err }, "could not replay the rotation journal; claims still apply its entries first");
   });
   logger.info(
     {

@@ -51,7 +51,8 @@ export const testSettings: RefreshSettings = {
   idleMaxMs: 24 * 60 * 60_000,
   leaseMs: 30_000,
   batchSize: 200,
-  timeoutMs: 2_000,
+  sendTimeoutMs: 2_000,
+  answerTimeoutMs: 2_000,
 };
 
 export type CapturedLogger = { logger: Logger; text(): string; lines(): Record<string, unknown>[] };

@@ -1,0 +1,157 @@
+import { randomUUID } from "node:crypto";
+import { JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { Naming } from "@syncwell/bus";
+import { streams } from "@syncwell/contracts";
+import type { TokenCipher } from "@syncwell/credentials";
+import type { Logger } from "@syncwell/telemetry";
+
+/** A provider's answer that rotated a refresh token: everything needed to store it later. */
+export type RotatedAnswer = {
+  connectionId: string;
+  userId: string;
+  provider: string;
+  /** The refresh token the request presented: the answer applies only to a row still holding it. */
+  usedRefreshToken: string;
+  accessToken: string;
+  refreshToken: string;
+  expiresIn?: number;
+  scope?: string;
+  /** ISO time the answer arrived (the access token's expiry counts from it). */
+  receivedAt: string;
+  jobRunId?: string;
+};
+
+export type JournalEntry = { seq: number; answer: RotatedAnswer };
+
+const SUBJECT_ROOT = "token-journal";
+/** Stream API error: the message is already gone (another replica applied and removed it). */
+const NO_MESSAGE_FOUND = 10037;
+
+/**
+ * The journal of rotated refresh tokens not yet stored in Postgres, in a JetStream stream
+ * (`TOKEN_JOURNAL`, file storage): Postgres may be down when the answer arrives, and the process may
+ * die before it returns, but a provider that rotated will never give the new token again. An answer
+ * is recorded here before anything else happens to it and removed once its row is written; any
+ * replica applies what it finds (at start, and for the connections it claims), so a token
+ * survives a Postgres outage, a restart and a crash.
+ *
+ * Each message is one ciphertext of the service's token cipher (AES-256-GCM with a key id): the
+ * tokens never reach NATS in the clear. The subject carries the connection id only.
+ */
+export class RotationJournal {
+  readonly stream: string;
+  private readonly js: JetStreamClient;
+  private readonly jsm: JetStreamManager;
+  private readonly naming: Naming;
+  private readonly cipher: TokenCipher;
+  private readonly logger: Logger;
+  private readonly timeoutMs: number;
+
+  constructor(options: {
+    js: JetStreamClient;
+    jsm: JetStreamManager;
+    naming: Naming;
+    cipher: TokenCipher;
+    logger: Logger;
+    /** Bound on one journal write. */
+    timeoutMs?: number;
+  }) {
+    this.js = options.js;
+    this.jsm = options.jsm;
+    this.naming = options.naming;
+    this.cipher = options.cipher;
+    this.logger = options.logger;
+    this.timeoutMs = options.timeoutMs ?? 5_000;
+    this.stream = options.naming.stream(streams.tokenJournal);
+  }
+
+  private subject(connectionId: string): string {
+    return this.naming.subject(`${SUBJECT_ROOT}.${connectionId}`);
+  }
+
+  /** Records an answer durably (acknowledged by JetStream); resolves its sequence number. */
+  async record(answer: RotatedAnswer, msgID: string = randomUUID()): Promise<number> {
+    const payload = this.cipher.encrypt(JSON.stringify(answer));
+    const ack = await this.js.publish(this.subject(answer.connectionId), payload, {
+      msgID,
+      timeout: this.timeoutMs,
+    });
+    return ack.seq;
+  }
+
+  /** Removes an applied entry; one already removed (by another replica) is not an error. */
+  async remove(seq: number): Promise<void> {
+    try {
+      await this.jsm.streams.deleteMessage(this.stream, seq, false);
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === NO_MESSAGE_FOUND) return;
+      throw err;
+    }
+  }
+
+  /** Entries of these connections, oldest first, by connection (usually none: one round trip). */
+  async pendingFor(connectionIds: readonly string[]): Promise<Map<string, JournalEntry[]>> {
+    const found = new Map<string, JournalEntry[]>();
+    const subjects = await this.subjectsWithEntries();
+    for (const id of connectionIds) {
+      if (!subjects.has(this.subject(id))) continue;
+      const entries = await this.read(this.subject(id));
+      if (entries.length > 0) found.set(id, entries);
+    }
+    return found;
+  }
+
+  /** Every entry, oldest first. */
+  async pending(): Promise<JournalEntry[]> {
+    if ((await this.subjectsWithEntries()).size === 0) return [];
+    return this.read(this.naming.subject(`${SUBJECT_ROOT}.>`));
+  }
+
+  /** Entries in the journal now (written and not yet removed, by any replica). */
+  async size(): Promise<number> {
+    return (await this.jsm.streams.info(this.stream)).state.messages;
+  }
+
+  private async subjectsWithEntries(): Promise<Set<string>> {
+    const info = await this.jsm.streams.info(this.stream, {
+      subjects_filter: this.naming.subject(`${SUBJECT_ROOT}.>`),
+    });
+    return new Set(info.state.messages === 0 ? [] : Object.keys(info.state.subjects ?? {}));
+  }
+
+  /** Reads the entries under `filter` with an ordered consumer (skips removed messages). */
+  private async read(filter: string): Promise<JournalEntry[]> {
+    const consumer = await this.js.consumers.get(this.stream, { filter_subjects: filter });
+    const entries: JournalEntry[] = [];
+    try {
+      for (;;) {
+        const msg = await consumer.next({ expires: 1_000 });
+        if (!msg) break;
+        const answer = this.decode(msg.string(), msg.seq);
+        if (answer) entries.push({ seq: msg.seq, answer });
+        if (msg.info.pending === 0) break;
+      }
+    } finally {
+      await consumer.delete().catch(() => undefined);
+    }
+    return entries;
+  }
+
+  /**
+   * An entry this replica cannot read (its key was removed from TOKEN_ENCRYPTION_KEYS, or it is
+   * not ours) is left in place for a replica that can, and said so.
+   */
+  private decode(payload: string, seq: number): RotatedAnswer | undefined {
+    try {
+      const answer = JSON.parse(this.cipher.decrypt(payload)) as RotatedAnswer;
+      if (typeof answer.connectionId === "string" && typeof answer.refreshToken === "string") return answer;
+    } catch {
+      // reported below
+    }
+    this.logger.error(
+      { stream: this.stream, seq },
+      "a journaled refresh-token answer cannot be read (is its key still in TOKEN_ENCRYPTION_KEYS?); left in the journal",
+    );
+    return undefined;
+  }
+}
