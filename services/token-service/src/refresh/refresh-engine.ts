@@ -83,6 +83,8 @@ const LEASE_MARGIN_MS = 2_000;
 /** Pause after a 429 when the provider names no Retry-After; bound on any pause. */
 const DEFAULT_429_PAUSE_MS = 1_000;
 const MAX_PAUSE_MS = 5_000;
+/** How long a stop waits for Postgres when every rotated answer is already in the journal. */
+const STOP_WRITE_GRACE_MS = 3_000;
 /** Outcomes waiting to be written before lanes stop claiming (memory bound). */
 const MAX_PENDING_WRITES = 2_000;
 
@@ -119,6 +121,8 @@ export class RefreshEngine {
   private readonly held = new Map<string, number>();
   private readonly renewTimer: NodeJS.Timeout;
   private renewing = false;
+  /** Rotated answers neither journaled nor stored yet (NATS and Postgres both away). */
+  private unjournaled = 0;
 
   constructor(options: RefreshEngineOptions) {
     this.options = options;
@@ -475,7 +479,6 @@ export class RefreshEngine {
         run.timing.requestMs += requestMs;
       }
       this.metrics.inFlight.dec({ provider: provider.id });
-      releaseSlot();
       const receivedAt = new Date();
 
       if (result.ok) {
@@ -487,15 +490,19 @@ export class RefreshEngine {
           journalSeqs: [] as number[],
         };
         if (result.refreshToken === undefined || result.refreshToken === refreshToken) {
+          releaseSlot();
           return await this.submit(run, provider, row, success);
         }
+        // The slot is held until the answer is journaled: a stop waits for the slots to empty.
         const stored = await this.journalAnswer(run, row, success);
+        releaseSlot();
         try {
           return await this.submit(run, provider, row, success);
         } finally {
           stored();
         }
       }
+      releaseSlot();
       if (row.previousAnswerLost) result.afterLostAnswer = true;
       const classified = classifyFailure(result);
       if (classified.errorCode === ROTATION_LOST) {
@@ -675,6 +682,12 @@ export class RefreshEngine {
       );
     }
     let stored = false;
+    this.unjournaled += 1;
+    const settle = () => {
+      if (stored) return;
+      stored = true;
+      this.unjournaled -= 1;
+    };
     void (async () => {
       for (let attempt = 1; !stored; attempt++) {
         await sleep(Math.min(5_000, 250 * 2 ** attempt));
@@ -683,15 +696,14 @@ export class RefreshEngine {
           const seq = await journal.record(answer, msgID);
           if (stored) await journal.remove(seq);
           else success.journalSeqs.push(seq);
+          settle();
           return;
         } catch {
           // NATS still away: the writer may store the answer first, which ends this loop.
         }
       }
     })();
-    return () => {
-      stored = true;
-    };
+    return settle;
   }
 
   /**
@@ -777,20 +789,32 @@ export class RefreshEngine {
   }
 
   /**
-   * Stops claiming; requests in flight are awaited and their outcomes written, until `deadline`
-   * (epoch ms). Answers still unwritten then are in the journal, for the next replica.
+   * Stops claiming; requests in flight are awaited (each is bounded by REFRESH_ANSWER_TIMEOUT) and
+   * their outcomes written, until `deadline` (epoch ms). Postgres is waited for only while some
+   * rotated answer is not in the journal either: a journaled one is stored by the next replica.
    */
   async stop(deadline = Number.POSITIVE_INFINITY): Promise<void> {
     this.stopController.abort(new Error("refresh engine stopping"));
-    await Promise.allSettled([...this.runs]);
-    const drained = await this.writer.drain(deadline);
+    while (this.requestsInFlight() > 0 && Date.now() < deadline) await sleep(50);
+    const writeBy = this.unjournaled > 0 ? deadline : Math.min(deadline, Date.now() + STOP_WRITE_GRACE_MS);
+    // Runs end once their lanes have handed back what they claimed and their outcomes are written.
+    const runsDone = Promise.allSettled([...this.runs]);
+    await (Number.isFinite(writeBy)
+      ? Promise.race([runsDone, sleep(Math.max(0, writeBy - Date.now()))])
+      : runsDone);
+    const drained = await this.writer.drain(writeBy);
     clearInterval(this.renewTimer);
     if (!drained) {
       this.options.logger.warn(
-        { unwritten: this.writer.pending },
+        { unwritten: this.writer.pending, notJournaled: this.unjournaled },
         "stopped with refresh outcomes unwritten (Postgres unreachable); rotated tokens among them are in the journal",
       );
     }
+  }
+
+  /** Token requests out (or being journaled) on this replica. */
+  private requestsInFlight(): number {
+    return [...this.slots.values()].reduce((n, slots) => n + slots.inUse, 0);
   }
 }
 
