@@ -12,6 +12,12 @@
  * log, to the outcome committed, the event's occurredAt) and the token service's peak RSS (VmHWM).
  * Rate limits are raised out of the way (PROVIDER_*_RATE_LIMIT_PER_SEC=100000; the shared
  * Postgres limiter still runs): this measures the service, not a provider's quota.
+ *
+ * Fault scenarios (each prints `lost`, the replaced refresh tokens the simulator saw presented
+ * again, which revoke the grant, and `allRefreshedMs`, the time until every connection was refreshed):
+ *   --late-answers 0.3 [--late-ms 12000]   that share of answers arrives late, after the rotation
+ *   --pg-cut 20000 [--pg-cut-after 2000]   Postgres is cut off (a proxy between the service and it)
+ *                                          that long, starting that long after the tick
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -29,6 +35,7 @@ import {
   percentile,
   processMemoryBytes,
   publishTick,
+  startTcpProxy,
   waitFor,
 } from "@syncwell/testing";
 import { Registry } from "prom-client";
@@ -47,11 +54,30 @@ const { values: args } = parseArgs({
     "cpu-prof": { type: "string" },
     /** Print the service's progress log lines. */
     progress: { type: "boolean", default: false },
+    "late-answers": { type: "string", default: "0" },
+    "late-ms": { type: "string", default: "12000" },
+    "pg-cut": { type: "string", default: "0" },
+    "pg-cut-after": { type: "string", default: "2000" },
   },
 });
 const N = Number(args.connections);
 const LATENCY = Number(args.latency);
 const REPLICAS = Number(args.replicas);
+const LATE_RATIO = Number(args["late-answers"]);
+const PG_CUT_MS = Number(args["pg-cut"]);
+for (const [name, value, ok] of [
+  ["--late-answers", LATE_RATIO, LATE_RATIO >= 0 && LATE_RATIO <= 1],
+  ["--late-ms", Number(args["late-ms"]), Number(args["late-ms"]) >= 0],
+  ["--pg-cut", PG_CUT_MS, PG_CUT_MS >= 0],
+  ["--pg-cut-after", Number(args["pg-cut-after"]), Number(args["pg-cut-after"]) >= 0],
+] as const) {
+  if (!ok || Number.isNaN(value)) {
+    process.stderr.write(
+      `${name}: expected a non-negative number${name === "--late-answers" ? " up to 1" : ""}\n`,
+    );
+    process.exit(64);
+  }
+}
 const providers: ProviderId[] = ["google", "spotify", "github-app", "discord", "linkedin", "slack"];
 const mainPath = fileURLToPath(new URL("../main.ts", import.meta.url));
 
@@ -61,6 +87,8 @@ const sim = await createSimulator({ latencyMs: LATENCY, latencyJitterMs: Number(
 const key = randomKey();
 const cipher = cipherFor({ k1: key }, "k1");
 const children: ChildProcess[] = [];
+const dbTarget = new URL(db.url);
+const proxy = await startTcpProxy({ host: dbTarget.hostname, port: Number(dbTarget.port || 5432) });
 const logger = createLogger({ service: "bench", level: "warn" });
 const bus = await createBus({
   servers: nats.url,
@@ -109,7 +137,8 @@ try {
     metricsUrls.push(`http://127.0.0.1:${port}/metrics`);
     const env = {
       ...process.env,
-      DATABASE_URL: db.url,
+      // Through the proxy only when it is to be cut: it costs the bench process CPU.
+      DATABASE_URL: PG_CUT_MS > 0 ? proxy.rewrite(db.url) : db.url,
       NATS_URL: nats.url,
       NATS_PREFIX: nats.prefix,
       HTTP_HOST: "127.0.0.1",
@@ -143,9 +172,15 @@ try {
   }
   process.stdout.write(`${REPLICAS} token-service replica(s) ready (pid ${pids.join(", ")})\n`);
 
+  if (LATE_RATIO > 0) {
+    sim.state.addFault({ ratio: LATE_RATIO }, { kind: "late_answer", ms: Number(args["late-ms"]) }, null);
+  }
   const started = performance.now();
   const startedWall = Date.now();
   const jobRunId = await publishTick({ db: db.pool, bus }, "token-refresh", { source: "bench" });
+  const outage = PG_CUT_MS > 0 ? cutPostgres(Number(args["pg-cut-after"]), PG_CUT_MS) : Promise.resolve();
+  const allRefreshedMs = await untilAllRefreshed(new Date(startedWall), started);
+  await outage;
   await waitFor(() => received.length >= N || undefined, `${N} token events`, { timeoutMs: 600_000 });
   const elapsedMs = lastAt - started;
   const run = await waitFor(
@@ -173,15 +208,26 @@ try {
   // The token request alone, as the service measured it (its histogram's mean).
   let requestSeconds = 0;
   let requestCount = 0;
+  const journalBuckets = new Map<number, number>();
   for (const url of metricsUrls) {
     const text = await (await fetch(url)).text();
     for (const line of text.split("\n")) {
       const m = /^syncwell_token_refresh_request_seconds_(sum|count)\{[^}]*\} ([\d.e+-]+)$/.exec(line);
       if (m?.[1] === "sum") requestSeconds += Number(m[2]);
       if (m?.[1] === "count") requestCount += Number(m[2]);
+      const bucket = /^syncwell_token_refresh_journal_write_seconds_bucket\{le="([\d.e+-]+)"\} (\d+)$/.exec(
+        line,
+      );
+      if (bucket) {
+        const le = Number(bucket[1]);
+        journalBuckets.set(le, (journalBuckets.get(le) ?? 0) + Number(bucket[2]));
+      }
     }
   }
   const refreshed = received.filter((e) => e.type === "token.refreshed").length;
+  const { rows: statuses } = await db.pool.query<{ status: string; n: number }>(
+    "SELECT status, count(*)::int AS n FROM connections GROUP BY status ORDER BY status",
+  );
 
   const result = {
     connections: N,
@@ -195,6 +241,16 @@ try {
     perRefreshP99Ms: percentile(perRefresh, 99),
     providerRequestMeanMs: Math.round((requestSeconds / Math.max(1, requestCount)) * 1000),
     peakRssMiB: rss.map((m) => Math.round(m)),
+    scenario: {
+      lateAnswers: LATE_RATIO,
+      lateMs: LATE_RATIO > 0 ? Number(args["late-ms"]) : 0,
+      pgCutMs: PG_CUT_MS,
+    },
+    lost: sim.state.stats().reusedRefreshTokens,
+    grantsRevokedForReuse: sim.state.stats().grantsRevokedForReuse,
+    allRefreshedMs,
+    journalWriteMs: journalWindow(journalBuckets),
+    statuses: Object.fromEntries(statuses.map((r) => [r.status, r.n])),
     jobRun: { status: run.status, counts: run.counts, durationMs: run.durationMs },
     startedAt: new Date(startedWall).toISOString(),
   };
@@ -208,7 +264,53 @@ try {
     ),
   );
   await bus.close();
+  await proxy.close();
   await sim.close();
   await nats.cleanup();
   await db.drop();
+}
+
+/** Cuts the service off from Postgres `afterMs` after the tick, for `forMs`. */
+async function cutPostgres(afterMs: number, forMs: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, afterMs));
+  proxy.cut();
+  process.stdout.write(`Postgres cut off for ${forMs} ms\n`);
+  await new Promise((resolve) => setTimeout(resolve, forMs));
+  proxy.restore();
+  process.stdout.write("Postgres back\n");
+}
+
+/**
+ * Milliseconds from the tick until every connection has been refreshed since `since` (or has been
+ * lost: a connection that needs reauthorization is counted as done, and in `lost`).
+ */
+async function untilAllRefreshed(since: Date, started: number): Promise<number> {
+  await waitFor(
+    async () => {
+      const { rows } = await db.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM connections
+         WHERE last_refreshed_at >= $1 OR status NOT IN ('connected', 'warning', 'rate_limited')`,
+        [since],
+      );
+      return (rows[0]?.n ?? 0) >= N;
+    },
+    `all ${N} connections refreshed`,
+    { timeoutMs: 900_000, intervalMs: 200 },
+  );
+  return Math.round(performance.now() - started);
+}
+
+/** Upper bounds (ms) of the p50 and p99 journal write windows, from the service's histogram. */
+function journalWindow(buckets: Map<number, number>): {
+  entries: number;
+  p50AtMostMs: number;
+  p99AtMostMs: number;
+} {
+  const sorted = [...buckets].sort((a, b) => a[0] - b[0]);
+  const total = sorted.at(-1)?.[1] ?? 0;
+  const bound = (q: number) => {
+    const hit = sorted.find(([, n]) => n >= total * q);
+    return hit ? hit[0] * 1000 : Number.NaN;
+  };
+  return { entries: total, p50AtMostMs: bound(0.5), p99AtMostMs: bound(0.99) };
 }

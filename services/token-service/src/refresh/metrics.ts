@@ -15,6 +15,8 @@ export type RefreshMetrics = {
   rotationLost: Counter<"provider">;
   /** Rotation journal: recorded, record_failed, replayed. */
   journal: Counter<"event">;
+  /** From a rotated answer's arrival to its journal write acknowledged: the window a kill -9 can lose. */
+  journalWrite: Histogram;
 };
 
 const cache = new WeakMap<Registry, RefreshMetrics>();
@@ -59,6 +61,12 @@ export function refreshMetrics(registry: Registry = metricsRegistry): RefreshMet
       name: "syncwell_token_refresh_journal_total",
       help: "Rotated refresh tokens in the journal: recorded, record_failed (NATS unreachable; retried), replayed (applied from the journal by a claim or at start)",
       labelNames: ["event"],
+      registers: [registry],
+    }),
+    journalWrite: new Histogram({
+      name: "syncwell_token_refresh_journal_write_seconds",
+      help: "Time from a rotated answer's arrival to its journal entry acknowledged by JetStream (a process killed within it loses that answer)",
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [registry],
     }),
     inFlight: new Gauge({

@@ -672,6 +672,7 @@ export class RefreshEngine {
     const msgID = randomUUID();
     try {
       success.journalSeqs.push(await journal.record(answer, msgID));
+      this.metrics.journalWrite.observe((Date.now() - success.receivedAt.getTime()) / 1000);
       this.metrics.journal.inc({ event: "recorded" });
       return () => undefined;
     } catch (err) {
