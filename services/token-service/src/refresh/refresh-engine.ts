@@ -1,13 +1,17 @@
-import { randomUUID } from "node:crypto";
 import { type AnyEvent, createEvent } from "@syncwell/contracts";
 import type { TokenCipher } from "@syncwell/credentials";
 import { Semaphore, sleep } from "@syncwell/runtime";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
-import { refreshAccessToken, type TokenEndpoint } from "../adapters/oauth-token.client.ts";
+import {
+  type RefreshResult,
+  refreshAccessToken,
+  type TokenEndpoint,
+} from "../adapters/oauth-token.client.ts";
 import type { ProviderId } from "../config.ts";
 import type { ProviderRuntime } from "../domain/providers.ts";
 import { classifyFailure, type RefreshFailure, ROTATION_LOST } from "../domain/refresh-outcome.ts";
+import { AnswerJournal, claimOf, successOf } from "./answer-journal.ts";
 import {
   type ClaimedConnection,
   type ClaimPhase,
@@ -20,7 +24,7 @@ import { type RefreshMetrics, refreshMetrics } from "./metrics.ts";
 import { OperatorHolds } from "./operator-holds.ts";
 import { EVENT_SOURCE, OutcomeWriter, type WriteItem, type WriteOutcome } from "./outcome-writer.ts";
 import type { ProviderRateLimiter } from "./rate-limiter.ts";
-import type { JournalEntry, RotatedAnswer, RotationJournal } from "./rotation-journal.ts";
+import type { JournalEntry, RotationJournal } from "./rotation-journal.ts";
 
 export type RefreshSettings = {
   /** Refresh tokens expiring within this window (REFRESH_LEAD_TIME). */
@@ -121,23 +125,25 @@ export class RefreshEngine {
   private readonly held = new Map<string, number>();
   private readonly renewTimer: NodeJS.Timeout;
   private renewing = false;
-  /** Rotated answers neither journaled nor stored yet (NATS and Postgres both away). */
-  private unjournaled = 0;
+  private readonly answers: AnswerJournal | undefined;
 
   constructor(options: RefreshEngineOptions) {
     this.options = options;
     this.replicaId = options.replicaId;
     this.settings = options.settings;
     this.holds = options.holds ?? new OperatorHolds();
-    const journal = options.journal as RotationJournal;
     this.metrics = options.metrics ?? refreshMetrics();
+    const answers = options.journal
+      ? new AnswerJournal(options.journal, this.metrics, options.logger)
+      : undefined;
+    this.answers = answers;
     this.writer = new OutcomeWriter({
       pool: options.pool,
       cipher: options.cipher,
       claimedBy: options.replicaId,
       logger: options.logger,
       metrics: this.metrics,
-      ...(options.journal ? { removeJournalEntry: (seq: number) => journal.remove(seq) } : {}),
+      ...(answers ? { removeJournalEntry: (seq: number) => answers.remove(seq) } : {}),
       ...(options.random ? { random: options.random } : {}),
       ...options.writer,
     });
@@ -418,7 +424,23 @@ export class RefreshEngine {
       });
   }
 
-  /** One connection, claimed by us: request, classify, hand to the writer. `release` frees the slot. */
+  /** Why a claimed connection is handed back instead of refreshed now, if it is. */
+  private skipReason(
+    provider: ProviderRuntime,
+    row: ClaimedConnection,
+    deadline: number,
+  ): string | undefined {
+    if (this.stopping) return "stopping";
+    if (this.holds.isHeld(provider)) return "provider_held";
+    const leaseEnds = this.held.get(row.id) ?? deadline;
+    if (Date.now() + this.settings.sendTimeoutMs + LEASE_MARGIN_MS > leaseEnds) return "lease_too_short";
+    return undefined;
+  }
+
+  /**
+   * One connection, claimed by us: request, classify, hand to the writer. `release` frees the slot,
+   * which stays taken until the answer is journaled (a stop waits for the slots to empty).
+   */
   private async refreshClaimed(
     run: Run | undefined,
     provider: ProviderRuntime,
@@ -434,13 +456,7 @@ export class RefreshEngine {
       }
     };
     try {
-      const skip = this.stopping
-        ? "stopping"
-        : this.holds.isHeld(provider)
-          ? "provider_held"
-          : Date.now() + this.settings.sendTimeoutMs + LEASE_MARGIN_MS > (this.held.get(row.id) ?? deadline)
-            ? "lease_too_short"
-            : undefined;
+      const skip = this.skipReason(provider, row, deadline);
       if (skip) {
         // Handed back uncounted: a later pass or run takes it (a held provider's due connections
         // are counted as skipped once per tick by the run's owner).
@@ -459,92 +475,108 @@ export class RefreshEngine {
         releaseSlot();
         return await this.submit(run, provider, row, { kind: "release", reason: "undecryptable" });
       }
-
-      const endpoint: TokenEndpoint = {
-        tokenUrl: provider.tokenUrl,
-        clientId: provider.clientId ?? "",
-        clientSecret: provider.clientSecret ?? "",
-        clientAuth: provider.spec.clientAuth,
+      const result = await this.requestToken(run, provider, refreshToken);
+      const receivedAt = new Date();
+      if (!result.ok) {
+        releaseSlot();
+        return await this.submitFailure(run, provider, row, refreshToken, result, receivedAt);
+      }
+      const success: SuccessItem = {
+        kind: "success",
+        usedRefreshToken: refreshToken,
+        result,
+        receivedAt,
+        journalSeqs: [],
       };
-      this.metrics.inFlight.inc({ provider: provider.id });
-      const started = performance.now();
-      const result = await refreshAccessToken(endpoint, refreshToken, {
+      const stored = await this.journalAnswer(run, row, success);
+      releaseSlot();
+      try {
+        return await this.submit(run, provider, row, success);
+      } finally {
+        stored();
+      }
+    } finally {
+      releaseSlot();
+    }
+  }
+
+  /** The refresh_token grant at the provider, timed (metrics and the run's progress figures). */
+  private async requestToken(
+    run: Run | undefined,
+    provider: ProviderRuntime,
+    refreshToken: string,
+  ): Promise<RefreshResult> {
+    const endpoint: TokenEndpoint = {
+      tokenUrl: provider.tokenUrl,
+      clientId: provider.clientId ?? "",
+      clientSecret: provider.clientSecret ?? "",
+      clientAuth: provider.spec.clientAuth,
+    };
+    this.metrics.inFlight.inc({ provider: provider.id });
+    const started = performance.now();
+    try {
+      return await refreshAccessToken(endpoint, refreshToken, {
         sendTimeoutMs: this.settings.sendTimeoutMs,
         answerTimeoutMs: this.settings.answerTimeoutMs,
       });
+    } finally {
       const requestMs = performance.now() - started;
       this.metrics.requestDuration.observe({ provider: provider.id }, requestMs / 1000);
+      this.metrics.inFlight.dec({ provider: provider.id });
       if (run) {
         run.timing.requests += 1;
         run.timing.requestMs += requestMs;
       }
-      this.metrics.inFlight.dec({ provider: provider.id });
-      const receivedAt = new Date();
-
-      if (result.ok) {
-        const success = {
-          kind: "success" as const,
-          usedRefreshToken: refreshToken,
-          result,
-          receivedAt,
-          journalSeqs: [] as number[],
-        };
-        if (result.refreshToken === undefined || result.refreshToken === refreshToken) {
-          releaseSlot();
-          return await this.submit(run, provider, row, success);
-        }
-        // The slot is held until the answer is journaled: a stop waits for the slots to empty.
-        const stored = await this.journalAnswer(run, row, success);
-        releaseSlot();
-        try {
-          return await this.submit(run, provider, row, success);
-        } finally {
-          stored();
-        }
-      }
-      releaseSlot();
-      if (row.previousAnswerLost) result.afterLostAnswer = true;
-      const classified = classifyFailure(result);
-      if (classified.errorCode === ROTATION_LOST) {
-        this.metrics.rotationLost.inc({ provider: provider.id });
-        this.options.logger.warn(
-          { connectionId: row.id, provider: provider.id },
-          "refresh token refused after an earlier answer never arrived: its rotated refresh token was lost (rotation_lost), not revoked by the user",
-        );
-      }
-      if (classified.failureClass === "operator") {
-        const alert = this.raiseOperatorAlert(provider, classified.errorCode, result);
-        return await this.submit(run, provider, row, {
-          kind: "operator",
-          failure: result,
-          errorCode: classified.errorCode,
-          alert,
-        });
-      }
-      if (result.status === 429) {
-        // Over the provider's limit for our client: every request now would fail too.
-        const pause = Math.min(MAX_PAUSE_MS, result.retryAfterMs ?? DEFAULT_429_PAUSE_MS);
-        this.pausedUntil.set(
-          provider.id,
-          Math.max(this.pausedUntil.get(provider.id) ?? 0, Date.now() + pause),
-        );
-        // The other replicas' lanes wait too (their takes from the shared bucket wait for the block).
-        void this.options.limiter.block?.(provider.id, pause).catch((err: unknown) => {
-          this.options.logger.warn(
-            { provider: provider.id, err },
-            "could not block the provider's rate limit bucket",
-          );
-        });
-      }
-      return await this.submit(run, provider, row, {
-        kind: "failure",
-        usedRefreshToken: refreshToken,
-        failure: result,
-        receivedAt,
-      });
-    } finally {
-      releaseSlot();
     }
+  }
+
+  /** Classifies a failed refresh and hands it to the writer; operator errors and 429s act first. */
+  private submitFailure(
+    run: Run | undefined,
+    provider: ProviderRuntime,
+    row: ClaimedConnection,
+    refreshToken: string,
+    failure: RefreshFailure,
+    receivedAt: Date,
+  ): Promise<void> {
+    if (row.previousAnswerLost) failure.afterLostAnswer = true;
+    const classified = classifyFailure(failure);
+    if (classified.errorCode === ROTATION_LOST) {
+      this.metrics.rotationLost.inc({ provider: provider.id });
+      this.options.logger.warn(
+        { connectionId: row.id, provider: provider.id },
+        "refresh token refused after an earlier answer never arrived: its rotated refresh token was lost (rotation_lost), not revoked by the user",
+      );
+    }
+    if (classified.failureClass === "operator") {
+      const alert = this.raiseOperatorAlert(provider, classified.errorCode, failure);
+      return this.submit(run, provider, row, {
+        kind: "operator",
+        failure,
+        errorCode: classified.errorCode,
+        alert,
+      });
+    }
+    if (failure.status === 429) this.pauseProvider(provider, failure.retryAfterMs);
+    return this.submit(run, provider, row, {
+      kind: "failure",
+      usedRefreshToken: refreshToken,
+      failure,
+      receivedAt,
+    });
+  }
+
+  /** Over the provider's limit for our client: every request now would fail too. */
+  private pauseProvider(provider: ProviderRuntime, retryAfterMs: number | undefined): void {
+    const pause = Math.min(MAX_PAUSE_MS, retryAfterMs ?? DEFAULT_429_PAUSE_MS);
+    this.pausedUntil.set(provider.id, Math.max(this.pausedUntil.get(provider.id) ?? 0, Date.now() + pause));
+    // The other replicas' lanes wait too (their takes from the shared bucket wait for the block).
+    void this.options.limiter.block?.(provider.id, pause).catch((err: unknown) => {
+      this.options.logger.warn(
+        { provider: provider.id, err },
+        "could not block the provider's rate limit bucket",
+      );
+    });
   }
 
   /** Holds the provider (once per configuration) and builds the operator alert for the outbox. */
@@ -645,66 +677,34 @@ export class RefreshEngine {
   }
 
   /**
-   * Records a rotated answer in the journal before it goes anywhere else. When the journal cannot
-   * be reached, the answer is still handed to the writer (Postgres may be fine) and the journal is
-   * tried again in the background until one of the two has it. Returns what to call once the
-   * writer has stored the answer.
+   * Records a rotated answer in the journal before it goes anywhere else (see
+   * AnswerJournal.keep). Returns what to call once the writer has stored the answer.
    */
-  private async journalAnswer(
+  private journalAnswer(
     run: Run | undefined,
     row: ClaimedConnection,
     success: SuccessItem,
   ): Promise<() => void> {
-    const journal = this.options.journal;
-    if (!journal || success.result.refreshToken === undefined) return () => undefined;
-    const answer: RotatedAnswer = {
-      connectionId: row.id,
-      userId: row.userId,
-      provider: row.provider,
-      usedRefreshToken: success.usedRefreshToken,
-      accessToken: success.result.accessToken,
-      refreshToken: success.result.refreshToken,
-      ...(success.result.expiresIn !== undefined ? { expiresIn: success.result.expiresIn } : {}),
-      ...(success.result.scope !== undefined ? { scope: success.result.scope } : {}),
-      receivedAt: success.receivedAt.toISOString(),
-      ...(run?.jobRunId ? { jobRunId: run.jobRunId } : {}),
-    };
-    const msgID = randomUUID();
-    try {
-      success.journalSeqs.push(await journal.record(answer, msgID));
-      this.metrics.journalWrite.observe((Date.now() - success.receivedAt.getTime()) / 1000);
-      this.metrics.journal.inc({ event: "recorded" });
-      return () => undefined;
-    } catch (err) {
-      this.metrics.journal.inc({ event: "record_failed" });
-      this.options.logger.warn(
-        { err, connectionId: row.id },
-        "could not journal a rotated refresh token; writing it to Postgres and retrying the journal meanwhile",
-      );
+    const rotated = success.result.refreshToken;
+    if (!this.answers || rotated === undefined || rotated === success.usedRefreshToken) {
+      return Promise.resolve(() => undefined);
     }
-    let stored = false;
-    this.unjournaled += 1;
-    const settle = () => {
-      if (stored) return;
-      stored = true;
-      this.unjournaled -= 1;
-    };
-    void (async () => {
-      for (let attempt = 1; !stored; attempt++) {
-        await sleep(Math.min(5_000, 250 * 2 ** attempt));
-        if (stored) return;
-        try {
-          const seq = await journal.record(answer, msgID);
-          if (stored) await journal.remove(seq);
-          else success.journalSeqs.push(seq);
-          settle();
-          return;
-        } catch {
-          // NATS still away: the writer may store the answer first, which ends this loop.
-        }
-      }
-    })();
-    return settle;
+    const { result } = success;
+    return this.answers.keep(
+      {
+        connectionId: row.id,
+        userId: row.userId,
+        provider: row.provider,
+        usedRefreshToken: success.usedRefreshToken,
+        accessToken: result.accessToken,
+        refreshToken: rotated,
+        ...(result.expiresIn !== undefined ? { expiresIn: result.expiresIn } : {}),
+        ...(result.scope !== undefined ? { scope: result.scope } : {}),
+        receivedAt: success.receivedAt.toISOString(),
+        ...(run?.jobRunId ? { jobRunId: run.jobRunId } : {}),
+      },
+      success.journalSeqs,
+    );
   }
 
   /**
@@ -718,11 +718,10 @@ export class RefreshEngine {
     provider: ProviderRuntime,
     claimed: ClaimedConnection[],
   ): Promise<ClaimedConnection[]> {
-    const journal = this.options.journal;
-    if (!journal || claimed.length === 0) return claimed;
+    if (!this.answers || claimed.length === 0) return claimed;
     let pending: Map<string, JournalEntry[]>;
     try {
-      pending = await journal.pendingFor(claimed.map((row) => row.id));
+      pending = await this.answers.pendingFor(claimed.map((row) => row.id));
     } catch (err) {
       for (const row of claimed) {
         this.track(
@@ -751,17 +750,10 @@ export class RefreshEngine {
   ): Promise<void> {
     const { answer } = entry;
     this.metrics.journal.inc({ event: "replayed" });
-    const result = {
-      ok: true as const,
-      accessToken: answer.accessToken,
-      refreshToken: answer.refreshToken,
-      ...(answer.expiresIn !== undefined ? { expiresIn: answer.expiresIn } : {}),
-      ...(answer.scope !== undefined ? { scope: answer.scope } : {}),
-    };
     const item = {
       kind: "success" as const,
       usedRefreshToken: answer.usedRefreshToken,
-      result,
+      result: successOf(answer),
       receivedAt: new Date(answer.receivedAt),
       journalSeqs: [entry.seq],
     };
@@ -773,14 +765,13 @@ export class RefreshEngine {
    * away). Each is applied only to a row still holding the token its request presented.
    */
   async replayJournal(): Promise<number> {
-    const journal = this.options.journal;
-    if (!journal) return 0;
-    const entries = await journal.pending();
+    if (!this.answers) return 0;
+    const entries = await this.answers.pending();
     const work: Promise<void>[] = [];
     for (const entry of entries) {
       const provider = this.options.providers.get(entry.answer.provider as ProviderId);
       if (!provider) continue;
-      work.push(this.applyEntry(undefined, provider, claimFromAnswer(entry.answer), entry));
+      work.push(this.applyEntry(undefined, provider, claimOf(entry.answer), entry));
     }
     await Promise.allSettled(work);
     if (entries.length > 0) {
@@ -797,7 +788,8 @@ export class RefreshEngine {
   async stop(deadline = Number.POSITIVE_INFINITY): Promise<void> {
     this.stopController.abort(new Error("refresh engine stopping"));
     while (this.requestsInFlight() > 0 && Date.now() < deadline) await sleep(50);
-    const writeBy = this.unjournaled > 0 ? deadline : Math.min(deadline, Date.now() + STOP_WRITE_GRACE_MS);
+    const unjournaled = this.answers?.unjournaled ?? 0;
+    const writeBy = unjournaled > 0 ? deadline : Math.min(deadline, Date.now() + STOP_WRITE_GRACE_MS);
     // Runs end once their lanes have handed back what they claimed and their outcomes are written.
     const runsDone = Promise.allSettled([...this.runs]);
     await (Number.isFinite(writeBy)
@@ -807,7 +799,7 @@ export class RefreshEngine {
     clearInterval(this.renewTimer);
     if (!drained) {
       this.options.logger.warn(
-        { unwritten: this.writer.pending, notJournaled: this.unjournaled },
+        { unwritten: this.writer.pending, notJournaled: this.answers?.unjournaled ?? 0 },
         "stopped with refresh outcomes unwritten (Postgres unreachable); rotated tokens among them are in the journal",
       );
     }
@@ -817,21 +809,6 @@ export class RefreshEngine {
   private requestsInFlight(): number {
     return [...this.slots.values()].reduce((n, slots) => n + slots.inUse, 0);
   }
-}
-
-/** The claim-shaped view of a journaled answer's connection (for the writer, which re-reads the row). */
-function claimFromAnswer(answer: RotatedAnswer): ClaimedConnection {
-  return {
-    id: answer.connectionId,
-    userId: answer.userId,
-    provider: answer.provider,
-    status: "connected",
-    refreshTokenEncrypted: "",
-    accessTokenExpiresAt: null,
-    consecutiveFailures: 0,
-    consecutiveTransientFailures: 0,
-    previousAnswerLost: false,
-  };
 }
 
 function newRun(jobRunId: string | undefined, attemptedBefore: Date): Run {
