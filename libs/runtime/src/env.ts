@@ -148,6 +148,19 @@ export function envNatsServers() {
 }
 
 /**
+ * Time limits of every service's HTTP server (`HTTP_*_TIMEOUT`), in ms. Also the defaults of
+ * `createHttpServer`, so a server built without the env has them too.
+ */
+export const HTTP_TIMEOUT_DEFAULTS = {
+  /** Whole request, headers and body: a JSON body of at most 1 MiB arrives well within it. */
+  requestMs: 30_000,
+  /** Headers alone: a client that cannot send a few hundred bytes in this time never will. */
+  headersMs: 10_000,
+  /** Idle keep-alive connection: above the 60 s idle timeout of common proxies (AWS ALB, nginx). */
+  keepAliveMs: 72_000,
+} as const;
+
+/**
  * Variables every service reads. A service builds its own schema from these and its own fields:
  * `z.object({ ...commonEnv, TOKEN_ENCRYPTION_KEYS: … })` — there is no global schema.
  */
@@ -168,6 +181,18 @@ export const commonEnv = {
   HTTP_HOST: z.string().default("0.0.0.0").describe("host name or IP address to listen on"),
   /** Port of the HTTP server; services override the default so they can share a laptop. */
   HTTP_PORT: envPort().default(8080),
+  /**
+   * Time for a client to send its whole request (headers and body), then 408 and the connection is
+   * closed: a body that stalls after authentication holds a connection no longer than this.
+   */
+  HTTP_REQUEST_TIMEOUT: envDurationMs().default(HTTP_TIMEOUT_DEFAULTS.requestMs),
+  /** Time for a client to send its request headers (at most HTTP_REQUEST_TIMEOUT), then 408. */
+  HTTP_HEADERS_TIMEOUT: envDurationMs().default(HTTP_TIMEOUT_DEFAULTS.headersMs),
+  /**
+   * An idle keep-alive connection is closed after this. Longer than the idle timeout of a proxy in
+   * front, so that the proxy closes first and never sends a request on a connection being closed.
+   */
+  HTTP_KEEP_ALIVE_TIMEOUT: envDurationMs().default(HTTP_TIMEOUT_DEFAULTS.keepAliveMs),
   /** Postgres connection string (may carry a password; never printed). */
   DATABASE_URL: envUrl({ protocols: ["postgres:", "postgresql:"] }).describe(
     "Postgres URL, e.g. postgresql://user@host:5432/db",

@@ -151,7 +151,7 @@ describe("error contract", () => {
     const body = res.json();
     expect(body.error).toBe("bad_request");
     expect(body.message).toMatch(/not valid JSON/i);
-    expect(body.details).toEqual([{ path: "body", message: body.message }]);
+    expect(body.details).toEqual([{ path: "body", message: "is not valid JSON" }]);
     expect(res.body).not.toContain("at ");
   });
 
@@ -178,8 +178,11 @@ describe("error contract", () => {
     const { app, lines } = withRoutes();
     const res = await app.inject({ method: "GET", url: "/explode?token=abc" });
     expect(res.statusCode).toBe(500);
-    expect(res.json()).toEqual({ error: "internal" });
     const logged = lines.find((l) => l.msg === "request failed");
+    expect(res.json()).toEqual({
+      error: "internal",
+      message: `the server failed; the log has it under request id ${String(logged?.reqId)}`,
+    });
     expect(logged).toMatchObject({
       level: 50,
       method: "GET",

@@ -16,17 +16,30 @@ export {
   envNatsServers,
   envPort,
   envUrl,
+  HTTP_TIMEOUT_DEFAULTS,
   parseBytes,
   parseDurationMs,
 } from "./env.ts";
 export {
   createHttpServer,
   type ErrorBody,
+  type ErrorDetail,
   type HttpServerOptions,
+  type HttpTimeouts,
   PROBE_ROUTES,
   type ReadinessCheck,
 } from "./http-server.ts";
 export { ensureDefaultMetrics, httpRequestDuration, metricsRegistry } from "./metrics.ts";
+export {
+  findInputProblems,
+  type InputLocation,
+  type InputProblem,
+  inputError,
+  MAX_INPUT_DEPTH,
+  parseInput,
+  textProblem,
+} from "./request-input.ts";
+export { clientRequestId, REDACTED_PARAM, redactUrl } from "./request-log.ts";
 export { Semaphore, Signal } from "./semaphore.ts";
 export {
   type CommonConfig,

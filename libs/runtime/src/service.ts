@@ -130,6 +130,11 @@ export async function runService<S extends z.ZodObject>(
     const consumers: RunningConsumer[] = [];
     const app = createHttpServer({
       logger,
+      timeouts: {
+        requestMs: config.HTTP_REQUEST_TIMEOUT,
+        headersMs: config.HTTP_HEADERS_TIMEOUT,
+        keepAliveMs: config.HTTP_KEEP_ALIVE_TIMEOUT,
+      },
       readiness: [
         { name: "postgres", check: () => checkDatabase(pool) },
         { name: "nats", check: () => bus.ping() },

@@ -4,6 +4,7 @@ export * from "./measure.ts";
 export * from "./nats.ts";
 export * from "./otlp-receiver.ts";
 export * from "./ports.ts";
+export * from "./raw-http.ts";
 export * from "./service.ts";
 export * from "./tcp-proxy.ts";
 export * from "./wait.ts";
