@@ -52,21 +52,19 @@ export async function createBus(options: BusOptions): Promise<Bus> {
   const nc = await connect({
     servers: options.servers.split(",").map((s) => s.trim()),
     name: options.name,
+    // Reconnect for as long as the process lives: a NATS outage must not end the service.
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1_000,
+    // A connection that went silent without closing (a host gone) is noticed within about a minute.
+    pingInterval: 30_000,
+    maxPingOut: 2,
     // nats.js otherwise builds two errors (stack traces included) ahead of every request, in case
     // it fails — for every JetStream publish, about a tenth of a publish's CPU. A failed request
     // still rejects with its error; the trace then ends in nats.js instead of at our call site.
     noAsyncTraces: true,
   });
   logger.info({ server: nc.getServer(), prefix: naming.prefix || "(none)" }, "connected to NATS");
-  void (async () => {
-    for await (const status of nc.status()) {
-      if (status.type === "disconnect" || status.type === "reconnect") {
-        logger.warn({ status: status.type }, "NATS connection status changed");
-      }
-    }
-  })();
+  const connection = watchConnection(nc, logger);
 
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
@@ -99,13 +97,51 @@ export async function createBus(options: BusOptions): Promise<Bus> {
       return relay;
     },
     async ping() {
+      // While nats.js reconnects, a flush would wait for the connection: fail at once instead.
+      if (nc.isClosed()) throw new Error("NATS connection closed");
+      if (!connection.connected) throw new Error("NATS disconnected; reconnecting");
       await nc.flush();
     },
     async close() {
+      connection.closing = true;
       await Promise.allSettled(consumers.map((c) => c.stop()));
       await Promise.allSettled(relays.map((r) => r.stop()));
-      if (!nc.isClosed()) await nc.drain();
+      // Draining needs the server; without it there is nothing left to flush but to let go.
+      if (!nc.isClosed()) await (connection.connected ? nc.drain() : nc.close());
       logger.info("bus closed");
     },
   };
+}
+
+type ConnectionState = { connected: boolean; closing: boolean };
+
+/**
+ * Follows the connection's status for readiness and the logs: one line when it drops, one when it
+ * is back (nats.js keeps reconnecting in between; its per-attempt events are not logged). A
+ * connection that closes without `close()` (the server refused us for good) is logged, not thrown:
+ * readiness then fails, and the process keeps serving its probes.
+ */
+function watchConnection(nc: NatsConnection, logger: Logger): ConnectionState {
+  const state: ConnectionState = { connected: true, closing: false };
+  let lostAt = 0;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect" && state.connected) {
+        state.connected = false;
+        lostAt = Date.now();
+        logger.warn({ server: status.server }, "NATS connection lost; reconnecting");
+      } else if (status.type === "reconnect") {
+        state.connected = true;
+        logger.info({ server: status.server, downForMs: Date.now() - lostAt }, "NATS connection restored");
+      } else if (status.type === "error") {
+        logger.warn({ err: status.error }, "NATS reported an error");
+      }
+    }
+  })().catch((err: unknown) => logger.warn({ err }, "stopped following the NATS connection status"));
+  void nc.closed().then((err) => {
+    state.connected = false;
+    if (!state.closing)
+      logger.error({ err }, "NATS connection closed and will not reconnect; restart the process");
+  });
+  return state;
 }

@@ -1,4 +1,4 @@
-import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
+import { createTestDatabase, startTcpProxy, type TestDatabase, waitFor } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkDatabase, createPool, databaseNow, withTransaction } from "./pool.ts";
 import { createPrismaClient } from "./prisma.ts";
@@ -111,6 +111,38 @@ describe("createPool / checkDatabase", () => {
       await expect(checkDatabase(pool, 1000)).rejects.toThrow();
     } finally {
       await pool.end();
+    }
+  });
+});
+
+describe("createPool when Postgres goes away", () => {
+  it("survives the loss of idle and checked-out connections, and serves again once Postgres is back", async () => {
+    const proxy = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(db.url).port || 5432) });
+    const idleErrors: Error[] = [];
+    const pool = createPool(proxy.rewrite(db.url), { max: 4, onError: (err) => idleErrors.push(err) });
+    try {
+      await Promise.all([1, 2, 3].map(() => pool.query("SELECT pg_sleep(0.05)")));
+      // One client sits in a transaction between statements, one runs a statement, one is idle.
+      const between = await pool.connect();
+      await between.query("BEGIN");
+      const busy = await pool.connect();
+      const running = busy.query("SELECT pg_sleep(5)");
+      proxy.cut();
+      // An 'error' event without a listener would be an uncaught exception here, failing the run.
+      await waitFor(() => idleErrors.length > 0, "the idle connection's error");
+      await expect(running).rejects.toThrow();
+      await expect(between.query("SELECT 1")).rejects.toThrow();
+      await expect(checkDatabase(pool, 1_000)).rejects.toThrow();
+      between.release();
+      busy.release();
+
+      proxy.restore();
+      await checkDatabase(pool, 1_000);
+      await withTransaction(pool, (client) => client.query("SELECT 1"));
+      expect(pool.totalCount).toBeLessThanOrEqual(4);
+    } finally {
+      await pool.end();
+      await proxy.close();
     }
   });
 });

@@ -10,8 +10,8 @@ export interface PoolOptions {
   applicationName?: string;
   /**
    * Called when an idle pooled connection fails (server restart, network cut). The pool has
-   * already discarded that connection and the next checkout opens a new one; without a listener
-   * Node would treat the event as an uncaught error and exit. Pass the service's logger here.
+   * already discarded that connection and the next checkout opens a new one. During an outage
+   * every idle connection fails at once: pass a throttled log (see `repeatedFailureLog`).
    */
   onError?: (err: Error) => void;
   /** Settings of every session the pool opens (`SET` at connection start), e.g. `{ plan_cache_mode: "force_generic_plan" }`. */
@@ -24,10 +24,24 @@ export function createPool(databaseUrl: string, options: PoolOptions = {}): pg.P
     ...(options.max !== undefined && { max: options.max }),
     ...(options.applicationName !== undefined && { application_name: options.applicationName }),
     ...(options.sessionSettings !== undefined && { options: sessionOptions(options.sessionSettings) }),
+    // A peer that vanished without closing the socket (a host gone, a dropped route) is noticed
+    // by TCP keepalive instead of leaving the connection waiting forever.
+    keepAlive: true,
   });
+  // Without a listener Node treats an 'error' event as an uncaught exception and exits.
   pool.on("error", options.onError ?? (() => {}));
+  pool.on("connect", (client) => client.on("error", ignoreCheckedOutClientError));
   return pool;
 }
+
+/**
+ * pg-pool listens for errors only on idle clients. A client that is checked out (inside a
+ * transaction, holding a LISTEN, between two queries) emits 'error' with no listener when its
+ * connection drops, and the process dies. The error needs no handling here: the query in flight
+ * rejects with it, later queries on the client fail, and `release()` discards a client that is no
+ * longer queryable. Code that keeps a client idle for long (LISTEN) adds its own listener.
+ */
+function ignoreCheckedOutClientError(): void {}
 
 /** The startup `options` parameter for session settings: `-c name=value`, spaces and backslashes escaped. */
 function sessionOptions(settings: Readonly<Record<string, string>>): string {

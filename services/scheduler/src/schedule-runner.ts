@@ -1,5 +1,6 @@
 import { trace } from "@opentelemetry/api";
-import { inSpan, type Logger } from "@syncwell/telemetry";
+import { type RetryPolicy, retryDelayMs } from "@syncwell/bus";
+import { inSpan, type Logger, repeatedFailureLog } from "@syncwell/telemetry";
 import type pg from "pg";
 import { decideFire } from "./domain/fire-decision.ts";
 import { latestSlotAtOrBefore, nextSlotAfter, type Schedule } from "./domain/schedule.ts";
@@ -28,7 +29,13 @@ export type ScheduleRunner = {
   stop(): Promise<void>;
 };
 
-const MAX_RETRY_DELAY_MS = 30_000;
+/** Delays before firing again after a failure (Postgres away): growing, jittered, at most 30 s. */
+const RETRY_BACKOFF: RetryPolicy = {
+  maxDeliver: Number.POSITIVE_INFINITY,
+  initialDelayMs: 1_000,
+  maxDelayMs: 30_000,
+  factor: 2,
+};
 
 /**
  * One timer per schedule, armed for the schedule's next slot. On every wake the slot to fire comes
@@ -54,7 +61,7 @@ export async function startScheduleRunner(options: ScheduleRunnerOptions): Promi
     let handled: Date | null = null;
     let timer: NodeJS.Timeout | undefined;
     let inFlight: Promise<void> | undefined;
-    let failures = 0;
+    const failures = repeatedFailureLog(log, `firing a slot of ${schedule.name}`);
 
     async function fire(latest: Date, now: Date): Promise<void> {
       const lastRunSlot = await lastScheduledRunSlot(options.pool, schedule.name);
@@ -124,15 +131,10 @@ export async function startScheduleRunner(options: ScheduleRunnerOptions): Promi
         try {
           await fire(latest, now);
           handled = latest;
-          failures = 0;
+          failures.succeeded({ schedule: schedule.name });
         } catch (err) {
-          failures++;
-          const retryInMs = Math.min(MAX_RETRY_DELAY_MS, 500 * 2 ** Math.min(failures, 6));
-          log.error(
-            { err, schedule: schedule.name, slot: latest, failures, retryInMs },
-            "firing a slot failed",
-          );
-          arm(retryInMs);
+          failures.failed(err, { schedule: schedule.name, slot: latest });
+          arm(retryDelayMs(RETRY_BACKOFF, failures.consecutive));
           return;
         }
       }

@@ -4,7 +4,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import { createTokenCipher, parseKeyList, type TokenCipher } from "@syncwell/credentials";
 import type { Queryable } from "@syncwell/db";
-import { createHttpServer } from "@syncwell/runtime";
+import { createHttpServer, type HttpTimeouts } from "@syncwell/runtime";
 import { createLogger } from "@syncwell/telemetry";
 import type { FastifyInstance } from "fastify";
 import type pg from "pg";
@@ -41,7 +41,11 @@ export type TestApi = {
 };
 
 /** The connections API as the service wires it, on the given pool, logging to a buffer. */
-export async function startTestApi(pool: pg.Pool, cipher: TokenCipher): Promise<TestApi> {
+export async function startTestApi(
+  pool: pg.Pool,
+  cipher: TokenCipher,
+  options: { timeouts?: Partial<HttpTimeouts> } = {},
+): Promise<TestApi> {
   const chunks: string[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -50,7 +54,7 @@ export async function startTestApi(pool: pg.Pool, cipher: TokenCipher): Promise<
     },
   });
   const logger = createLogger({ service: "token-service-test", level: "trace", destination });
-  const app = createHttpServer({ logger, readiness: [] });
+  const app = createHttpServer({ logger, readiness: [], timeouts: options.timeouts });
   await registerConnectionRoutes(app, {
     pool,
     cipher,

@@ -1,8 +1,9 @@
+import { type RetryPolicy, retryDelayMs } from "@syncwell/bus";
 import type { TokenCipher } from "@syncwell/credentials";
 import { databaseNow, recordJobRunCounts } from "@syncwell/db";
 import type { RateLimiter } from "@syncwell/rate-limit";
 import { Semaphore, Signal, sleep } from "@syncwell/runtime";
-import type { Logger } from "@syncwell/telemetry";
+import { type Logger, type RepeatedFailureLog, repeatedFailureLog } from "@syncwell/telemetry";
 import type pg from "pg";
 import {
   bucketKeyOf,
@@ -60,6 +61,9 @@ export type RunOptions = {
 
 export type RunSummary = PollCounts & { durationMs: number };
 
+/** A run as its lanes see it: the window of what is due, resolved once for all lanes. */
+type LaneRun = RunOptions & { startedAt: Date; dueBy: Date; clockOffsetMs: number; linger: boolean };
+
 /** How long a connection's 401 suppresses further refresh requests from this replica. */
 const REFRESH_REQUEST_INTERVAL_MS = 30_000;
 const REPORTED_ALWAYS = new Set([
@@ -70,6 +74,13 @@ const REPORTED_ALWAYS = new Set([
   "failed",
   "skipped",
 ]);
+/** Delays between failed claim attempts of a lane (Postgres away): from 1 s up to 10 s, jittered. */
+const CLAIM_BACKOFF: RetryPolicy = {
+  maxDeliver: Number.POSITIVE_INFINITY,
+  initialDelayMs: 1_000,
+  maxDelayMs: 10_000,
+  factor: 2,
+};
 /** How often a run adds its counts to the job run (a hot row: not once per poll). */
 const COUNT_FLUSH_MS = 1_000;
 
@@ -88,6 +99,7 @@ export class PollEngine {
   private readonly abort = new AbortController();
   private readonly runs = new Set<Promise<unknown>>();
   private readonly refreshRequests = new Map<string, number>();
+  private readonly claimFailures = new Map<string, RepeatedFailureLog>();
   /** Notified whenever slots are given back: lanes waiting for capacity look again. */
   private readonly slotsReleased = new Signal();
   private readonly stopped: Promise<void>;
@@ -214,39 +226,12 @@ export class PollEngine {
    * ones. Slots (global and the platform's) are taken before claiming, so no claimed row waits for
    * a slot while its lease runs.
    */
-  private async lane(
-    platform: string,
-    run: RunOptions & { startedAt: Date; dueBy: Date; clockOffsetMs: number; linger: boolean },
-    counter: RunCounter,
-  ): Promise<void> {
+  private async lane(platform: string, run: LaneRun, counter: RunCounter): Promise<void> {
     const signal = this.abort.signal;
     const slots = this.platformSlots.get(platform) as Semaphore;
     const specs = this.resources.filter((r) => r.platform === platform);
     const resources = specs.map((r) => r.resource);
-    // Each lane creates its platform's missing sync states itself: a lane whose platform has few
-    // starts polling while the others are still being created (all of them at a first deployment).
-    try {
-      const created = await ensureSyncStates(this.options.pool, specs, {
-        dueAt: run.startedAt,
-        ...(run.connectionId ? { connectionId: run.connectionId } : {}),
-      });
-      if (created > 0) {
-        this.options.logger.info({ platform, created }, "created sync states for newly seen resources");
-      }
-    } catch (err) {
-      // The lane still polls the sync states that exist; the next run creates the missing ones.
-      this.options.logger.error({ err, platform }, "creating missing sync states failed");
-    }
-    try {
-      const resumed = await resumeGrantedResources(this.options.pool, specs, {
-        ...(run.connectionId ? { connectionId: run.connectionId } : {}),
-      });
-      if (resumed > 0) {
-        this.options.logger.info({ platform, resumed }, "resumed resources whose scopes were granted again");
-      }
-    } catch (err) {
-      this.options.logger.error({ err, platform }, "resuming resources granted again failed");
-    }
+    await this.prepareLane(platform, specs, run);
     const inflight = new Set<Promise<void>>();
     const taskDone = new Signal();
     // With polls running, wait for a few free slots before claiming again: one claim round trip
@@ -255,18 +240,9 @@ export class PollEngine {
       1,
       Math.min(this.settings.batchSize, Math.floor(Math.min(this.global.capacity, slots.capacity) / 4)),
     );
-    const claim = async (phase: "healthy" | "failing", limit: number) =>
-      claimDue(this.options.pool, {
-        platform,
-        resources,
-        phase,
-        limit,
-        leaseMs: this.settings.leaseMs,
-        claimToken: `${this.replicaId}/${++this.claimSeq}`,
-        minValidityMs: this.settings.minTokenValidityMs,
-        dueBy: run.dueBy,
-        ...(run.connectionId ? { connectionId: run.connectionId } : {}),
-      });
+    // While Postgres is away every attempt fails at once: wait longer each time, log once in a while.
+    const claimFailures = this.claimFailureLog(platform);
+    let failedClaims = 0;
 
     while (!signal.aborted) {
       const need = inflight.size > 0 ? batchThreshold : 1;
@@ -278,14 +254,15 @@ export class PollEngine {
       slots.take(got);
       let rows: ClaimedSyncState[];
       try {
-        rows = await claim("healthy", got);
-        if (rows.length < got) rows = rows.concat(await claim("failing", got - rows.length));
+        rows = await this.claimBatch(platform, resources, run, got);
       } catch (err) {
         this.releaseSlots(got, slots);
-        this.options.logger.error({ err, platform }, "claiming due sync states failed; retrying shortly");
-        await sleep(1_000, signal);
+        claimFailures.failed(err, { platform });
+        await sleep(retryDelayMs(CLAIM_BACKOFF, ++failedClaims), signal);
         continue;
       }
+      failedClaims = 0;
+      claimFailures.succeeded({ platform });
       this.releaseSlots(got - rows.length, slots);
       for (const row of rows) {
         const task = this.pollClaimed(row, slots, run.jobRunId, counter).finally(() => {
@@ -317,6 +294,58 @@ export class PollEngine {
     await Promise.allSettled(inflight);
   }
 
+  /**
+   * Each lane creates its platform's missing sync states itself: a lane whose platform has few
+   * starts polling while the others are still being created (all of them at a first deployment).
+   */
+  private async prepareLane(platform: string, specs: ResourceSpec[], run: LaneRun): Promise<void> {
+    try {
+      const created = await ensureSyncStates(this.options.pool, specs, {
+        dueAt: run.startedAt,
+        ...(run.connectionId ? { connectionId: run.connectionId } : {}),
+      });
+      if (created > 0) {
+        this.options.logger.info({ platform, created }, "created sync states for newly seen resources");
+      }
+    } catch (err) {
+      // The lane still polls the sync states that exist; the next run creates the missing ones.
+      this.options.logger.error({ err, platform }, "creating missing sync states failed");
+    }
+    try {
+      const resumed = await resumeGrantedResources(this.options.pool, specs, {
+        ...(run.connectionId ? { connectionId: run.connectionId } : {}),
+      });
+      if (resumed > 0) {
+        this.options.logger.info({ platform, resumed }, "resumed resources whose scopes were granted again");
+      }
+    } catch (err) {
+      this.options.logger.error({ err, platform }, "resuming resources granted again failed");
+    }
+  }
+
+  /** Claims up to `limit` due rows of one platform, healthy ones before failing ones. */
+  private async claimBatch(
+    platform: string,
+    resources: string[],
+    run: LaneRun,
+    limit: number,
+  ): Promise<ClaimedSyncState[]> {
+    const claim = (phase: "healthy" | "failing", n: number) =>
+      claimDue(this.options.pool, {
+        platform,
+        resources,
+        phase,
+        limit: n,
+        leaseMs: this.settings.leaseMs,
+        claimToken: `${this.replicaId}/${++this.claimSeq}`,
+        minValidityMs: this.settings.minTokenValidityMs,
+        dueBy: run.dueBy,
+        ...(run.connectionId ? { connectionId: run.connectionId } : {}),
+      });
+    const rows = await claim("healthy", limit);
+    return rows.length < limit ? rows.concat(await claim("failing", limit - rows.length)) : rows;
+  }
+
   /** Polls one claimed row; its slots were taken by the lane and are given back here. */
   private async pollClaimed(
     row: ClaimedSyncState,
@@ -340,6 +369,16 @@ export class PollEngine {
       this.options.metrics.inFlight.dec({ platform: row.platform });
       this.releaseSlots(1, slots);
     }
+  }
+
+  /** One per platform, shared by the runs: a success of one platform must not end another's streak. */
+  private claimFailureLog(platform: string): RepeatedFailureLog {
+    let log = this.claimFailures.get(platform);
+    if (!log) {
+      log = repeatedFailureLog(this.options.logger, "claiming due sync states");
+      this.claimFailures.set(platform, log);
+    }
+    return log;
   }
 
   private releaseSlots(n: number, platformSlots: Semaphore): void {
@@ -395,12 +434,15 @@ class RunCounter {
   private flushing: Promise<void> = Promise.resolve();
   private readonly pool: pg.Pool;
   private readonly jobRunId: string | undefined;
-  private readonly logger: Logger;
+  private readonly failures: RepeatedFailureLog;
 
   constructor(pool: pg.Pool, jobRunId: string | undefined, logger: Logger) {
     this.pool = pool;
     this.jobRunId = jobRunId;
-    this.logger = logger;
+    this.failures = repeatedFailureLog(logger, "adding poll counts to the job run", {
+      level: "warn",
+      next: "they are added with the next flush",
+    });
   }
 
   add(connectionId: string, result: PollResult): void {
@@ -434,12 +476,10 @@ class RunCounter {
       this.pending = emptyCounts();
       try {
         await recordJobRunCounts(this.pool, jobRunId, counts);
+        this.failures.succeeded({ jobRunId });
       } catch (err) {
         addCounts(this.pending, counts);
-        this.logger.warn(
-          { err, jobRunId },
-          "could not add poll counts to the job run; retrying with the next flush",
-        );
+        this.failures.failed(err, { jobRunId });
       }
     });
     return this.flushing;

@@ -109,7 +109,12 @@ export type TestPlatform = { connector: Connector; perSec?: number; burst?: numb
 export function testEngine(
   pool: pg.Pool,
   platforms: TestPlatform[],
-  options: { settings?: Partial<PollSettings>; replicaId?: string; cipher?: TokenCipher } = {},
+  options: {
+    settings?: Partial<PollSettings>;
+    replicaId?: string;
+    cipher?: TokenCipher;
+    logger?: Logger;
+  } = {},
 ): PollEngine {
   const runtimes = new Map<string, PlatformRuntime>(
     platforms.map((p) => [
@@ -128,7 +133,7 @@ export function testEngine(
     limiter: createRateLimiter(pool),
     platforms: runtimes,
     settings: testSettings(options.settings),
-    logger: silentLogger(),
+    logger: options.logger ?? silentLogger(),
     metrics: pollerMetrics(),
     replicaId: options.replicaId ?? `test-${randomBytes(3).toString("hex")}`,
   });

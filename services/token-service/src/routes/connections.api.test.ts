@@ -185,11 +185,11 @@ describe("POST /connections", () => {
       "body.refreshToken",
       "body.expiresAt",
       "body.expiresIn",
-      "body",
+      "body.extra",
     ]) {
       expect(paths).toContain(path);
     }
-    expect(body.details.find((d) => d.path === "body")?.message).toContain("extra");
+    expect(body.details.find((d) => d.path === "body.extra")?.message).toBe("is not a known field");
 
     const both = await create({
       userId,

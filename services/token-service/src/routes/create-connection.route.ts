@@ -81,7 +81,13 @@ export function createConnectionRoute(app: FastifyInstance, deps: ConnectionRout
   app.post("/connections", async (request, reply) => {
     const { "idempotency-key": key } = parseInput(idempotencyHeaders, request.headers, "headers");
     const body = parseInput(bodySchema, request.body, "body");
-    const hash = requestHash(body);
+    // The fingerprint is of the body as it will be stored, so a retry that repeats a scope or
+    // changes the email's case is the same request.
+    const hash = requestHash({
+      ...body,
+      userEmail: body.userEmail?.toLowerCase(),
+      scopes: normaliseScopes(body.scopes),
+    });
     const now = new Date();
 
     let result: CreateResult;
@@ -91,6 +97,8 @@ export function createConnectionRoute(app: FastifyInstance, deps: ConnectionRout
           await lockIdempotencyKey(tx, key);
           const prior = await findIdempotencyKey(tx, key);
           if (prior && prior.requestHash !== hash) return { kind: "key_reused" };
+          // A replay answers the connection as it is now, revoked or updated since included: the key
+          // stands for the registration already done, and a late retry must not register again.
           const row = prior && (await findConnection(tx, prior.connectionId));
           if (row) return { kind: "replayed", row };
         }
