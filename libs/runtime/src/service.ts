@@ -12,7 +12,7 @@ import {
   type PrismaClient,
   redactDatabaseUrl,
 } from "@syncwell/db";
-import { createLogger, type Logger, shutdownTelemetry } from "@syncwell/telemetry";
+import { createLogger, type Logger, repeatedFailureLog, shutdownTelemetry } from "@syncwell/telemetry";
 import type { FastifyInstance } from "fastify";
 import type pg from "pg";
 import { z } from "zod";
@@ -65,6 +65,9 @@ export type RunningService<C extends CommonConfig> = ServiceContext<C> & {
   stop(reason?: string): Promise<void>;
 };
 
+/** Bound on each readiness probe's round trip: /readyz answers within it during an outage. */
+const READINESS_PROBE_TIMEOUT_MS = 1_500;
+
 function streamOverridesFromEnv(config: CommonConfig): StreamOverrides {
   return {
     ...(config.NATS_STREAM_MAX_BYTES !== undefined && { maxBytes: config.NATS_STREAM_MAX_BYTES }),
@@ -96,9 +99,14 @@ export async function runService<S extends z.ZodObject>(
   shutdown.add("telemetry", () => shutdownTelemetry());
 
   try {
+    // Every idle connection fails at once when Postgres goes away: one line per interval.
+    const idleFailures = repeatedFailureLog(logger, "an idle Postgres connection", {
+      level: "warn",
+      next: "the pool opens a new one when needed",
+    });
     const pool = createPool(config.DATABASE_URL, {
       applicationName: def.name,
-      onError: (err) => logger.warn({ err }, "idle Postgres connection failed; it will be replaced"),
+      onError: (err) => idleFailures.failed(err),
     });
     shutdown.add("postgres", () => pool.end());
     const prisma = createPrismaClient(pool);
@@ -136,7 +144,8 @@ export async function runService<S extends z.ZodObject>(
         keepAliveMs: config.HTTP_KEEP_ALIVE_TIMEOUT,
       },
       readiness: [
-        { name: "postgres", check: () => checkDatabase(pool) },
+        // Under the route's own bound (2 s), so that an outage reads "did not answer", not "timed out".
+        { name: "postgres", check: () => checkDatabase(pool, READINESS_PROBE_TIMEOUT_MS) },
         { name: "nats", check: () => bus.ping() },
         {
           name: "consumers",
