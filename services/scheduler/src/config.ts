@@ -105,6 +105,12 @@ export const configSchema = z.object({
    * turns catch-up off.
    */
   SCHEDULE_CATCH_UP_MAX_AGE: envDurationMs().optional(),
+  /**
+   * At most one manual trigger per schedule in this interval, across replicas; a trigger sooner is
+   * answered 429 with Retry-After. A manual run is a whole job, so a burst of clicks would run it as
+   * many times. 0 turns the limit off.
+   */
+  SCHEDULE_MANUAL_TRIGGER_INTERVAL: envDurationMs().default(30_000),
   /** A tick fired later than this after its slot is marked catchUp. */
   SCHEDULE_LATE_AFTER: envDurationMs().default(30_000),
 });

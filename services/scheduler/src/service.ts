@@ -30,6 +30,7 @@ export const schedulerService = {
       schedules: schedulesOf(ctx.config),
       apiToken: ctx.config.SCHEDULER_API_TOKEN,
       clock: () => new Date(),
+      manualTriggerIntervalMs: ctx.config.SCHEDULE_MANUAL_TRIGGER_INTERVAL,
     }),
   start: async (ctx) => {
     const runner = await startScheduleRunner({

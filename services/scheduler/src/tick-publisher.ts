@@ -1,6 +1,6 @@
 import { enqueueEvents } from "@syncwell/bus";
 import { createEvent, uuidv7 } from "@syncwell/contracts";
-import { startJobRun, withTransaction } from "@syncwell/db";
+import { type Queryable, startJobRun, withTransaction } from "@syncwell/db";
 import type pg from "pg";
 import { tickEventId } from "./domain/tick-id.ts";
 
@@ -27,51 +27,86 @@ export type TickResult = PublishedTick | { published: false; reason: "slot_taken
  * the current trace context (the caller's span).
  */
 export async function publishTick(pool: pg.Pool, request: TickRequest): Promise<TickResult> {
+  return withTransaction(pool, (client) => insertTick(client, request));
+}
+
+/** publishTick inside the caller's transaction. */
+async function insertTick(client: Queryable, request: TickRequest): Promise<TickResult> {
   const eventId = tickEventId(request.schedule, request.slot);
   const jobRunId = uuidv7();
-  return withTransaction(pool, async (client): Promise<TickResult> => {
-    const run = await startJobRun(client, {
-      id: jobRunId,
+  const run = await startJobRun(client, {
+    id: jobRunId,
+    schedule: request.schedule,
+    slot: request.slot,
+    tickEventId: eventId,
+    catchUp: request.catchUp,
+    manual: request.manual,
+  });
+  if (!run.started) return { published: false, reason: run.reason, slot: request.slot };
+  const tick = createEvent(
+    "tick",
+    {
       schedule: request.schedule,
-      slot: request.slot,
-      tickEventId: eventId,
+      slot: request.slot.toISOString(),
       catchUp: request.catchUp,
       manual: request.manual,
-    });
-    if (!run.started) return { published: false, reason: run.reason, slot: request.slot };
-    const tick = createEvent(
-      "tick",
-      {
-        schedule: request.schedule,
-        slot: request.slot.toISOString(),
-        catchUp: request.catchUp,
-        manual: request.manual,
-        jobRunId,
-      },
-      { source: "scheduler", id: eventId },
-    );
-    await enqueueEvents(client, tick);
-    return { published: true, eventId, jobRunId, slot: request.slot };
-  });
+      jobRunId,
+    },
+    { source: "scheduler", id: eventId },
+  );
+  await enqueueEvents(client, tick);
+  return { published: true, eventId, jobRunId, slot: request.slot };
 }
+
+/** A manual trigger refused because the schedule was triggered by hand too recently. */
+export type ThrottledTrigger = {
+  published: false;
+  reason: "throttled";
+  /** Slot (= time) of the schedule's latest manual run. */
+  lastManualSlot: Date;
+  /** From when a manual trigger of this schedule is accepted again. */
+  retryAt: Date;
+};
 
 /**
  * A manual tick: slot = now, to the millisecond. A slot already taken (a scheduled slot at the same
  * instant, or two triggers in one millisecond) moves on by a millisecond, so a trigger always runs.
+ * At most one manual run per schedule per `minIntervalMs` (0: no limit), across replicas: the
+ * check and the insert hold a per-schedule advisory lock, so concurrent triggers queue and all but
+ * the first see its run. Each manual run is a whole job (every due token refreshed, every
+ * connection polled): repeated clicks or a script in a loop would run it again and again.
  */
 export async function publishManualTick(
   pool: pg.Pool,
   schedule: string,
   now: Date = new Date(),
-): Promise<PublishedTick> {
-  for (let offset = 0; offset < 100; offset++) {
-    const result = await publishTick(pool, {
-      schedule,
-      slot: new Date(now.getTime() + offset),
-      catchUp: false,
-      manual: true,
-    });
-    if (result.published) return result;
-  }
-  throw new Error(`could not find a free slot for a manual run of ${schedule}`);
+  options: { minIntervalMs?: number } = {},
+): Promise<PublishedTick | ThrottledTrigger> {
+  const minIntervalMs = options.minIntervalMs ?? 0;
+  return withTransaction(pool, async (client): Promise<PublishedTick | ThrottledTrigger> => {
+    if (minIntervalMs > 0) {
+      await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
+        `manual-trigger:${schedule}`,
+      ]);
+      const { rows } = await client.query<{ slot: Date | null }>(
+        "SELECT max(slot) AS slot FROM job_runs WHERE schedule = $1 AND manual",
+        [schedule],
+      );
+      const last = rows[0]?.slot;
+      if (last && now.getTime() - last.getTime() < minIntervalMs) {
+        return {
+          published: false,
+          reason: "throttled",
+          lastManualSlot: last,
+          retryAt: new Date(last.getTime() + minIntervalMs),
+        };
+      }
+    }
+    for (let offset = 0; offset < 100; offset++) {
+      const slot = new Date(now.getTime() + offset);
+      const result = await insertTick(client, { schedule, slot, catchUp: false, manual: true });
+      if (result.published) return result;
+    }
+    throw new Error(`could not find a free slot for a manual run of ${schedule}`);
+  });
 }

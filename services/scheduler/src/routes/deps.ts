@@ -6,4 +6,6 @@ export type RouteDeps = {
   pool: pg.Pool;
   schedules: Schedule[];
   clock: () => Date;
+  /** SCHEDULE_MANUAL_TRIGGER_INTERVAL: at most one manual run per schedule in this time. */
+  manualTriggerIntervalMs: number;
 };

@@ -1,11 +1,12 @@
 import { scheduleName } from "@syncwell/contracts";
 import { jobRunStatuses } from "@syncwell/db";
+import { parseInput } from "@syncwell/runtime";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { listJobRuns } from "../repositories/job-run-reports.repository.ts";
 import type { RouteDeps } from "./deps.ts";
 
-const query = z.object({
+const query = z.strictObject({
   schedule: scheduleName.optional(),
   status: z.enum(jobRunStatuses).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -16,7 +17,7 @@ const query = z.object({
 /** GET /job-runs?schedule=&status=&limit=&before=: runs, latest slot first. */
 export function listJobRunsRoute(app: FastifyInstance, deps: RouteDeps): void {
   app.get("/job-runs", async (request) => {
-    const q = query.parse(request.query);
+    const q = parseInput(query, request.query, "query");
     const runs = await listJobRuns(deps.pool, {
       schedule: q.schedule,
       status: q.status,
