@@ -37,7 +37,7 @@ export function triggerScheduleRoute(app: FastifyInstance, deps: RouteDeps): voi
       const known = [...byName.keys()];
       return reply.code(404).send({
         error: "not_found",
-        message: `unknown schedule "${name.slice(0, 64)}"; known schedules: ${known.join(", ")}`,
+        message: `no schedule by that name; known schedules: ${known.join(", ")}`,
         schedules: known,
       });
     }
