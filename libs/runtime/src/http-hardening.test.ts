@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { Writable } from "node:stream";
 import { rawHttp } from "@syncwell/testing";
 import type { FastifyInstance } from "fastify";
@@ -8,6 +9,7 @@ import { z } from "zod";
 import { bearerAuth } from "./bearer-auth.ts";
 import { createHttpServer } from "./http-server.ts";
 import { parseInput } from "./request-input.ts";
+import { sleep } from "./sleep.ts";
 
 // Hostile input against the runtime alone, over a real listening server: what every service
 // inherits without writing anything. The services' own tests send the same over their real routes
@@ -251,5 +253,37 @@ describe("request logs", () => {
     const res = await fetch(`${url}/items/nope`, { headers: { ...auth, "x-request-id": forged } });
     expect(res.headers.get("x-request-id")).not.toBe(forged);
     expect(logLines.some((l) => l.clientRequestId === forged || l.reqId === forged)).toBe(false);
+  });
+});
+
+describe("shutting down", () => {
+  it("answers a request that arrives on an open connection during close with a 503 in the format", async () => {
+    const closingApp = createHttpServer({
+      logger: pino({ level: "silent" }),
+      readiness: [],
+      registry: new Registry(),
+    });
+    let release = () => {};
+    closingApp.get("/slow", () => new Promise((resolve) => (release = () => resolve({ ok: true }))));
+    const address = new URL(await closingApp.listen({ host: "127.0.0.1", port: 0 }));
+    // A keep-alive connection busy with a slow request: close() waits for it, and the next request
+    // pipelined on it arrives while the server is closing.
+    const socket = connect({ host: address.hostname, port: Number(address.port) });
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    await new Promise((resolve) => socket.on("connect", resolve));
+    socket.write("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    await sleep(100);
+    const closed = closingApp.close();
+    await sleep(100);
+    socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    await sleep(100);
+    release();
+    await closed;
+    await sleep(50);
+    socket.destroy();
+    const text = Buffer.concat(chunks).toString("utf8");
+    expect(text).toContain("HTTP/1.1 503");
+    expect(text).toContain('{"error":"service_unavailable","message":"the service is shutting down');
   });
 });
