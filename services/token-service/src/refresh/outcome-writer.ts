@@ -1,7 +1,7 @@
 import type { TokenCipher } from "@syncwell/credentials";
 import { isDatabaseUnavailable, withTransaction } from "@syncwell/db";
 import { sleep } from "@syncwell/runtime";
-import type { Logger } from "@syncwell/telemetry";
+import { type Logger, type RepeatedFailureLog, repeatedFailureLog } from "@syncwell/telemetry";
 import type pg from "pg";
 import type { RefreshMetrics } from "./metrics.ts";
 import { lockRows, OutcomeBatch, type WriteItem, type WriteOutcome } from "./outcome-batch.ts";
@@ -35,9 +35,6 @@ export type OutcomeWriterOptions = {
   random?: () => number;
 };
 
-/** Logged once per this interval while the database stays unreachable. */
-const OUTAGE_LOG_INTERVAL_MS = 10_000;
-
 /**
  * Group commit of refresh outcomes (see OutcomeBatch for what each row gets). Transactions of up to
  * `maxBatch` rows: a transaction per connection costs five round trips and a WAL flush each, and at
@@ -55,7 +52,7 @@ export class OutcomeWriter {
   private timer: NodeJS.Timeout | undefined;
   private flushing = 0;
   private readonly idleWaiters: Array<() => void> = [];
-  private outage: { since: number; failures: number; loggedAt: number } | undefined;
+  private readonly outage: RepeatedFailureLog;
 
   constructor(options: OutcomeWriterOptions) {
     this.options = {
@@ -67,6 +64,10 @@ export class OutcomeWriter {
       random: Math.random,
       ...options,
     };
+    this.outage = repeatedFailureLog(options.logger, "writing refresh outcomes to Postgres", {
+      level: "warn",
+      next: "retrying until it answers (journaled answers are safe)",
+    });
   }
 
   /** Items queued or being written. */
@@ -130,7 +131,7 @@ export class OutcomeWriter {
     for (let attempt = 1; ; attempt++) {
       try {
         const outcomes = await this.flush(batch.map((p) => p.item));
-        this.outageOver();
+        this.outage.succeeded();
         const stored: WriteItem[] = [];
         batch.forEach((p, i) => {
           const outcome = outcomes[i] ?? "skipped";
@@ -153,7 +154,7 @@ export class OutcomeWriter {
           for (const p of batch) p.reject(err as Error);
           return;
         }
-        if (unavailable) this.outageSeen(err, batch.length);
+        if (unavailable) this.outage.failed(err, { size: batch.length, waiting: this.pending });
         else
           this.options.logger.warn(
             { err, attempt, size: batch.length },
@@ -163,40 +164,6 @@ export class OutcomeWriter {
         await sleep(step / 2 + (step / 2) * this.options.random());
       }
     }
-  }
-
-  /** One line when Postgres goes away, then one per interval with the count, then one when it is back. */
-  private outageSeen(err: unknown, size: number): void {
-    const now = Date.now();
-    if (!this.outage) {
-      this.outage = { since: now, failures: 1, loggedAt: now };
-      this.options.logger.warn(
-        { err, size },
-        "cannot reach Postgres to write refresh outcomes; retrying until it answers",
-      );
-      return;
-    }
-    this.outage.failures += 1;
-    if (now - this.outage.loggedAt >= OUTAGE_LOG_INTERVAL_MS) {
-      this.outage.loggedAt = now;
-      this.options.logger.warn(
-        {
-          failures: this.outage.failures,
-          downForMs: now - this.outage.since,
-          waiting: this.queue.length + this.flushing * this.options.maxBatch,
-        },
-        "Postgres still unreachable; refresh outcomes wait (journaled answers are safe)",
-      );
-    }
-  }
-
-  private outageOver(): void {
-    if (!this.outage) return;
-    this.options.logger.info(
-      { failures: this.outage.failures, downForMs: Date.now() - this.outage.since },
-      "Postgres reachable again; refresh outcomes written",
-    );
-    this.outage = undefined;
   }
 
   private removeJournalEntries(items: readonly WriteItem[]): void {

@@ -1,7 +1,7 @@
 import { type AnyEvent, createEvent } from "@syncwell/contracts";
 import type { TokenCipher } from "@syncwell/credentials";
 import { Semaphore, sleep } from "@syncwell/runtime";
-import type { Logger } from "@syncwell/telemetry";
+import { type Logger, type RepeatedFailureLog, repeatedFailureLog } from "@syncwell/telemetry";
 import type pg from "pg";
 import {
   type RefreshResult,
@@ -125,6 +125,7 @@ export class RefreshEngine {
   private readonly held = new Map<string, number>();
   private readonly renewTimer: NodeJS.Timeout;
   private renewing = false;
+  private readonly renewFailures: RepeatedFailureLog;
   private readonly answers: AnswerJournal | undefined;
 
   constructor(options: RefreshEngineOptions) {
@@ -132,6 +133,10 @@ export class RefreshEngine {
     this.replicaId = options.replicaId;
     this.settings = options.settings;
     this.holds = options.holds ?? new OperatorHolds();
+    this.renewFailures = repeatedFailureLog(options.logger, "renewing refresh claims", {
+      level: "warn",
+      next: "they lapse unless renewed in time",
+    });
     this.metrics = options.metrics ?? refreshMetrics();
     const answers = options.journal
       ? new AnswerJournal(options.journal, this.metrics, options.logger)
@@ -174,11 +179,9 @@ export class RefreshEngine {
         leaseMs: this.settings.leaseMs,
       });
       for (const id of renewed) if (this.held.has(id)) this.held.set(id, started + this.settings.leaseMs);
+      this.renewFailures.succeeded();
     } catch (err) {
-      this.options.logger.warn(
-        { err, claims: this.held.size },
-        "could not renew refresh claims; they lapse unless renewed in time",
-      );
+      this.renewFailures.failed(err, { claims: this.held.size });
     } finally {
       this.renewing = false;
     }
