@@ -27,6 +27,11 @@ export const dataIngested = defineEvent({
           updated: count.describe("Known records whose content changed"),
           unchanged: count.describe("Known records with the same content hash"),
           deleted: count.describe("Records the platform reported as deleted"),
+          skipped: count
+            .optional()
+            .describe(
+              "Items the platform sent that the poller could not use (no id, no usable time) and left out; absent when none",
+            ),
         })
         .strict()
         .describe("Record counts of this run"),
