@@ -150,6 +150,7 @@ try {
           records,
           communications: communicationCandidates(items, new Set()),
           before: zeroTotals(),
+          skipped: 0,
           fullListing: false,
           pollStartedAt: new Date(),
           next: null,

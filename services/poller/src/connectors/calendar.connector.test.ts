@@ -1,7 +1,8 @@
+import type { calendar_v3 } from "@googleapis/calendar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { calendarConnector } from "./calendar.connector.ts";
 import type { RawRecordInput } from "./connector.ts";
-import { CursorExpiredError, PlatformError } from "./errors.ts";
+import { CursorExpiredError } from "./errors.ts";
 import { poll, rejection, resource, type SimulatorFixture, startSimulator } from "./test-support.ts";
 
 const events = resource(calendarConnector, "events");
@@ -139,7 +140,7 @@ describe("calendar events: incremental", () => {
 });
 
 describe("calendar events: malformed payloads", () => {
-  it("names the event that has no start", async () => {
+  it("skips the event that has no start, naming it, and stores the rest of the page", async () => {
     const { ctx, http } = await fixture.connect(calendarConnector);
     let id = "";
     http.mutate = (_path, body) => {
@@ -148,12 +149,9 @@ describe("calendar events: malformed payloads", () => {
       delete page.items[3]?.start;
       return page;
     };
-    const error = await rejection(events.fetchPage(ctx, { cursor: null, pageToken: null }));
-    expect(error).toBeInstanceOf(PlatformError);
-    expect(error).toMatchObject({ kind: "malformed" });
-    expect((error as Error).message).toBe(
-      `malformed Calendar events page: items[3] (id "${id}").start: missing on an event that is not cancelled`,
-    );
+    const page = await events.fetchPage(ctx, { cursor: null, pageToken: null });
+    expect(page.records).toHaveLength(249);
+    expect(page.skipped).toEqual([{ id, reason: "start: missing on an event that is not cancelled" }]);
   });
 
   it("rejects a last page without nextSyncToken", async () => {
@@ -165,5 +163,81 @@ describe("calendar events: malformed payloads", () => {
     const error = await rejection(events.fetchPage(ctx, { cursor: null, pageToken: null }));
     expect(error).toMatchObject({ kind: "malformed" });
     expect((error as Error).message).toMatch(/nextSyncToken/);
+  });
+});
+
+describe("calendar events: values Google's description allows", () => {
+  /** A last page as the API may send it, typed with Google's own types. */
+  async function fetchOnly(page: calendar_v3.Schema$Events) {
+    const { ctx, http } = await fixture.connect(calendarConnector);
+    http.mutate = () => page;
+    return events.fetchPage(ctx, { cursor: null, pageToken: null });
+  }
+
+  it("reads a page without items", async () => {
+    const page = await fetchOnly({ kind: "calendar#events", nextSyncToken: "sync-1" });
+    expect(page).toMatchObject({ records: [], skipped: [], nextPageToken: null, nextCursor: "sync-1" });
+  });
+
+  it("stores events with a null organizer or attendee email, and skips one without an id", async () => {
+    const page = await fetchOnly({
+      nextSyncToken: "sync-1",
+      items: [
+        { id: "a", status: "confirmed", organizer: null, start: { dateTime: "2030-03-04T10:00:00Z" } },
+        {
+          id: "b",
+          start: { dateTime: "2030-03-04T11:00:00Z" },
+          organizer: { displayName: "Someone without an address" },
+          attendees: [{ email: null }, { email: "Ann@Example.com", resource: null }],
+        },
+        { start: { dateTime: "2030-03-04T12:00:00Z" } },
+      ],
+    });
+    expect(page.records.map((r) => [r.externalId, r.communication?.from, r.communication?.to])).toEqual([
+      ["a", null, []],
+      ["b", null, ["Ann@Example.com"]],
+    ]);
+    expect(page.skipped).toEqual([
+      { id: null, reason: "id: Invalid input: expected string, received undefined" },
+    ]);
+  });
+
+  it("keeps an all-day event's date in the calendar's time zone", async () => {
+    const page = await fetchOnly({
+      nextSyncToken: "sync-1",
+      timeZone: "Pacific/Kiritimati", // UTC+14
+      items: [
+        { id: "kiritimati", start: { date: "2030-03-06" } },
+        // An event's own zone is more precise than its calendar's.
+        { id: "pago-pago", start: { date: "2030-03-06", timeZone: "Pacific/Pago_Pago" } }, // UTC-11
+      ],
+    });
+    const at = new Map(page.records.map((r) => [r.externalId, r.occurredAt?.toISOString()]));
+    expect(at.get("kiritimati")).toBe("2030-03-05T10:00:00.000Z");
+    expect(at.get("pago-pago")).toBe("2030-03-06T11:00:00.000Z");
+    const dateIn = (zone: string, date: Date | undefined) =>
+      new Intl.DateTimeFormat("en-CA", { timeZone: zone }).format(date);
+    expect(dateIn("Pacific/Kiritimati", page.records[0]?.occurredAt)).toBe("2030-03-06");
+  });
+
+  it("reads a date-time without an offset in its timeZone, else the calendar's; with an offset as given", async () => {
+    const page = await fetchOnly({
+      nextSyncToken: "sync-1",
+      timeZone: "Europe/Paris",
+      items: [
+        { id: "tokyo", start: { dateTime: "2030-07-01T09:30:00", timeZone: "Asia/Tokyo" } },
+        { id: "paris", start: { dateTime: "2030-07-01T09:30:00" } },
+        { id: "offset", start: { dateTime: "2030-07-01T09:30:00-04:00", timeZone: "Asia/Tokyo" } },
+        { id: "unknown-zone", start: { dateTime: "2030-07-01T09:30:00", timeZone: "Mars/Olympus_Mons" } },
+      ],
+    });
+    expect(Object.fromEntries(page.records.map((r) => [r.externalId, r.occurredAt?.toISOString()]))).toEqual({
+      tokyo: "2030-07-01T00:30:00.000Z",
+      paris: "2030-07-01T07:30:00.000Z",
+      offset: "2030-07-01T13:30:00.000Z",
+      // A zone this runtime does not know reads as UTC rather than losing the meeting.
+      "unknown-zone": "2030-07-01T09:30:00.000Z",
+    });
+    expect(page.skipped).toEqual([]);
   });
 });

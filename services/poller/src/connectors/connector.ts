@@ -13,7 +13,11 @@ export type RawRecordInput = {
   externalId: string;
   /** The platform's payload (JSON), stored as-is; its hash tells added / updated / unchanged. */
   payload: unknown;
-  /** When the thing happened on the platform, if it has such a time (message date, play time). */
+  /**
+   * When the thing happened on the platform, if it has such a time (message date, play time).
+   * An all-day Calendar event happened at midnight of its date in the calendar's time zone (the
+   * instant its day began where the calendar is), not at UTC midnight.
+   */
   occurredAt?: Date;
   /**
    * People involved, for records that are communication (Gmail From/To/Cc, Calendar organizer and
@@ -39,9 +43,22 @@ export type SyncPosition = {
   pageToken: string | null;
 };
 
+/**
+ * An item of a page that the connector cannot use (no id, no time it needs), left out of the
+ * page's records. `reason` is short and bounded (a field and what is wrong with it, never the
+ * item's content): the engine counts skipped items by it.
+ */
+export type SkippedItem = {
+  /** The platform's id of the item, when it has a usable one (for the log line; never its content). */
+  id: string | null;
+  reason: string;
+};
+
 /** One page of a poll. */
 export type Page = {
   records: RawRecordInput[];
+  /** Items left out of `records` because the connector cannot use them; the rest of the page goes on. */
+  skipped?: SkippedItem[];
   /** More pages follow in this poll: the engine saves it with this page's records and asks again. */
   nextPageToken: string | null;
   /** Set on the last page: the cursor the next poll starts from (kept unchanged if undefined). */

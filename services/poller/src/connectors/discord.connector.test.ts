@@ -1,7 +1,7 @@
+import type { RESTGetAPICurrentUserGuildsResult } from "discord-api-types/v10";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { discordConnector } from "./discord.connector.ts";
-import { PlatformError } from "./errors.ts";
-import { poll, rejection, resource, type SimulatorFixture, startSimulator } from "./test-support.ts";
+import { poll, resource, type SimulatorFixture, startSimulator } from "./test-support.ts";
 
 const guilds = resource(discordConnector, "guilds");
 
@@ -44,18 +44,39 @@ describe("discord guilds", () => {
     expect(again.records.at(-1)?.externalId).toBe(added?.id);
   });
 
-  it("rejects a guild whose id is not a snowflake as malformed", async () => {
+  it("skips a guild whose id is not a snowflake and stores the others", async () => {
     const { ctx, http } = await fixture.connect(discordConnector);
     http.mutate = (_path, body) => {
       const list = body as Array<Record<string, unknown>>;
       if (list[7] !== undefined) list[7].id = "guild-7";
       return list;
     };
-    const error = await rejection(guilds.fetchPage(ctx, { cursor: null, pageToken: null }));
-    expect(error).toBeInstanceOf(PlatformError);
-    expect(error).toMatchObject({ kind: "malformed" });
-    expect((error as Error).message).toBe(
-      'malformed Discord guilds page: [7] (id "guild-7").id: must be a snowflake',
-    );
+    const page = await guilds.fetchPage(ctx, { cursor: null, pageToken: null });
+    expect(page.records).toHaveLength(199);
+    expect(page.skipped).toEqual([{ id: "guild-7", reason: "id: must be a snowflake" }]);
+    // A full page of 200, skipped guild included: more may follow.
+    expect(page.nextPageToken).toMatch(/^\d+$/);
+  });
+
+  it("stores guilds as discord-api-types describes them, with nulls and fields it does not know", async () => {
+    const { ctx, http } = await fixture.connect(discordConnector);
+    const official: RESTGetAPICurrentUserGuildsResult = [
+      {
+        id: "1130000000000000001",
+        name: "Book club",
+        icon: null,
+        banner: null,
+        owner: false,
+        permissions: "104324673",
+        features: [],
+        approximate_member_count: 12,
+        approximate_presence_count: 3,
+      },
+    ];
+    http.mutate = () => [...official, { ...official[0], id: "1130000000000000002", new_field: { a: 1 } }];
+    const page = await guilds.fetchPage(ctx, { cursor: null, pageToken: null });
+    expect(page.records.map((r) => r.externalId)).toEqual(["1130000000000000001", "1130000000000000002"]);
+    expect(page.records[0]?.payload).toEqual(official[0]);
+    expect(page.nextPageToken).toBeNull();
   });
 });

@@ -5,20 +5,14 @@
  */
 import { z } from "zod";
 import type { Connector, Page, PollContext, SyncPosition } from "./connector.ts";
-import { parsePayload } from "./parse.ts";
+import { parseItems, parsePayload } from "./parse.ts";
 
 const GUILDS = "/api/v10/users/@me/guilds";
 const LIMIT = 200;
 const SNOWFLAKE = /^\d{1,20}$/;
 
-const guildsBody = z.array(
-  z.object({
-    id: z.string().regex(SNOWFLAKE, "must be a snowflake"),
-    name: z.string(),
-    owner: z.boolean(),
-    permissions: z.string(),
-  }),
-);
+/** What the connector needs of a guild: its id. The rest is stored as Discord sent it. */
+const guild = z.object({ id: z.string().regex(SNOWFLAKE, "must be a snowflake") });
 
 /** Snowflakes are 64-bit: compare them as integers, never as numbers or plain strings. */
 function largest(ids: readonly string[]): string | null {
@@ -34,10 +28,13 @@ async function fetchGuilds(ctx: PollContext, position: SyncPosition): Promise<Pa
   const after =
     position.pageToken !== null && SNOWFLAKE.test(position.pageToken) ? position.pageToken : undefined;
   const { body } = await ctx.http.get(GUILDS, { query: { limit: LIMIT, after } });
-  const guilds = parsePayload(guildsBody, body, "Discord guilds page");
-  const last = guilds.length >= LIMIT ? largest(guilds.map((guild) => guild.id)) : null;
+  const list = parsePayload(z.array(z.unknown()), body, "Discord guilds page");
+  const { items, skipped } = parseItems(guild, list);
+  // A full page (skipped guilds count too) means more may follow, after the largest id read.
+  const last = list.length >= LIMIT ? largest(items.map((item) => item.id)) : null;
   return {
-    records: guilds.map((guild) => ({ externalId: guild.id, payload: guild })),
+    records: items.map((item) => ({ externalId: item.id, payload: item })),
+    skipped,
     nextPageToken: last,
     fullListing: true,
   };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PlatformError } from "./errors.ts";
 import { githubConnector } from "./github.connector.ts";
+import { githubExample } from "./github-openapi.ts";
 import { poll, rejection, resource, type SimulatorFixture, startSimulator } from "./test-support.ts";
 
 const events = resource(githubConnector, "events");
@@ -71,20 +71,84 @@ describe("github events", () => {
     expect(numeric.http.requests[0]).toBe("/user");
   });
 
-  it("rejects an event without created_at as malformed, naming the event", async () => {
+  it("skips an event without an id, and stores one with a null created_at or type without a time", async () => {
     const { ctx, http } = await fixture.connect(githubConnector);
-    let id = "";
+    let ids: string[] = [];
     http.mutate = (path, body) => {
       if (path === "/user") return body;
       const list = body as Array<Record<string, unknown>>;
-      id = String(list[4]?.id);
-      delete list[4]?.created_at;
+      ids = list.map((event) => String(event.id));
+      delete list[4]?.id;
+      // The description makes both nullable.
+      if (list[5]) list[5].created_at = null;
+      if (list[6]) list[6].type = null;
       return list;
     };
-    const error = await rejection(events.fetchPage(ctx, { cursor: null, pageToken: null }));
-    expect(error).toBeInstanceOf(PlatformError);
-    expect(error).toMatchObject({ kind: "malformed" });
-    expect((error as Error).message).toContain(`GitHub events page 1: [4] (id "${id}").created_at: `);
+    const page = await events.fetchPage(ctx, { cursor: null, pageToken: null });
+    expect(page.records).toHaveLength(99);
+    expect(page.skipped).toEqual([
+      { id: null, reason: "id: Invalid input: expected string, received undefined" },
+    ]);
+    const byId = new Map(page.records.map((record) => [record.externalId, record]));
+    expect(byId.get(ids[5] as string)?.occurredAt).toBeUndefined();
+    expect(byId.get(ids[6] as string)?.occurredAt).toBeInstanceOf(Date);
+    expect(page.nextPageToken).not.toBeNull();
+  });
+});
+
+describe("github: GitHub's own examples and the values its description allows", () => {
+  it("reads the login of GET /user's examples, and a managed user's login with an underscore", async () => {
+    for (const example of [
+      "private-user-response-with-public-and-private-profile-information",
+      "private-user-response-with-public-profile-information",
+    ]) {
+      const { ctx, http } = await fixture.connect(githubConnector);
+      const user = githubExample<{ login: string }>(example);
+      http.mutate = (path, body) => (path === "/user" ? user : body);
+      await rejection(events.fetchPage(ctx, { cursor: null, pageToken: null })); // octocat is not the token's user
+      expect(http.requests[1]).toBe("/users/octocat/events?per_page=100");
+    }
+    const { ctx, http } = await fixture.connect(githubConnector);
+    http.mutate = (path, body) => (path === "/user" ? { ...(body as object), login: "jane_acme" } : body);
+    await rejection(events.fetchPage(ctx, { cursor: null, pageToken: null }));
+    expect(http.requests[1]).toBe("/users/jane_acme/events?per_page=100");
+
+    const named = await fixture.connect(githubConnector, { providerAccountId: "jane_acme" });
+    await rejection(events.fetchPage(named.ctx, { cursor: null, pageToken: null }));
+    expect(named.http.requests[0]).toBe("/users/jane_acme/events?per_page=100");
+  });
+
+  it("stores every event of the official example, and events of types it does not know", async () => {
+    const { ctx, http } = await fixture.connect(githubConnector);
+    const official = githubExample<Array<Record<string, unknown>>>("user-events-items");
+    const unknown = {
+      ...official[0],
+      id: "98765432101",
+      type: "SponsorshipEvent",
+      payload: { action: "created", tier: { name: "Gold" } },
+      org: official[0]?.actor,
+    };
+    http.mutate = (path, body) => (path === "/user" ? body : [...official, unknown]);
+    const page = await events.fetchPage(ctx, { cursor: null, pageToken: null });
+    expect(page.skipped).toEqual([]);
+    expect(page.records.map((record) => record.externalId)).toEqual([
+      ...official.map((event) => String(event.id)),
+      "98765432101",
+    ]);
+    expect(page.records[0]?.occurredAt).toEqual(new Date(String(official[0]?.created_at)));
+    expect(page.records[0]?.payload).toEqual(official[0]);
+  });
+
+  it("stores the repositories of the official example; one without an id is skipped", async () => {
+    const { ctx, http } = await fixture.connect(githubConnector);
+    const official = githubExample<Array<Record<string, unknown>>>("repository-items-default-response");
+    http.mutate = () => [...official, { name: "no-id", full_name: "octocat/no-id" }];
+    const page = await repositories.fetchPage(ctx, { cursor: null, pageToken: null });
+    expect(page.records.map((record) => record.externalId)).toEqual(official.map((repo) => String(repo.id)));
+    expect(page.records[0]?.payload).toEqual(official[0]);
+    expect(page.skipped).toEqual([
+      { id: null, reason: "id: Invalid input: expected number, received undefined" },
+    ]);
   });
 });
 
@@ -114,12 +178,15 @@ describe("github repositories", () => {
     expect(again.records.map((r) => r.externalId)).toContain(String(added?.id));
   });
 
-  it("rejects a repository whose id is not a number as malformed", async () => {
+  it("skips a repository whose id is not a number and stores the others", async () => {
     const { ctx, http } = await fixture.connect(githubConnector);
     http.mutate = (_path, body) =>
-      (body as Array<Record<string, unknown>>).map((repo) => ({ ...repo, id: "x" }));
-    const error = await rejection(repositories.fetchPage(ctx, { cursor: null, pageToken: null }));
-    expect(error).toMatchObject({ kind: "malformed" });
-    expect((error as Error).message).toMatch(/GitHub repositories page 1: \[0\] \(id "x"\)\.id: /);
+      (body as Array<Record<string, unknown>>).map((repo, i) => (i === 2 ? { ...repo, id: "x" } : repo));
+    const page = await repositories.fetchPage(ctx, { cursor: null, pageToken: null });
+    expect(page.records).toHaveLength(99);
+    expect(page.skipped).toEqual([
+      { id: "x", reason: "id: Invalid input: expected number, received string" },
+    ]);
+    expect(page.nextPageToken).toBe("2");
   });
 });

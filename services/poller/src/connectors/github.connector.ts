@@ -12,13 +12,17 @@
  *   later page does, so a 304 on page one would hide changes.
  */
 import { z } from "zod";
-import type { Connector, Page, PollContext, SyncPosition } from "./connector.ts";
-import { decodeState, encodeState, nextLinkParam, parsePayload } from "./parse.ts";
+import type { Connector, Page, PollContext, RawRecordInput, SyncPosition } from "./connector.ts";
+import { decodeState, encodeState, nextLinkParam, parseItems, parsePayload } from "./parse.ts";
 
 const PER_PAGE = 100;
 
-/** A GitHub login: alphanumerics and single inner hyphens, at most 39 characters. */
-const LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+/**
+ * A login as it may appear in a path: GitHub's description puts no pattern on `login`, and
+ * managed users' logins hold an underscore (`jane_acme`), so this only keeps out what cannot be
+ * one path segment.
+ */
+const LOGIN = /^[^\s/?#%]{1,100}$/;
 
 const userBody = z.object({ login: z.string().regex(LOGIN) });
 
@@ -33,15 +37,15 @@ async function resolveLogin(ctx: PollContext): Promise<string> {
   return parsePayload(userBody, body, "GitHub user").login;
 }
 
-const eventsBody = z.array(
-  z.object({
-    id: z.string().regex(/^\d+$/),
-    type: z.string().nullable(),
-    actor: z.object({ login: z.string() }),
-    repo: z.object({ name: z.string() }),
-    created_at: z.iso.datetime({ offset: true }),
-  }),
-);
+/**
+ * What the connector needs of an event: its id. The description makes `type` and `created_at`
+ * nullable and lists event types this code never heard of; such events are stored all the same
+ * (without a time when `created_at` is null).
+ */
+const eventSchema = z.object({
+  id: z.string().min(1),
+  created_at: z.iso.datetime({ offset: true }).nullable().optional(),
+});
 
 /** A poll past its first page: which login, which page, and the first page's ETag (the cursor to keep). */
 const eventsState = z.object({
@@ -62,38 +66,37 @@ async function fetchEvents(ctx: PollContext, position: SyncPosition): Promise<Pa
   if (response.status === 304)
     return { records: [], nextPageToken: null, fullListing: false, notModified: true };
 
-  const events = parsePayload(eventsBody, response.body, `GitHub events page ${state?.page ?? "1"}`);
-  const records = events.map((event) => ({
-    externalId: event.id,
-    payload: event,
-    occurredAt: new Date(event.created_at),
-  }));
+  const list = parsePayload(z.array(z.unknown()), response.body, `GitHub events page ${state?.page ?? "1"}`);
+  const { items, skipped } = parseItems(eventSchema, list);
+  const records = items.map(
+    (event): RawRecordInput => ({
+      externalId: event.id,
+      payload: event,
+      ...(typeof event.created_at === "string" ? { occurredAt: new Date(event.created_at) } : {}),
+    }),
+  );
   const etag = state === null ? response.headers.get("etag") : state.etag;
   const nextPage = nextLinkParam(response.headers, "page");
-  if (nextPage !== null && records.length > 0) {
-    return { records, nextPageToken: encodeState({ login, page: nextPage, etag }), fullListing: false };
+  if (nextPage !== null && list.length > 0) {
+    const nextPageToken = encodeState({ login, page: nextPage, etag });
+    return { records, skipped, nextPageToken, fullListing: false };
   }
   // Without an ETag the old one is stale: null makes the next poll unconditional.
-  return { records, nextPageToken: null, nextCursor: etag, fullListing: false };
+  return { records, skipped, nextPageToken: null, nextCursor: etag, fullListing: false };
 }
 
-const reposBody = z.array(
-  z.object({
-    id: z.number().int(),
-    name: z.string(),
-    full_name: z.string(),
-    private: z.boolean(),
-    owner: z.object({ login: z.string() }),
-  }),
-);
+/** What the connector needs of a repository: its numeric id. */
+const repoSchema = z.object({ id: z.number().int().nonnegative() });
 
 async function fetchRepositories(ctx: PollContext, position: SyncPosition): Promise<Page> {
   const page = position.pageToken !== null && /^\d+$/.test(position.pageToken) ? position.pageToken : "1";
   const response = await ctx.http.get("/user/repos", { query: { per_page: PER_PAGE, page } });
-  const repos = parsePayload(reposBody, response.body, `GitHub repositories page ${page}`);
-  const nextPage = repos.length > 0 ? nextLinkParam(response.headers, "page") : null;
+  const list = parsePayload(z.array(z.unknown()), response.body, `GitHub repositories page ${page}`);
+  const { items, skipped } = parseItems(repoSchema, list);
+  const nextPage = list.length > 0 ? nextLinkParam(response.headers, "page") : null;
   return {
-    records: repos.map((repo) => ({ externalId: String(repo.id), payload: repo })),
+    records: items.map((repo) => ({ externalId: String(repo.id), payload: repo })),
+    skipped,
     nextPageToken: nextPage,
     fullListing: true,
   };

@@ -1,3 +1,4 @@
+import type { gmail_v1 } from "@googleapis/gmail";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CursorExpiredError, PlatformError } from "./errors.ts";
 import { gmailConnector } from "./gmail.connector.ts";
@@ -278,20 +279,21 @@ function editParts(text: string, edit: (parts: string[]) => string[]): string {
 }
 
 describe("gmail messages: malformed payloads", () => {
-  it("names the message whose internalDate is missing", async () => {
+  it("skips a message without an id, naming the id asked for, and stores the rest of the page", async () => {
     const { ctx, http } = await fixture.connect(gmailConnector);
     let victim = "";
     http.mutateText = (_path, text) =>
-      text.replace(/"id":"([0-9a-f]+)"(.*?),"internalDate":"\d+"/, (_match, id: string, between: string) => {
-        victim = id;
-        return `"id":"${id}"${between}`;
+      editMessages(text, (message, i) => {
+        if (i !== 3 || victim !== "") return message; // in the first batch only
+        victim = message.id as string;
+        const { id: _id, ...rest } = message;
+        return rest;
       });
-    const error = await rejection(messages.fetchPage(ctx, { cursor: null, pageToken: null }));
-    expect(error).toBeInstanceOf(PlatformError);
-    expect(error).toMatchObject({ kind: "malformed" });
-    expect((error as Error).message).toMatch(
-      new RegExp(`^malformed Gmail message ${victim}: internalDate: `),
-    );
+    const page = await messages.fetchPage(ctx, { cursor: null, pageToken: null });
+    expect(page.records).toHaveLength(99);
+    expect(page.skipped).toEqual([
+      { id: victim, reason: "id: Invalid input: expected string, received undefined" },
+    ]);
   });
 
   it("rejects a history page without historyId", async () => {
@@ -304,3 +306,73 @@ describe("gmail messages: malformed payloads", () => {
     expect((error as Error).message).toMatch(/^malformed Gmail history page: historyId: /);
   });
 });
+
+describe("gmail messages: values Google's description allows", () => {
+  it("stores messages without internalDate, payload.headers or threadId", async () => {
+    const { ctx, http } = await fixture.connect(gmailConnector);
+    const dates = new Map<string, string>();
+    http.mutateText = (_path, text) =>
+      editMessages(text, (message, i) => {
+        const date = message.payload?.headers?.find((h) => h.name === "Date")?.value;
+        if (date) dates.set(message.id as string, date);
+        switch (i) {
+          case 0: // Its time then comes from the Date header.
+            return { ...message, internalDate: undefined };
+          case 1:
+            return { ...message, payload: { mimeType: "text/plain" } };
+          case 2:
+            return { ...message, threadId: null, labelIds: null };
+          case 3: // No time at all: stored, but no communication event claiming it happened now.
+            return { ...message, internalDate: null, payload: {} };
+          default:
+            return message;
+        }
+      });
+    const page = await messages.fetchPage(ctx, { cursor: null, pageToken: null });
+    expect(page.skipped).toEqual([]);
+    const [noDate, noHeaders, noThread, nothing] = page.records;
+    expect(noDate?.occurredAt).toEqual(new Date(dates.get(noDate?.externalId as string) as string));
+    expect(noDate?.communication?.from).toMatch(/@/);
+    expect(noHeaders?.occurredAt).toBeInstanceOf(Date);
+    expect(noHeaders?.communication).toMatchObject({ from: null, to: [] });
+    expect(noThread?.communication?.from).toMatch(/@/);
+    expect(nothing?.occurredAt).toBeUndefined();
+    expect(nothing?.communication).toBeUndefined();
+  });
+
+  it("lists with entries of history and listings that carry no message", async () => {
+    const connection = await fixture.connect(gmailConnector);
+    const first = await poll(messages, connection.ctx, null);
+    const [added] = (await connection.addData("messages", { count: 1 })) as Array<{ id: string }>;
+    connection.http.mutate = (path, body) => {
+      if (!path.endsWith("/history")) return body;
+      const page = body as gmail_v1.Schema$ListHistoryResponse;
+      const history: gmail_v1.Schema$History[] = [
+        { id: null },
+        { messagesAdded: [{}, { message: { threadId: "t" } }] },
+        ...(page.history ?? []),
+      ];
+      return { ...page, history };
+    };
+    const second = await poll(messages, connection.ctx, first.cursor);
+    expect(second.records.map((r) => r.externalId)).toEqual([added?.id]);
+  });
+});
+
+/** Rewrites each message of a batch answer (typed as Google describes it), in the order of its parts. */
+function editMessages(
+  text: string,
+  edit: (message: gmail_v1.Schema$Message, index: number) => gmail_v1.Schema$Message,
+): string {
+  return editParts(text, (parts) =>
+    parts.map((part, i) => {
+      const start = part.indexOf("{");
+      const end = part.lastIndexOf("}") + 1;
+      const json = JSON.stringify(edit(JSON.parse(part.slice(start, end)) as gmail_v1.Schema$Message, i));
+      return `${part.slice(0, start)}${json}${part.slice(end)}`.replace(
+        /content-length: \d+/i,
+        `Content-Length: ${Buffer.byteLength(json)}`,
+      );
+    }),
+  );
+}

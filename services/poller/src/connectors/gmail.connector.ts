@@ -13,17 +13,25 @@
  * Metadata comes through Gmail's batch endpoint (`POST /batch/gmail/v1`): one `messages.get` per
  * id, up to 50 in one multipart request, each answered in its own part (matched by Content-ID)
  * and each counted against the rate limit. A part that is 404 is a message deleted since it was
- * listed (skipped); any other failing part fails the page as the same call alone would have.
+ * listed (left out); any other failing part fails the page as the same call alone would have. A
+ * message the connector cannot use (no id) is skipped with its reason; the page goes on.
  *
  * Records carry the From/To/Cc addresses as communication (not for drafts or spam).
  */
 import { randomUUID } from "node:crypto";
 import pLimit from "p-limit";
 import { z } from "zod";
-import type { Connector, Page, PollContext, RawRecordInput, SyncPosition } from "./connector.ts";
+import type { Connector, Page, PollContext, RawRecordInput, SkippedItem, SyncPosition } from "./connector.ts";
 import { CursorExpiredError, malformed, PlatformError, statusError } from "./errors.ts";
 import { type EmbeddedResponse, multipartBoundary, parseHttpResponse, parseMultipart } from "./multipart.ts";
-import { decodeState, encodeState, parseAddress, parseAddressList, parsePayload } from "./parse.ts";
+import {
+  decodeState,
+  encodeState,
+  issueReason,
+  parseAddress,
+  parseAddressList,
+  parsePayload,
+} from "./parse.ts";
 
 const USER = "/gmail/v1/users/me";
 const PAGE_SIZE = 100;
@@ -45,33 +53,60 @@ const digits = z.string().regex(/^\d+$/, "must be a decimal number");
 
 const profileBody = z.object({ emailAddress: z.string(), historyId: digits });
 
+/** A listed message: only its id is fetched; a listing without one names nothing to fetch. */
+const listed = z.object({ id: z.string().min(1) });
+
 const listBody = z.object({
-  messages: z.array(z.object({ id: z.string().min(1), threadId: z.string() })).optional(),
-  nextPageToken: z.string().min(1).optional(),
+  messages: z.array(z.unknown()).nullable().optional(),
+  nextPageToken: z.string().min(1).nullable().optional(),
 });
 
 const historyBody = z.object({
   history: z
     .array(
       z.object({
-        id: digits,
         messagesAdded: z
-          .array(z.object({ message: z.object({ id: z.string().min(1), threadId: z.string() }) }))
+          .array(z.object({ message: z.unknown().nullable().optional() }))
+          .nullable()
           .optional(),
       }),
     )
+    .nullable()
     .optional(),
-  nextPageToken: z.string().min(1).optional(),
+  nextPageToken: z.string().min(1).nullable().optional(),
   historyId: digits,
 });
 
+/** The ids of listed messages (`messages.list`, `history.list`), once each; entries without one are left out. */
+function listedIds(messages: readonly unknown[] | null | undefined): string[] {
+  const ids = new Set<string>();
+  for (const message of messages ?? []) {
+    if (listed.safeParse(message).success) ids.add((message as { id: string }).id);
+  }
+  return [...ids];
+}
+
+/**
+ * What the connector needs of a message: its id. Google's types make every other field optional
+ * and nullable; a message without `payload.headers` is stored without communication, and one
+ * without `internalDate` takes its time from the `Date` header.
+ */
 const messageBody = z.object({
   id: z.string().min(1),
-  threadId: z.string(),
-  labelIds: z.array(z.string()).optional(),
-  internalDate: digits,
-  payload: z.object({ headers: z.array(z.object({ name: z.string(), value: z.string() })) }),
+  labelIds: z.array(z.string()).nullable().optional(),
+  internalDate: digits.nullable().optional(),
+  payload: z
+    .object({
+      headers: z
+        .array(z.object({ name: z.string().nullable().optional(), value: z.string().nullable().optional() }))
+        .nullable()
+        .optional(),
+    })
+    .nullable()
+    .optional(),
 });
+
+type Fetched = { records: RawRecordInput[]; skipped: SkippedItem[] };
 
 /** A full sync past its first page: the historyId taken before it began, and Gmail's page token. */
 const fullSyncState = z.object({ historyId: digits, page: z.string().min(1) });
@@ -98,22 +133,17 @@ async function fullSyncPage(ctx: PollContext, pageToken: string | null): Promise
     },
   });
   const list = parsePayload(listBody, body, "Gmail messages page");
-  const fetched = await fetchAll(
-    ctx,
-    (list.messages ?? []).map((message) => message.id),
-  );
+  const fetched = await fetchAll(ctx, listedIds(list.messages));
   const records = metadataOnly
-    ? fetched.filter((record) => (record.occurredAt?.getTime() ?? windowStart) >= windowStart)
-    : fetched;
-  const reachedWindowStart = metadataOnly && records.length < fetched.length;
-  if (list.nextPageToken !== undefined && !reachedWindowStart) {
-    return {
-      records,
-      nextPageToken: encodeState({ historyId, page: list.nextPageToken }),
-      fullListing: false,
-    };
+    ? fetched.records.filter((record) => (record.occurredAt?.getTime() ?? windowStart) >= windowStart)
+    : fetched.records;
+  const { skipped } = fetched;
+  const reachedWindowStart = metadataOnly && records.length < fetched.records.length;
+  if (typeof list.nextPageToken === "string" && !reachedWindowStart) {
+    const nextPageToken = encodeState({ historyId, page: list.nextPageToken });
+    return { records, skipped, nextPageToken, fullListing: false };
   }
-  return { records, nextPageToken: null, nextCursor: historyId, fullListing: false };
+  return { records, skipped, nextPageToken: null, nextCursor: historyId, fullListing: false };
 }
 
 async function historyPage(ctx: PollContext, position: SyncPosition): Promise<Page> {
@@ -135,28 +165,31 @@ async function historyPage(ctx: PollContext, position: SyncPosition): Promise<Pa
     throw error;
   }
   const history = parsePayload(historyBody, body, "Gmail history page");
-  const added = new Set<string>();
-  for (const entry of history.history ?? []) {
-    for (const { message } of entry.messagesAdded ?? []) added.add(message.id);
+  const added = (history.history ?? []).flatMap((entry) =>
+    (entry.messagesAdded ?? []).map((change) => change.message),
+  );
+  const { records, skipped } = await fetchAll(ctx, listedIds(added));
+  if (typeof history.nextPageToken === "string") {
+    return { records, skipped, nextPageToken: history.nextPageToken, fullListing: false };
   }
-  const records = await fetchAll(ctx, [...added]);
-  if (history.nextPageToken !== undefined) {
-    return { records, nextPageToken: history.nextPageToken, fullListing: false };
-  }
-  return { records, nextPageToken: null, nextCursor: history.historyId, fullListing: false };
+  return { records, skipped, nextPageToken: null, nextCursor: history.historyId, fullListing: false };
 }
 
 function isMetadataOnly(scopes: readonly string[]): boolean {
   return scopes.includes(METADATA_SCOPE) && !scopes.some((scope) => FULL_ACCESS.includes(scope));
 }
 
-/** Each message's metadata, in batches; messages deleted meanwhile are skipped. */
-async function fetchAll(ctx: PollContext, ids: readonly string[]): Promise<RawRecordInput[]> {
+/** Each message's metadata, in batches; messages deleted meanwhile are left out, unusable ones skipped. */
+async function fetchAll(ctx: PollContext, ids: readonly string[]): Promise<Fetched> {
   const batches: string[][] = [];
   for (let i = 0; i < ids.length; i += BATCH_SIZE) batches.push(ids.slice(i, i + BATCH_SIZE));
   const limit = pLimit({ concurrency: BATCH_CONCURRENCY, rejectOnClear: true });
   try {
-    return (await limit.map(batches, (batch) => fetchBatch(ctx, batch))).flat();
+    const results = await limit.map(batches, (batch) => fetchBatch(ctx, batch));
+    return {
+      records: results.flatMap((result) => result.records),
+      skipped: results.flatMap((result) => result.skipped),
+    };
   } catch (error) {
     // One failure fails the page (a 429 especially): the queued batches would be wasted.
     limit.clearQueue();
@@ -169,7 +202,7 @@ function messagePath(id: string): string {
 }
 
 /** One batch of `messages.get`: the records of the messages that exist, in the order asked. */
-async function fetchBatch(ctx: PollContext, ids: readonly string[]): Promise<RawRecordInput[]> {
+async function fetchBatch(ctx: PollContext, ids: readonly string[]): Promise<Fetched> {
   const boundary = `batch_${randomUUID()}`;
   let body = "";
   for (const [i, id] of ids.entries()) {
@@ -195,6 +228,7 @@ async function fetchBatch(ctx: PollContext, ids: readonly string[]): Promise<Raw
   if (failure !== undefined) throw failure;
 
   const records: RawRecordInput[] = [];
+  const skipped: SkippedItem[] = [];
   for (const [i, answer] of answers.entries()) {
     // Listed, then deleted before we got to it: nothing to store.
     if (answer.status === 404) continue;
@@ -205,11 +239,16 @@ async function fetchBatch(ctx: PollContext, ids: readonly string[]): Promise<Raw
     } catch {
       throw malformed(`Gmail message ${id}`, `the batch part answering it (${answer.status}) is not JSON`);
     }
-    const message = parsePayload(messageBody, json, `Gmail message ${id}`);
+    const parsed = messageBody.safeParse(json);
+    if (!parsed.success) {
+      skipped.push({ id, reason: issueReason(parsed.error.issues[0]) });
+      continue;
+    }
+    const message = json as z.input<typeof messageBody>;
     if (message.id !== id) throw malformed(`Gmail message ${id}`, `the batch answered message ${message.id}`);
     records.push(messageRecord(message));
   }
-  return records;
+  return { records, skipped };
 }
 
 /** The batch answer's parts as responses, in the order of `ids` (parts may come in any order). */
@@ -237,17 +276,22 @@ function batchAnswers(text: string, contentType: string | null, ids: readonly st
   });
 }
 
-function messageRecord(message: z.output<typeof messageBody>): RawRecordInput {
-  const header = (name: string): string[] =>
-    message.payload.headers.filter((h) => h.name.toLowerCase() === name).map((h) => h.value);
-  const labels = message.labelIds ?? [];
-  const record: RawRecordInput = {
-    externalId: message.id,
-    payload: message,
-    occurredAt: new Date(Number(message.internalDate)),
+function messageRecord(message: z.input<typeof messageBody>): RawRecordInput {
+  const headers = message.payload?.headers ?? [];
+  const header = (name: string): string[] => {
+    const values: string[] = [];
+    for (const h of headers) {
+      if (typeof h.value === "string" && h.name?.toLowerCase() === name) values.push(h.value);
+    }
+    return values;
   };
-  // A draft was never sent and spam is not a relationship: stored, but not communication.
-  if (!labels.includes("DRAFT") && !labels.includes("SPAM")) {
+  const labels = message.labelIds ?? [];
+  const occurredAt = messageTime(message.internalDate, header("date")[0]);
+  const record: RawRecordInput = { externalId: message.id, payload: message };
+  if (occurredAt !== null) record.occurredAt = occurredAt;
+  // A draft was never sent and spam is not a relationship: stored, but not communication. Nor is
+  // a message of unknown time: its communication event would claim it happened now.
+  if (!labels.includes("DRAFT") && !labels.includes("SPAM") && occurredAt !== null) {
     record.communication = {
       channel: "email",
       from: parseAddress(header("from").join(", ")),
@@ -256,6 +300,12 @@ function messageRecord(message: z.output<typeof messageBody>): RawRecordInput {
     };
   }
   return record;
+}
+
+/** When Gmail received the message (`internalDate`), else when its `Date` header says it was sent. */
+function messageTime(internalDate: string | null | undefined, dateHeader: string | undefined): Date | null {
+  const ms = typeof internalDate === "string" ? Number(internalDate) : Date.parse(dateHeader ?? "");
+  return Number.isNaN(ms) ? null : new Date(ms);
 }
 
 export const gmailConnector: Connector = {

@@ -7,6 +7,7 @@ import {
   nextLinkParam,
   parseAddress,
   parseAddressList,
+  parseItems,
   parseLinkHeader,
   parsePayload,
 } from "./parse.ts";
@@ -134,5 +135,33 @@ describe("page state", () => {
     expect(decodeState(schema, null)).toBeNull();
     expect(decodeState(schema, "not-base64-json")).toBeNull();
     expect(decodeState(schema, encodeState({ x: 1 }))).toBeNull();
+  });
+});
+
+describe("parseItems", () => {
+  const schema = z.object({ id: z.string(), tags: z.array(z.object({ name: z.string() })).optional() });
+
+  it("keeps the valid items as they are and names each invalid one by id and a content-free reason", () => {
+    const good = { id: "a", extra: { secret: "kept as sent" } };
+    const result = parseItems(schema, [
+      good,
+      { id: 7 },
+      { id: "b", tags: [{ name: "x" }, { name: "Private subject", n: 1 }, {}] },
+      null,
+    ]);
+    expect(result.items).toEqual([good]);
+    expect(result.items[0]).toBe(good);
+    expect(result.skipped).toEqual([
+      { id: "7", reason: "id: Invalid input: expected string, received number" },
+      { id: "b", reason: "tags[].name: Invalid input: expected string, received undefined" },
+      { id: null, reason: "(item): Invalid input: expected object, received null" },
+    ]);
+  });
+
+  it("takes the id from the caller when items name themselves otherwise", () => {
+    const result = parseItems(schema, [{ key: "k1" }], (item) => (item as { key: string }).key);
+    expect(result.skipped).toEqual([
+      { id: "k1", reason: "id: Invalid input: expected string, received undefined" },
+    ]);
   });
 });

@@ -4,6 +4,7 @@
  * resumable page tokens. Pure functions, no I/O.
  */
 import type { z } from "zod";
+import type { SkippedItem } from "./connector.ts";
 import { malformed } from "./errors.ts";
 
 // --- payloads ---------------------------------------------------------------------------------
@@ -25,6 +26,49 @@ export function parsePayload<S extends z.ZodType>(schema: S, value: unknown, wha
   if (issue === undefined) throw malformed(what, "does not match the documented shape");
   const more = result.error.issues.length > 1 ? ` (and ${result.error.issues.length - 1} more)` : "";
   throw malformed(what, `${describePath(value, issue.path)}: ${issue.message}${more}`);
+}
+
+/**
+ * Validates the items of a list one by one: the platform's values that match `schema` (as-is, as
+ * `parsePayload` returns them), and a `SkippedItem` for each one that does not, naming the first
+ * offending field. So one item the connector cannot use never fails its page; what the page as a
+ * whole needs (its cursor, its page token) is checked with `parsePayload`.
+ */
+export function parseItems<S extends z.ZodType>(
+  schema: S,
+  items: readonly unknown[],
+  idOf: (item: unknown) => string | null = itemId,
+): { items: Array<z.input<S>>; skipped: SkippedItem[] } {
+  const valid: Array<z.input<S>> = [];
+  const skipped: SkippedItem[] = [];
+  for (const item of items) {
+    const result = schema.safeParse(item);
+    if (result.success) valid.push(item as z.input<S>);
+    else skipped.push({ id: idOf(item), reason: issueReason(result.error.issues[0]) });
+  }
+  return { items: valid, skipped };
+}
+
+/**
+ * A skip reason from a validation issue: the field's path with list positions folded
+ * (`payload.headers[].name`) and zod's message, which never quotes the value. Bounded by the
+ * schema, so it can label a metric.
+ */
+export function issueReason(issue: z.core.$ZodIssue | undefined): string {
+  if (issue === undefined) return "(item): does not match";
+  let path = "";
+  for (const key of issue.path) {
+    if (typeof key === "number") path += "[]";
+    else path += path === "" ? String(key) : `.${String(key)}`;
+  }
+  return `${path === "" ? "(item)" : path}: ${issue.message}`;
+}
+
+/** The item's `id` when it is a string or number: what names it in a log line. */
+export function itemId(item: unknown): string | null {
+  const id = isRecord(item) ? item.id : undefined;
+  if (typeof id === "number" && Number.isFinite(id)) return String(id);
+  return typeof id === "string" && id !== "" ? id.slice(0, 200) : null;
 }
 
 /** `items[3] (id "abc").track.id`; `(root)` for the value itself. */

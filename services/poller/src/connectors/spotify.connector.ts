@@ -10,24 +10,29 @@
  */
 import { z } from "zod";
 import type { Connector, Page, PollContext, RawRecordInput, SyncPosition } from "./connector.ts";
-import { decodeState, encodeState, parsePayload } from "./parse.ts";
+import { decodeState, encodeState, parseItems, parsePayload } from "./parse.ts";
 
 const RECENTLY_PLAYED = "/v1/me/player/recently-played";
 const TOP_TRACKS = "/v1/me/top/tracks";
 const PAGE_SIZE = 50;
 
-const track = z.object({ id: z.string().nullable(), name: z.string(), uri: z.string() });
+/**
+ * What the connector needs of a play: when, and which track (its URI, which local files have too
+ * where their `id` is null). Everything else is stored as Spotify sent it.
+ */
+const play = z.object({
+  played_at: z.iso.datetime({ offset: true }),
+  track: z.object({ uri: z.string().min(1) }),
+});
 
+/** A page: its items are checked one by one (parseItems), its paging here. */
 const recentlyPlayedPage = z.object({
-  items: z.array(
-    z.object({
-      track,
-      played_at: z.iso.datetime({ offset: true }),
-      context: z.object({ type: z.string(), uri: z.string() }).nullable().optional(),
-    }),
-  ),
-  next: z.string().nullable(),
-  cursors: z.object({ after: z.string().regex(/^\d+$/), before: z.string().regex(/^\d+$/) }).nullable(),
+  items: z.array(z.unknown()),
+  next: z.string().nullable().optional(),
+  cursors: z
+    .object({ after: z.string().regex(/^\d+$/), before: z.string().regex(/^\d+$/) })
+    .nullable()
+    .optional(),
 });
 
 /**
@@ -50,44 +55,52 @@ async function fetchRecentlyPlayed(ctx: PollContext, position: SyncPosition): Pr
 
   const { body } = await ctx.http.get(RECENTLY_PLAYED, { query });
   const page = parsePayload(recentlyPlayedPage, body, "Spotify recently-played page");
-  const records: RawRecordInput[] = page.items.map((play) => {
-    const at = new Date(play.played_at);
-    // A play has no id of its own: the instant it was played identifies it.
-    return { externalId: String(at.getTime()), payload: play, occurredAt: at };
+  const { items, skipped } = parseItems(play, page.items, playId);
+  const records: RawRecordInput[] = items.map((item) => {
+    const at = new Date(item.played_at);
+    return { externalId: playId(item) as string, payload: item, occurredAt: at };
   });
 
+  const hasNext = typeof page.next === "string";
   const pageNewest = page.cursors?.after ?? null;
   const pageOldest = page.cursors?.before ?? null;
   if (forwards) {
     // Each forward page is newer than the last: its `after` cursor is the newest play so far.
-    if (page.next !== null && pageNewest !== null) {
-      return { records, nextPageToken: encodeState({ after: pageNewest }), fullListing: false };
+    if (hasNext && pageNewest !== null) {
+      return { records, skipped, nextPageToken: encodeState({ after: pageNewest }), fullListing: false };
     }
-    return {
-      records,
-      nextPageToken: null,
-      ...(pageNewest === null ? {} : { nextCursor: pageNewest }),
-      fullListing: false,
-    };
+    const cursor = pageNewest === null ? {} : { nextCursor: pageNewest };
+    return { records, skipped, nextPageToken: null, ...cursor, fullListing: false };
   }
   // Backwards (first sync): the newest play is on the first page.
   const newest = state !== null && "newest" in state ? state.newest : pageNewest;
-  if (page.next !== null && pageOldest !== null) {
-    return { records, nextPageToken: encodeState({ before: pageOldest, newest }), fullListing: false };
+  if (hasNext && pageOldest !== null) {
+    const nextPageToken = encodeState({ before: pageOldest, newest });
+    return { records, skipped, nextPageToken, fullListing: false };
   }
-  return {
-    records,
-    nextPageToken: null,
-    ...(newest === null ? {} : { nextCursor: newest }),
-    fullListing: false,
-  };
+  const cursor = newest === null ? {} : { nextCursor: newest };
+  return { records, skipped, nextPageToken: null, ...cursor, fullListing: false };
 }
 
+/**
+ * A play has no id of its own: the instant it was played and the track's URI identify it (two
+ * plays can share a millisecond). Null when either is missing, for the skip's log line.
+ */
+function playId(item: unknown): string | null {
+  if (typeof item !== "object" || item === null) return null;
+  const { played_at: playedAt, track } = item as { played_at?: unknown; track?: { uri?: unknown } | null };
+  const at = typeof playedAt === "string" ? Date.parse(playedAt) : Number.NaN;
+  const uri = track?.uri;
+  return Number.isNaN(at) || typeof uri !== "string" || uri === "" ? null : `${at}:${uri}`;
+}
+
+/** A top track needs its id (a local file has none, and cannot be a top track of ours). */
+const topTrack = z.object({ id: z.string().min(1) });
+
 const topTracksPage = z.object({
-  items: z.array(track.extend({ id: z.string() })),
-  offset: z.number().int().nonnegative(),
-  next: z.string().nullable(),
-  total: z.number().int().nonnegative(),
+  items: z.array(z.unknown()),
+  next: z.string().nullable().optional(),
+  total: z.number().int().nonnegative().optional(),
 });
 
 async function fetchTopTracks(ctx: PollContext, position: SyncPosition): Promise<Page> {
@@ -97,10 +110,15 @@ async function fetchTopTracks(ctx: PollContext, position: SyncPosition): Promise
     query: { limit: PAGE_SIZE, offset, time_range: "medium_term" },
   });
   const page = parsePayload(topTracksPage, body, "Spotify top-tracks page");
-  const records = page.items.map((item) => ({ externalId: item.id, payload: item }));
+  const { items, skipped } = parseItems(topTrack, page.items);
+  const records = items.map((item) => ({ externalId: item.id, payload: item }));
+  // The offset counts every item Spotify listed, skipped ones included.
   const nextOffset = offset + page.items.length;
-  const more = page.next !== null && page.items.length > 0 && nextOffset < page.total;
-  return { records, nextPageToken: more ? String(nextOffset) : null, fullListing: true };
+  const more =
+    typeof page.next === "string" &&
+    page.items.length > 0 &&
+    (page.total === undefined || nextOffset < page.total);
+  return { records, skipped, nextPageToken: more ? String(nextOffset) : null, fullListing: true };
 }
 
 export const spotifyConnector: Connector = {

@@ -1,3 +1,4 @@
+import type { youtube_v3 } from "@googleapis/youtube";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PlatformError } from "./errors.ts";
 import { poll, rejection, resource, type SimulatorFixture, startSimulator } from "./test-support.ts";
@@ -45,25 +46,34 @@ describe("youtube liked-videos", () => {
     expect(again.records[0]?.externalId).toBe(added?.id);
   });
 
-  it("rejects a video without a snippet as malformed, naming the video", async () => {
+  it("skips a video without an id, and stores one without contentDetails.duration or snippet", async () => {
     const { ctx, http } = await fixture.connect(youtubeConnector);
-    let id = "";
+    let ids: string[] = [];
     http.mutate = (_path, body) => {
-      const page = body as { items: Array<Record<string, unknown>> };
-      id = String(page.items[1]?.id);
-      delete page.items[1]?.snippet;
-      return page;
+      const page = body as youtube_v3.Schema$VideoListResponse;
+      const items = page.items ?? [];
+      ids = items.map((video) => video.id as string);
+      // A live stream has no duration; every part of a video is optional in Google's types.
+      items[0] = { ...items[0], contentDetails: { definition: "hd" } };
+      items[1] = { ...items[1], snippet: undefined };
+      items[2] = { ...items[2], id: null };
+      return { ...page, kind: null, etag: null };
     };
-    const error = await rejection(likedVideos.fetchPage(ctx, { cursor: null, pageToken: null }));
-    expect(error).toBeInstanceOf(PlatformError);
-    expect(error).toMatchObject({ kind: "malformed" });
-    expect((error as Error).message).toContain(`YouTube liked videos page: items[1] (id "${id}").snippet: `);
+    const page = await likedVideos.fetchPage(ctx, { cursor: null, pageToken: null });
+    expect(page.records.map((r) => r.externalId)).toEqual([ids[0], ids[1], ...ids.slice(3)]);
+    expect(page.skipped).toEqual([{ id: null, reason: "id: Invalid input: expected string, received null" }]);
   });
 
-  it("rejects a response that is not a video list", async () => {
+  it("reads a page without items, and refuses one whose items is not a list", async () => {
     const { ctx, http } = await fixture.connect(youtubeConnector);
-    http.mutate = () => ({ kind: "youtube#searchListResponse", items: [] });
+    const empty: youtube_v3.Schema$VideoListResponse = { kind: "youtube#videoListResponse", pageInfo: {} };
+    http.mutate = () => empty;
+    const page = await likedVideos.fetchPage(ctx, { cursor: null, pageToken: null });
+    expect(page).toEqual({ records: [], skipped: [], nextPageToken: null, fullListing: true });
+
+    http.mutate = () => ({ kind: "youtube#videoListResponse", items: { id: "x" } });
     const error = await rejection(likedVideos.fetchPage(ctx, { cursor: null, pageToken: null }));
-    expect((error as Error).message).toMatch(/^malformed YouTube liked videos page: kind: /);
+    expect(error).toBeInstanceOf(PlatformError);
+    expect((error as Error).message).toMatch(/^malformed YouTube liked videos page: items: /);
   });
 });

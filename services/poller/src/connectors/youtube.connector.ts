@@ -5,22 +5,21 @@
  */
 import { z } from "zod";
 import type { Connector, Page, PollContext, SyncPosition } from "./connector.ts";
-import { parsePayload } from "./parse.ts";
+import { parseItems, parsePayload } from "./parse.ts";
 
 const VIDEOS = "/youtube/v3/videos";
 
+/** A page: its items are checked one by one (parseItems), its page token here. */
 const videoListPage = z.object({
-  kind: z.literal("youtube#videoListResponse"),
-  nextPageToken: z.string().min(1).optional(),
-  items: z.array(
-    z.object({
-      kind: z.literal("youtube#video"),
-      id: z.string().min(1),
-      snippet: z.object({ title: z.string(), channelId: z.string(), publishedAt: z.string() }),
-      contentDetails: z.object({ duration: z.string() }),
-    }),
-  ),
+  nextPageToken: z.string().min(1).nullable().optional(),
+  items: z.array(z.unknown()).nullable().optional(),
 });
+
+/**
+ * What the connector needs of a video: its id. Google's types make every part optional (a video
+ * without `contentDetails.duration` is a live stream, or a part not asked for): stored as sent.
+ */
+const video = z.object({ id: z.string().min(1) });
 
 async function fetchLikedVideos(ctx: PollContext, position: SyncPosition): Promise<Page> {
   const { body } = await ctx.http.get(VIDEOS, {
@@ -32,8 +31,10 @@ async function fetchLikedVideos(ctx: PollContext, position: SyncPosition): Promi
     },
   });
   const page = parsePayload(videoListPage, body, "YouTube liked videos page");
+  const { items, skipped } = parseItems(video, page.items ?? []);
   return {
-    records: page.items.map((video) => ({ externalId: video.id, payload: video })),
+    records: items.map((item) => ({ externalId: item.id, payload: item })),
+    skipped,
     nextPageToken: page.nextPageToken ?? null,
     fullListing: true,
   };

@@ -7,6 +7,8 @@ export type PollerMetrics = {
   /** outcome: added | updated | unchanged | deleted. */
   records: Counter<"platform" | "outcome">;
   communicationEvents: Counter<"platform">;
+  /** Items a connector left out of their page; reason: the field and what is wrong with it. */
+  itemsSkipped: Counter<"platform" | "resource" | "reason">;
   pollDuration: Histogram<"platform">;
   /** status: HTTP status class (2xx, 3xx, 4xx, 5xx) or "error" when no response came back. */
   requests: Counter<"platform" | "status">;
@@ -41,6 +43,12 @@ export function pollerMetrics(registry: Registry = metricsRegistry): PollerMetri
       name: "syncwell_poller_communication_events_total",
       help: "Communication events created from messages and meetings with known contacts",
       labelNames: ["platform"],
+      registers: [registry],
+    }),
+    itemsSkipped: new Counter({
+      name: "syncwell_poller_items_skipped_total",
+      help: "Items a connector could not use and skipped (their page was stored), by reason",
+      labelNames: ["platform", "resource", "reason"],
       registers: [registry],
     }),
     pollDuration: new Histogram({

@@ -2,7 +2,7 @@ import { enqueueEvents, outboxRow } from "@syncwell/bus";
 import { createEvent } from "@syncwell/contracts";
 import { withTransaction } from "@syncwell/db";
 import type { Logger } from "@syncwell/telemetry";
-import type { Page, PollContext, RawRecordInput } from "../connectors/connector.ts";
+import type { Page, PollContext, RawRecordInput, SkippedItem } from "../connectors/connector.ts";
 import { CursorExpiredError, malformed, PlatformError } from "../connectors/errors.ts";
 import { payloadJson } from "../domain/payload-json.ts";
 import { backoffMs, grantsAnyOf, intervalFor, tokenUsable } from "../domain/schedule.ts";
@@ -68,9 +68,12 @@ function totalsFrom(counts: Record<string, number> | null | undefined): PollTota
 
 const MAX_EXTERNAL_ID = 1_024;
 const MAX_EVENT_CURSOR = 2_048;
+/** Skipped items named in a page's log line; the count covers the rest. */
+const SKIPPED_LOGGED = 20;
 
 type PreparedPage = {
   records: PreparedRecord[];
+  skipped: SkippedItem[];
   communications: Map<
     string,
     { communication: NonNullable<RawRecordInput["communication"]>; occurredAt: Date | null }
@@ -126,7 +129,40 @@ export function preparePage(page: Page): PreparedPage {
       communications.set(id, { communication: comm, occurredAt });
     }
   });
-  return { records: [...byId.values()], communications };
+  return { records: [...byId.values()], communications, skipped: checkSkipped(page.skipped) };
+}
+
+function checkSkipped(skipped: unknown): SkippedItem[] {
+  if (skipped === undefined) return [];
+  const valid =
+    Array.isArray(skipped) &&
+    skipped.every(
+      (item: Partial<SkippedItem> | null) =>
+        typeof item?.reason === "string" && (item.id === null || typeof item.id === "string"),
+    );
+  if (!valid) throw malformed("page", "the connector returned an invalid skipped list");
+  return skipped;
+}
+
+/**
+ * Counts a page's skipped items by reason and names them in one log line: ids and reasons only,
+ * never an item's content (it may be a message's subject or a calendar's attendees).
+ */
+export function reportSkipped(
+  deps: RunnerDeps,
+  claim: ClaimedSyncState,
+  skipped: SkippedItem[],
+  log: Logger,
+): void {
+  const byReason = new Map<string, number>();
+  for (const item of skipped) byReason.set(item.reason, (byReason.get(item.reason) ?? 0) + 1);
+  for (const [reason, n] of byReason) {
+    deps.metrics.itemsSkipped.inc({ platform: claim.platform, resource: claim.resource, reason }, n);
+  }
+  log.warn(
+    { skipped: skipped.length, items: skipped.slice(0, SKIPPED_LOGGED) },
+    "skipped items the connector cannot use; the rest of the page was stored",
+  );
 }
 
 /**
@@ -298,6 +334,7 @@ export async function runPoll(
         records: prepared.records,
         communications: communicationCandidates(items, selfAddresses),
         before: totals,
+        skipped: prepared.skipped.length,
         fullListing,
         pollStartedAt,
         next: last ? null : { pageToken: next, leaseMs: settings.leaseMs },
@@ -337,6 +374,10 @@ export async function runPoll(
       stored.records_unchanged = (stored.records_unchanged ?? 0) + result.page.unchanged;
       stored.records_deleted = (stored.records_deleted ?? 0) + result.page.deleted;
       stored.communication_events = (stored.communication_events ?? 0) + result.page.communicationEvents;
+      if (prepared.skipped.length > 0) {
+        stored.items_skipped = (stored.items_skipped ?? 0) + prepared.skipped.length;
+        reportSkipped(deps, claim, prepared.skipped, log());
+      }
       if (last) return { outcome: "polled", pages, stored };
       pageToken = next;
       if (pages >= settings.maxPagesPerPoll) {

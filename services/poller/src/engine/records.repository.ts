@@ -39,6 +39,8 @@ export type PollTotals = {
   updated: number;
   unchanged: number;
   deleted: number;
+  /** Items the connector could not use (see `Page.skipped`); in data.ingested only when not 0. */
+  skipped: number;
   communicationEvents: number;
 };
 
@@ -47,6 +49,7 @@ export const zeroTotals = (): PollTotals => ({
   updated: 0,
   unchanged: 0,
   deleted: 0,
+  skipped: 0,
   communicationEvents: 0,
 });
 
@@ -59,6 +62,8 @@ export type PageWrite = {
   communications: readonly CommunicationCandidate[];
   /** Totals of the poll's earlier pages. */
   before: PollTotals;
+  /** Items of this page the connector skipped (added to the poll's `skipped` total). */
+  skipped: number;
   /** This poll is a full listing (records it did not see are deleted at its end). */
   fullListing: boolean;
   pollStartedAt: Date;
@@ -121,6 +126,7 @@ export async function writePages(db: Queryable, writes: readonly PageWrite[]): P
         cursor: w.done?.cursor ?? null,
         next_poll_ms: w.done?.nextPollInMs ?? null,
         before: w.before,
+        skipped: w.skipped,
         event_id: e?.id ?? null,
         subject: e?.subject ?? null,
         type: e?.type ?? null,
@@ -160,7 +166,7 @@ export async function writePages(db: Queryable, writes: readonly PageWrite[]): P
        SELECT * FROM jsonb_to_recordset($1::jsonb) AS p(
          k int, connection_id uuid, platform text, resource text, claim text, user_id uuid, final boolean,
          full_listing boolean, poll_started_at timestamptz, page_token text, lease_ms float8, cursor text,
-         next_poll_ms float8, before jsonb, event_id uuid, subject text, type text, payload jsonb, trace jsonb)
+         next_poll_ms float8, before jsonb, skipped int, event_id uuid, subject text, type text, payload jsonb, trace jsonb)
      )`,
     `held AS MATERIALIZED (
        SELECT p.k FROM pages p
@@ -297,6 +303,7 @@ export async function writePages(db: Queryable, writes: readonly PageWrite[]): P
          'updated', (p.before->>'updated')::int + coalesce(sc.updated, 0),
          'unchanged', (p.before->>'unchanged')::int + coalesce(sc.unchanged, 0),
          'deleted', (p.before->>'deleted')::int + ${anyGone ? "coalesce(gc.deleted, 0)" : "0"},
+         'skipped', coalesce((p.before->>'skipped')::int, 0) + coalesce(p.skipped, 0),
          'communicationEvents', (p.before->>'communicationEvents')::int + ${anyComms ? "coalesce(cc.comms, 0)" : "0"}
        ) AS counts
      FROM held h JOIN pages p ON p.k = h.k
@@ -339,7 +346,10 @@ export async function writePages(db: Queryable, writes: readonly PageWrite[]): P
     ctes.push(`outbox AS (
        INSERT INTO outbox_events (id, subject, type, payload, trace_headers)
        SELECT p.event_id, p.subject, p.type,
-              jsonb_set(jsonb_set(p.payload, '{data,counts}', t.counts - 'communicationEvents'),
+              jsonb_set(jsonb_set(p.payload, '{data,counts}',
+                                  -- skipped is optional in data.ingested: absent when nothing was skipped
+                                  CASE WHEN (t.counts->>'skipped')::int > 0 THEN t.counts - 'communicationEvents'
+                                       ELSE t.counts - 'communicationEvents' - 'skipped' END),
                         '{data,communicationEventsCreated}', t.counts -> 'communicationEvents'),
               p.trace
        FROM pages p JOIN totals t ON t.k = p.k
@@ -381,6 +391,7 @@ export async function writePages(db: Queryable, writes: readonly PageWrite[]): P
         updated: row.updated,
         unchanged: row.unchanged,
         deleted: row.deleted,
+        skipped: w.skipped,
         communicationEvents: row.comms,
       },
       totals: row.counts,

@@ -44,6 +44,8 @@ export type PollCounts = {
   records_unchanged: number;
   records_deleted: number;
   communication_events: number;
+  /** Items a connector could not use and left out of their page (the page and the poll went on). */
+  items_skipped: number;
   refresh_requested: number;
   rate_limited: number;
 };
@@ -59,6 +61,7 @@ export function emptyCounts(): PollCounts {
     records_unchanged: 0,
     records_deleted: 0,
     communication_events: 0,
+    items_skipped: 0,
     refresh_requested: 0,
     rate_limited: 0,
   };
