@@ -1,3 +1,4 @@
+import type { calendar_v3 } from "@googleapis/calendar";
 import { z } from "zod";
 import { type Account, type ParticipantRef, parseParticipant, resolveParticipant, SELF } from "./account.ts";
 import type { DataItem, ResourceSpec } from "./dataset.ts";
@@ -214,14 +215,17 @@ export const calendarEvents: ResourceSpec<CalendarEvent, EventInput> = {
   },
 };
 
-function stamp(ms: number, allDay: boolean): Record<string, string> {
+function stamp(ms: number, allDay: boolean): calendar_v3.Schema$EventDateTime {
   return allDay
     ? { date: isoString(ms).slice(0, 10) }
     : { dateTime: isoString(ms).replace(".000Z", "Z"), timeZone: "UTC" };
 }
 
-/** A `calendar#event`; a cancelled one is the tombstone incremental syncs carry. */
-export function renderEvent(account: Account, event: CalendarEvent): Record<string, unknown> {
+/**
+ * A `calendar#event`, typed with Google's generated types (types only) so tsc holds it to them;
+ * a cancelled one is the tombstone incremental syncs carry.
+ */
+export function renderEvent(account: Account, event: CalendarEvent): calendar_v3.Schema$Event {
   const etag = `"${event.time * 1000 + event.sequence}"`;
   if (event.status === "cancelled")
     return { kind: "calendar#event", etag, id: event.id, status: "cancelled" };
@@ -230,13 +234,13 @@ export function renderEvent(account: Account, event: CalendarEvent): Record<stri
   const selfEmail = self.toLowerCase();
   const organizerEmail = organizer.email.toLowerCase();
   const organizerIsSelf = organizerEmail === selfEmail;
-  const person = (email: string, name: string | null, isSelf: boolean): Record<string, unknown> => {
-    const entry: Record<string, unknown> = { email };
+  const person = (email: string, name: string | null, isSelf: boolean): calendar_v3.Schema$EventAttendee => {
+    const entry: calendar_v3.Schema$EventAttendee = { email };
     if (name !== null && !isSelf) entry.displayName = name;
     if (isSelf) entry.self = true;
     return entry;
   };
-  const out: Record<string, unknown> = {
+  const out: calendar_v3.Schema$Event = {
     kind: "calendar#event",
     etag,
     id: event.id,
@@ -247,8 +251,12 @@ export function renderEvent(account: Account, event: CalendarEvent): Record<stri
     summary: event.summary,
   };
   if (event.location !== null) out.location = event.location;
-  out.creator = person(organizer.email, organizer.name, organizerIsSelf);
-  out.organizer = person(organizer.email, organizer.name, organizerIsSelf);
+  // As `person` writes an attendee: a display name for others, `self` for the account.
+  const organizerPerson: NonNullable<calendar_v3.Schema$Event["organizer"]> = organizerIsSelf
+    ? { email: organizer.email, self: true }
+    : { email: organizer.email, ...(organizer.name === null ? {} : { displayName: organizer.name }) };
+  out.creator = organizerPerson;
+  out.organizer = organizerPerson;
   out.start = stamp(event.start, event.allDay);
   out.end = stamp(event.end, event.allDay);
   out.iCalUID = `${event.id}@google.com`;

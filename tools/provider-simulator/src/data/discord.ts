@@ -1,3 +1,4 @@
+import type { GuildFeature, RESTAPIPartialCurrentUserGuild } from "discord-api-types/v10";
 import { z } from "zod";
 import type { DataItem, ResourceSpec } from "./dataset.ts";
 import { DAY, HEX, HOUR, type Rng, timeline } from "./seed.ts";
@@ -24,11 +25,11 @@ export function isSnowflake(value: string): boolean {
   return /^\d{1,20}$/.test(value);
 }
 
-const FEATURE_SETS: ReadonlyArray<readonly string[]> = [
+const FEATURE_SETS: GuildFeature[][] = [
   [],
-  ["COMMUNITY", "NEWS"],
-  ["COMMUNITY", "DISCOVERABLE", "WELCOME_SCREEN_ENABLED"],
-  ["INVITE_SPLASH", "ANIMATED_ICON", "BANNER"],
+  ["COMMUNITY" as GuildFeature, "NEWS" as GuildFeature],
+  ["COMMUNITY" as GuildFeature, "DISCOVERABLE" as GuildFeature, "WELCOME_SCREEN_ENABLED" as GuildFeature],
+  ["INVITE_SPLASH" as GuildFeature, "ANIMATED_ICON" as GuildFeature, "BANNER" as GuildFeature],
 ];
 
 /** A guild the user is in; `id` is the guild's snowflake (its creation time), `time` when the user joined. */
@@ -78,15 +79,16 @@ function cap(word: string): string {
   return word.charAt(0).toUpperCase() + word.slice(1);
 }
 
-export function renderGuild(guild: DiscordGuild, withCounts: boolean): Record<string, unknown> {
-  const out: Record<string, unknown> = {
+/** A guild of `GET /users/@me/guilds`, typed with discord-api-types (types only) so tsc holds it to them. */
+export function renderGuild(guild: DiscordGuild, withCounts: boolean): RESTAPIPartialCurrentUserGuild {
+  const out: RESTAPIPartialCurrentUserGuild = {
     id: guild.id,
     name: guild.name,
     icon: guild.icon,
     banner: null,
     owner: guild.owner,
     permissions: guild.permissions,
-    features: FEATURE_SETS[guild.features] ?? [],
+    features: [...(FEATURE_SETS[guild.features] ?? [])],
   };
   if (withCounts) {
     out.approximate_member_count = guild.members;

@@ -28,27 +28,50 @@ function repoName(account: Account, index: number): string {
   return round === 0 ? base : `${base}-${round + 1}`;
 }
 
-function userOwner(account: Account): Record<string, unknown> {
-  const { login, numericId } = account.profile;
+/** The API links of a user or organisation, as GitHub writes them (RFC 6570 templates included). */
+function userLinks(login: string): Record<string, string> {
+  const url = `${API}/users/${login}`;
+  return {
+    url,
+    html_url: `${WEB}/${login}`,
+    followers_url: `${url}/followers`,
+    following_url: `${url}/following{/other_user}`,
+    gists_url: `${url}/gists{/gist_id}`,
+    starred_url: `${url}/starred{/owner}{/repo}`,
+    subscriptions_url: `${url}/subscriptions`,
+    organizations_url: `${url}/orgs`,
+    repos_url: `${url}/repos`,
+    events_url: `${url}/events{/privacy}`,
+    received_events_url: `${url}/received_events`,
+  };
+}
+
+/** A `simple-user`: a repository's owner, an issue's author. */
+function simpleUser(login: string, id: number, type: "User" | "Organization"): Record<string, unknown> {
   return {
     login,
-    id: numericId,
-    node_id: `U_kgDO${createRng(hashSeed("node", login)).string(BASE64URL, 8)}`,
-    avatar_url: `https://avatars.githubusercontent.com/u/${numericId}?v=4`,
+    id,
+    node_id: `${type === "User" ? "U" : "O"}_kgDO${createRng(hashSeed("node", login)).string(BASE64URL, 8)}`,
+    avatar_url: `https://avatars.githubusercontent.com/u/${id}?v=4`,
     gravatar_id: "",
-    url: `${API}/users/${login}`,
-    html_url: `${WEB}/${login}`,
-    type: "User",
+    ...userLinks(login),
+    type,
+    user_view_type: "public",
     site_admin: false,
   };
 }
 
-/** `GET /user` for the account: its login is what `/users/{username}/events` needs. */
+function userOwner(account: Account): Record<string, unknown> {
+  return simpleUser(account.profile.login, account.profile.numericId, "User");
+}
+
+/** `GET /user` for the account (a `private-user`): its login is what `/users/{username}/events` needs. */
 export function renderGithubUser(account: Account, publicRepos: number): Record<string, unknown> {
   const { profile } = account;
   const created = Date.parse("2014-03-01T00:00:00Z") + (profile.numericId % 2000) * DAY;
   return {
     ...userOwner(account),
+    user_view_type: "private",
     name: profile.displayName,
     company: null,
     blog: "",
@@ -63,7 +86,59 @@ export function renderGithubUser(account: Account, publicRepos: number): Record<
     following: profile.numericId % 40,
     created_at: iso(created),
     updated_at: iso(created + 400 * DAY),
+    private_gists: 0,
+    total_private_repos: profile.numericId % 7,
+    owned_private_repos: profile.numericId % 7,
+    disk_usage: profile.numericId % 90_000,
+    collaborators: 0,
+    two_factor_authentication: true,
   };
+}
+
+/** The API links of a repository, as GitHub writes them (RFC 6570 templates included). */
+function repoLinks(fullName: string): Record<string, string> {
+  const url = `${API}/repos/${fullName}`;
+  const links: Record<string, string> = { url };
+  const paths: Array<[string, string]> = [
+    ["archive", "/{archive_format}{/ref}"],
+    ["assignees", "/assignees{/user}"],
+    ["blobs", "/git/blobs{/sha}"],
+    ["branches", "/branches{/branch}"],
+    ["collaborators", "/collaborators{/collaborator}"],
+    ["comments", "/comments{/number}"],
+    ["commits", "/commits{/sha}"],
+    ["compare", "/compare/{base}...{head}"],
+    ["contents", "/contents/{+path}"],
+    ["contributors", "/contributors"],
+    ["deployments", "/deployments"],
+    ["downloads", "/downloads"],
+    ["events", "/events"],
+    ["forks", "/forks"],
+    ["git_commits", "/git/commits{/sha}"],
+    ["git_refs", "/git/refs{/sha}"],
+    ["git_tags", "/git/tags{/sha}"],
+    ["hooks", "/hooks"],
+    ["issue_comment", "/issues/comments{/number}"],
+    ["issue_events", "/issues/events{/number}"],
+    ["issues", "/issues{/number}"],
+    ["keys", "/keys{/key_id}"],
+    ["labels", "/labels{/name}"],
+    ["languages", "/languages"],
+    ["merges", "/merges"],
+    ["milestones", "/milestones{/number}"],
+    ["notifications", "/notifications{?since,all,participating}"],
+    ["pulls", "/pulls{/number}"],
+    ["releases", "/releases{/id}"],
+    ["stargazers", "/stargazers"],
+    ["statuses", "/statuses/{sha}"],
+    ["subscribers", "/subscribers"],
+    ["subscription", "/subscription"],
+    ["tags", "/tags"],
+    ["teams", "/teams"],
+    ["trees", "/git/trees{/sha}"],
+  ];
+  for (const [name, path] of paths) links[`${name}_url`] = `${url}${path}`;
+  return links;
 }
 
 // --- repositories -----------------------------------------------------------------------------
@@ -142,18 +217,7 @@ export const githubRepos: ResourceSpec<GithubRepo, z.output<typeof repoInput>> =
   },
   render(account, repo) {
     const org = ORGS[repo.org];
-    const owner =
-      org === undefined
-        ? userOwner(account)
-        : {
-            login: org.login,
-            id: org.id,
-            avatar_url: `https://avatars.githubusercontent.com/u/${org.id}?v=4`,
-            url: `${API}/users/${org.login}`,
-            html_url: `${WEB}/${org.login}`,
-            type: "Organization",
-            site_admin: false,
-          };
+    const owner = org === undefined ? userOwner(account) : simpleUser(org.login, org.id, "Organization");
     const fullName = `${String(owner.login)}/${repo.name}`;
     const admin = org === undefined;
     return {
@@ -166,13 +230,15 @@ export const githubRepos: ResourceSpec<GithubRepo, z.output<typeof repoInput>> =
       html_url: `${WEB}/${fullName}`,
       description: repo.description,
       fork: false,
-      url: `${API}/repos/${fullName}`,
+      ...repoLinks(fullName),
       created_at: iso(repo.time),
       updated_at: iso(repo.pushedAt),
       pushed_at: iso(repo.pushedAt),
       git_url: `git://github.com/${fullName}.git`,
       ssh_url: `git@github.com:${fullName}.git`,
       clone_url: `${WEB}/${fullName}.git`,
+      svn_url: `${WEB}/${fullName}`,
+      mirror_url: null,
       homepage: null,
       size: Number(repo.id) % 50_000,
       stargazers_count: repo.stars,
@@ -182,6 +248,7 @@ export const githubRepos: ResourceSpec<GithubRepo, z.output<typeof repoInput>> =
       has_projects: true,
       has_wiki: !repo.private,
       has_pages: false,
+      has_downloads: true,
       forks_count: repo.forks,
       archived: false,
       disabled: false,
@@ -248,33 +315,62 @@ function makeEvent(
   };
 }
 
+/** An `issue` as events carry it (opened by the account, open, without labels or assignees). */
+function eventIssue(
+  account: Account,
+  event: GithubEvent,
+  number: number,
+  title: string,
+): Record<string, unknown> {
+  const url = `${API}/repos/${event.repo}/issues/${number}`;
+  const id = 3_000_000_000 + number;
+  return {
+    url,
+    repository_url: `${API}/repos/${event.repo}`,
+    labels_url: `${url}/labels{/name}`,
+    comments_url: `${url}/comments`,
+    events_url: `${url}/events`,
+    html_url: `${WEB}/${event.repo}/issues/${number}`,
+    id,
+    node_id: `I_kwDO${createRng(hashSeed("node", id)).string(BASE64URL, 8)}`,
+    number,
+    title,
+    user: userOwner(account),
+    labels: [],
+    state: "open",
+    locked: false,
+    assignee: null,
+    assignees: [],
+    milestone: null,
+    comments: 0,
+    created_at: iso(event.time),
+    updated_at: iso(event.time),
+    closed_at: null,
+    author_association: "OWNER",
+    body: null,
+  };
+}
+
+/** A pull request's `head` or `base` as events carry them (`pull-request-minimal`). */
+function branchRef(repo: string, ref: string, sha: string): Record<string, unknown> {
+  return { ref, sha, repo: { id: hashSeed(repo) % 800_000_000, url: `${API}/repos/${repo}`, name: repo } };
+}
+
+/** Each type's payload with the fields GitHub's description lists for it, no more. */
 function eventPayload(account: Account, event: GithubEvent): Record<string, unknown> {
   const rng = createRng(hashSeed(event.id, event.repo));
   const number = rng.between(1, 400);
-  const html = `${WEB}/${event.repo}`;
   switch (event.type) {
-    case "PushEvent": {
-      const head = rng.string(HEX, 40);
+    case "PushEvent":
       return {
         repository_id: hashSeed(event.repo) % 800_000_000,
         push_id: Number(event.id) * 3,
-        size: 1,
-        distinct_size: 1,
         ref: "refs/heads/main",
-        head,
+        head: rng.string(HEX, 40),
         before: rng.string(HEX, 40),
-        commits: [
-          {
-            sha: head,
-            author: { email: account.profile.email, name: account.profile.displayName },
-            message: `Update ${rng.pick(NOUNS)} handling`,
-            distinct: true,
-            url: `${API}/repos/${event.repo}/commits/${head}`,
-          },
-        ],
       };
-    }
-    case "PullRequestEvent":
+    case "PullRequestEvent": {
+      const branch = `feature/${rng.pick(NOUNS)}`;
       return {
         action: "opened",
         number,
@@ -282,41 +378,47 @@ function eventPayload(account: Account, event: GithubEvent): Record<string, unkn
           url: `${API}/repos/${event.repo}/pulls/${number}`,
           id: 2_000_000_000 + number,
           number,
-          state: "open",
-          title: `Improve ${rng.pick(TOPICS)}`,
-          html_url: `${html}/pull/${number}`,
+          head: branchRef(event.repo, branch, rng.string(HEX, 40)),
+          base: branchRef(event.repo, "main", rng.string(HEX, 40)),
         },
       };
+    }
     case "IssuesEvent":
       return {
         action: "opened",
-        issue: {
-          url: `${API}/repos/${event.repo}/issues/${number}`,
-          id: 3_000_000_000 + number,
-          number,
-          title: `Problem with ${rng.pick(TOPICS)}`,
-          state: "open",
-          html_url: `${html}/issues/${number}`,
-        },
+        issue: eventIssue(account, event, number, `Problem with ${rng.pick(TOPICS)}`),
       };
-    case "IssueCommentEvent":
+    case "IssueCommentEvent": {
+      const issue = eventIssue(account, event, number, `Question about ${rng.pick(TOPICS)}`);
+      const id = 1_500_000_000 + rng.int(500_000_000);
       return {
         action: "created",
-        issue: { number, title: `Question about ${rng.pick(TOPICS)}`, html_url: `${html}/issues/${number}` },
+        issue,
         comment: {
-          id: 1_500_000_000 + rng.int(500_000_000),
+          id,
+          node_id: `IC_kwDO${createRng(hashSeed("node", id)).string(BASE64URL, 8)}`,
+          url: `${API}/repos/${event.repo}/issues/comments/${id}`,
+          html_url: `${String(issue.html_url)}#issuecomment-${id}`,
+          issue_url: String(issue.url),
+          user: userOwner(account),
+          created_at: iso(event.time),
+          updated_at: iso(event.time),
+          author_association: "OWNER",
           body: "Thanks, looks good to me.",
-          html_url: `${html}/issues/${number}#issuecomment-${number}`,
         },
       };
-    case "CreateEvent":
+    }
+    case "CreateEvent": {
+      const ref = `feature/${rng.pick(NOUNS)}`;
       return {
-        ref: `feature/${rng.pick(NOUNS)}`,
+        ref,
         ref_type: "branch",
+        full_ref: `refs/heads/${ref}`,
         master_branch: "main",
         description: null,
         pusher_type: "user",
       };
+    }
     case "WatchEvent":
       return { action: "started" };
   }

@@ -1,3 +1,11 @@
+import type {
+  Context,
+  ExternalIds,
+  PlayHistory,
+  RecentlyPlayedTracksPage,
+  SimplifiedAlbum,
+  Track,
+} from "@spotify/web-api-ts-sdk";
 import { z } from "zod";
 import type { DataItem, ResourceSpec } from "./dataset.ts";
 import { BASE62, createRng, HEX, hashSeed, MINUTE, timeline } from "./seed.ts";
@@ -65,10 +73,28 @@ function pad(n: number): string {
   return String(n).padStart(2, "0");
 }
 
-const rendered = new Map<number, unknown>();
+/**
+ * A track as the Web API sends it in plays and top tracks. The SDK's `Track` demands more than
+ * that: its album is a `SimplifiedAlbum` with `album_group`, `copyrights`, `external_ids`,
+ * `genres`, `label` and `popularity`, which only a full album (`GET /albums/{id}`) has, and its
+ * `external_ids` want `upc` and `ean`, which a track does not have (only `isrc`); and it wants
+ * `track` and `episode` flags, which only playlist items carry.
+ */
+export type SentTrack = Omit<Track, "album" | "external_ids" | "track" | "episode"> & {
+  album: Omit<
+    SimplifiedAlbum,
+    "album_group" | "copyrights" | "external_ids" | "genres" | "label" | "popularity"
+  >;
+  external_ids: Pick<ExternalIds, "isrc">;
+};
 
-/** A track object as Spotify returns it; shared between responses (built once per catalog entry). */
-function renderTrack(index: number): unknown {
+const rendered = new Map<number, SentTrack>();
+
+/**
+ * A track object as Spotify returns it, typed with Spotify's SDK types (a dev dependency, types
+ * only) so that tsc holds it to them; shared between responses (built once per catalog entry).
+ */
+function renderTrack(index: number): SentTrack {
   const cached = rendered.get(index);
   if (cached !== undefined) return cached;
   const t = tracks()[index % CATALOG_SIZE] as CatalogTrack;
@@ -85,7 +111,7 @@ function renderTrack(index: number): unknown {
     height: size,
     width: size,
   });
-  const track = {
+  const track: SentTrack = {
     album: {
       album_type: "album",
       total_tracks: t.album.totalTracks,
@@ -142,7 +168,7 @@ const trackInput = z.strictObject({
 /** A play: `id` is the played_at instant in ms (plays have no id of their own). */
 export type SpotifyPlay = DataItem & { track: number; playlist: number };
 
-function playlistContext(playlist: number, seed: number): unknown {
+function playlistContext(playlist: number, seed: number): Context | null {
   if (playlist < 0) return null;
   const id = createRng(hashSeed("playlist", seed, playlist)).string(BASE62, 22);
   return {
@@ -152,6 +178,15 @@ function playlistContext(playlist: number, seed: number): unknown {
     uri: `spotify:playlist:${id}`,
   };
 }
+
+/** A play as sent: a `SentTrack`, and `context: null` outside a playlist or album, which the SDK's type leaves out. */
+export type SentPlay = Omit<PlayHistory, "track" | "context"> & { track: SentTrack; context: Context | null };
+
+/** The recently-played page as sent: `cursors` is null on an empty page, which the SDK's type leaves out. */
+export type SentRecentlyPlayedPage = Omit<RecentlyPlayedTracksPage, "items" | "cursors"> & {
+  items: SentPlay[];
+  cursors: RecentlyPlayedTracksPage["cursors"] | null;
+};
 
 export const spotifyRecentlyPlayed: ResourceSpec<SpotifyPlay, z.output<typeof trackInput>> = {
   name: "spotify.recently-played",
@@ -170,7 +205,7 @@ export const spotifyRecentlyPlayed: ResourceSpec<SpotifyPlay, z.output<typeof tr
     const known = input.trackId === undefined ? null : trackIndex(input.trackId);
     return { id: String(at), time: at, track: known ?? rng.int(CATALOG_SIZE), playlist: -1 };
   },
-  render(account, item) {
+  render(account, item): SentPlay {
     return {
       track: renderTrack(item.track),
       played_at: isoString(item.time),

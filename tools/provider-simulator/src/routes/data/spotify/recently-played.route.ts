@@ -1,4 +1,9 @@
-import { RECENTLY_PLAYED_WINDOW, spotifyRecentlyPlayed } from "../../../data/spotify.ts";
+import {
+  RECENTLY_PLAYED_WINDOW,
+  type SentPlay,
+  type SentRecentlyPlayedPage,
+  spotifyRecentlyPlayed,
+} from "../../../data/spotify.ts";
 import { dataRoute } from "../shared/endpoint.ts";
 import { badRequest } from "../shared/errors.ts";
 import { absoluteUrl, intParam, requestUrl } from "../shared/paging.ts";
@@ -49,15 +54,15 @@ export const spotifyRecentlyPlayedRoute = dataRoute({
       !more || newest === undefined || oldest === undefined
         ? null
         : absoluteUrl(request, PATH, after !== null ? { after: newest, limit } : { before: oldest, limit });
-    return {
-      status: 200,
-      body: {
-        items: page.map((play) => spotifyRecentlyPlayed.render(account, play)),
-        next,
-        cursors: newest === undefined ? null : { after: String(newest), before: String(oldest) },
-        limit,
-        href: requestUrl(request),
-      },
+    const body: SentRecentlyPlayedPage = {
+      items: page.map((play) => spotifyRecentlyPlayed.render(account, play) as SentPlay),
+      next,
+      cursors: newest === undefined ? null : { after: String(newest), before: String(oldest) },
+      limit,
+      // Spotify counts the plays it holds for the user, not the page's.
+      total: window.length,
+      href: requestUrl(request),
     };
+    return { status: 200, body };
   },
 });
