@@ -5,7 +5,7 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from "@nats-io/jetstream";
-import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { type EventOf, type EventType, type StreamKey, streams, validateEvent } from "@syncwell/contracts";
 import type { Logger } from "pino";
 import { type DeadLetterReason, publishDeadLetter } from "./dead-letter.ts";
@@ -31,6 +31,11 @@ export type HandlerContext = {
   subject: string;
   streamSequence: number;
   logger: Logger;
+  /**
+   * Aborted when the handler's time limit (`timeoutMs`) passes: pass it to the handler's I/O so
+   * the work stops, and the message is retried or dead-lettered.
+   */
+  signal: AbortSignal;
 };
 
 export type Handler<T extends EventType> = (event: EventOf<T>, ctx: HandlerContext) => Promise<void>;
@@ -58,7 +63,31 @@ export type ConsumerDefinition = {
    * ack wait runs: keep `prefetch × handler time / concurrency` well under ackWaitMs for slow handlers.
    */
   prefetch?: number;
+  /**
+   * A handler's time limit (default 60 s). When it passes, the handler's `signal` is aborted, the
+   * message is retried (or dead-lettered on its last delivery) and
+   * `syncwell_handler_timeouts_total` counts it: a hung handler is never kept alive forever.
+   */
+  timeoutMs?: number;
+  /**
+   * Where a new durable starts reading (only when it is created; an existing durable keeps its
+   * position): `new` (default) reads what is published from now on, so a new consumer does not
+   * replay the stream's history; `all` reads everything the stream holds; `{ since }` from a time.
+   */
+  startAt?: StartAt;
 };
+
+export type StartAt = "new" | "all" | { since: Date };
+
+/** Thrown into a handler's signal when its time limit passes. */
+export class HandlerTimeoutError extends Error {
+  constructor(consumer: string, timeoutMs: number) {
+    super(`handler of ${consumer} exceeded its time limit of ${timeoutMs} ms`);
+    this.name = "HandlerTimeoutError";
+  }
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
 
 export type RunningConsumer = {
   durable: string;
@@ -135,6 +164,7 @@ export async function startConsumer(deps: Deps, def: ConsumerDefinition): Promis
   const policy: RetryPolicy = { ...defaultRetryPolicy, ...def.retry };
   const concurrency = Math.max(1, def.concurrency ?? 1);
   const ackWaitMs = def.ackWaitMs ?? 30_000;
+  const timeoutMs = def.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const streamName = deps.naming.stream(streams[def.stream]);
   const logger = deps.logger.child({ consumer: def.durable });
 
@@ -146,6 +176,7 @@ export async function startConsumer(deps: Deps, def: ConsumerDefinition): Promis
     // Bounded in-flight work per replica times a margin for several replicas.
     maxAckPending: Math.max(1_000, concurrency * 64),
     description: def.description,
+    startAt: def.startAt ?? "new",
   }).catch((err: unknown) => {
     if (err instanceof JetStreamApiError && err.code === 10059) {
       throw new Error(
@@ -178,11 +209,17 @@ export async function startConsumer(deps: Deps, def: ConsumerDefinition): Promis
   const inFlight = new Set<Promise<void>>();
   let slotFreed: (() => void) | undefined;
 
+  /**
+   * `type` is the label of both counters: the event's type, or "unknown" for a message that did not
+   * validate (its reason says why). The log line is written in the span of the message's delivery,
+   * so it carries the message's trace_id.
+   */
   async function deadLetter(
     msg: JsMsg,
     type: string,
     reason: DeadLetterReason,
     error: string,
+    span: Span,
   ): Promise<Outcome> {
     await publishDeadLetter({ js: deps.js, naming: deps.naming, timeoutMs: deps.publishTimeoutMs }, msg, {
       consumer: def.durable,
@@ -191,15 +228,17 @@ export async function startConsumer(deps: Deps, def: ConsumerDefinition): Promis
     });
     acks.add(msg);
     deps.metrics.deadLettered.inc({ type, consumer: def.durable, reason });
-    logger.error(
-      {
-        subject: msg.subject,
-        seq: msg.info.streamSequence,
-        deliveries: msg.info.deliveryCount,
-        reason,
-        error,
-      },
-      "message dead-lettered",
+    context.with(trace.setSpan(context.active(), span), () =>
+      logger.error(
+        {
+          subject: msg.subject,
+          seq: msg.info.streamSequence,
+          deliveries: msg.info.deliveryCount,
+          reason,
+          error,
+        },
+        "message dead-lettered",
+      ),
     );
     return "dead_lettered";
   }
@@ -233,7 +272,7 @@ export async function startConsumer(deps: Deps, def: ConsumerDefinition): Promis
       const validated = validateEvent(msg.data);
       if (!validated.ok) {
         span.setStatus({ code: SpanStatusCode.ERROR, message: validated.error });
-        outcome = await deadLetter(msg, "invalid", "invalid", validated.error);
+        outcome = await deadLetter(msg, type, "invalid", validated.error, span);
         return;
       }
       const event = validated.event;
@@ -247,6 +286,7 @@ export async function startConsumer(deps: Deps, def: ConsumerDefinition): Promis
           type,
           "unhandled_type",
           `consumer ${def.durable} has no handler for ${type}`,
+          span,
         );
         return;
       }
@@ -257,11 +297,14 @@ export async function startConsumer(deps: Deps, def: ConsumerDefinition): Promis
           type,
           "handler",
           `gave up after ${delivery - 1} deliveries without an ack`,
+          span,
         );
         return;
       }
       let childLogger: Logger | undefined;
+      const controller = new AbortController();
       const ctx: HandlerContext = {
+        signal: controller.signal,
         consumer: def.durable,
         deliveryCount: delivery,
         subject: msg.subject,
@@ -273,16 +316,29 @@ export async function startConsumer(deps: Deps, def: ConsumerDefinition): Promis
         },
       };
       try {
-        await context.with(trace.setSpan(parent, span), () => handler(event, ctx));
+        await withTimeLimit(timeoutMs, new HandlerTimeoutError(def.durable, timeoutMs), controller, () =>
+          context.with(trace.setSpan(parent, span), () => handler(event, ctx)),
+        );
         acks.add(msg);
       } catch (err) {
+        if (err instanceof HandlerTimeoutError) {
+          // No more "still working" for it: the server may hand it to another replica after the delay.
+          handling.delete(msg);
+          deps.metrics.handlerTimeouts.inc({ type, consumer: def.durable });
+        }
         const error = err as Error;
         span.recordException(error);
         span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
         if (err instanceof PermanentError) {
-          outcome = await deadLetter(msg, type, "permanent", error.message);
+          outcome = await deadLetter(msg, type, "permanent", error.message, span);
         } else if (delivery >= policy.maxDeliver) {
-          outcome = await deadLetter(msg, type, "handler", `${error.message} (after ${delivery} deliveries)`);
+          outcome = await deadLetter(
+            msg,
+            type,
+            "handler",
+            `${error.message} (after ${delivery} deliveries)`,
+            span,
+          );
         } else {
           const delay = err instanceof RetryLaterError ? err.delayMs : retryDelayMs(policy, delivery);
           msg.nak(delay);
@@ -351,4 +407,28 @@ export async function startConsumer(deps: Deps, def: ConsumerDefinition): Promis
       logger.info("consumer stopped");
     },
   };
+}
+
+/**
+ * Runs `work` until it settles or `timeoutMs` passes; then aborts `controller` with `error` and
+ * rejects with it, without waiting for work that ignores its signal.
+ */
+async function withTimeLimit(
+  timeoutMs: number,
+  error: Error,
+  controller: AbortController,
+  work: () => Promise<void>,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  try {
+    await Promise.race([work(), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

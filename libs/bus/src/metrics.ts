@@ -8,9 +8,17 @@ export type BusMetrics = {
   handled: Counter<"type" | "consumer" | "outcome">;
   deadLettered: Counter<"type" | "consumer" | "reason">;
   handlerDuration: Histogram<"type" | "consumer">;
+  /** Ticks acked without running them (too old). */
+  ticksSkipped: Counter<"schedule" | "reason">;
+  /** Handlers stopped by their consumer's time limit. */
+  handlerTimeouts: Counter<"type" | "consumer">;
   published: Counter<"type" | "outcome">;
   outboxLag: Gauge;
   outboxPending: Gauge;
+  /** Outbox rows set aside after failing to publish too often, by event type. */
+  outboxSetAside: Counter<"type">;
+  /** Set-aside rows of this relay's source waiting for an operator. */
+  outboxSetAsideWaiting: Gauge;
 };
 
 const cache = new WeakMap<Registry, BusMetrics>();
@@ -39,6 +47,18 @@ export function busMetrics(registry: Registry = defaultRegistry): BusMetrics {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
+    ticksSkipped: new Counter({
+      name: "syncwell_ticks_skipped_total",
+      help: "Ticks acked without running their job (stale: older than the consumer allows)",
+      labelNames: ["schedule", "reason"],
+      registers,
+    }),
+    handlerTimeouts: new Counter({
+      name: "syncwell_handler_timeouts_total",
+      help: "Handlers aborted because they exceeded their consumer's time limit (the message is retried or dead-lettered)",
+      labelNames: ["type", "consumer"],
+      registers,
+    }),
     published: new Counter({
       name: "syncwell_messages_published_total",
       help: "Events published, by outcome (stored, duplicate, failed)",
@@ -53,6 +73,17 @@ export function busMetrics(registry: Registry = defaultRegistry): BusMetrics {
     outboxPending: new Gauge({
       name: "syncwell_outbox_pending",
       help: "Outbox events not yet published, as last seen by the relay",
+      registers,
+    }),
+    outboxSetAside: new Counter({
+      name: "syncwell_outbox_set_aside_total",
+      help: "Outbox events set aside after failing to publish too often (list and retry them with `npm run outbox`)",
+      labelNames: ["type"],
+      registers,
+    }),
+    outboxSetAsideWaiting: new Gauge({
+      name: "syncwell_outbox_set_aside",
+      help: "Outbox events of this service set aside and waiting for an operator; alert when above 0",
       registers,
     }),
   };

@@ -12,6 +12,7 @@ import {
 import { nanos, RequestError, TimeoutError } from "@nats-io/transport-node";
 import type { StreamDefinition } from "@syncwell/contracts";
 import type { Logger } from "pino";
+import type { StartAt } from "./consumer.ts";
 import type { Naming } from "./naming.ts";
 
 /** Per-deployment overrides of the stream limits in contracts (tests use small, short-lived streams). */
@@ -131,7 +132,9 @@ export type DurableConsumerSpec = {
   filterSubject: string;
   ackWaitMs: number;
   maxAckPending: number;
-  description?: string;
+  description?: string | undefined;
+  /** Where a durable created now starts (an existing one keeps its position). */
+  startAt?: StartAt;
 };
 
 /**
@@ -144,7 +147,7 @@ export async function ensureDurableConsumer(jsm: JetStreamManager, spec: Durable
     durable_name: spec.durable,
     description: spec.description,
     ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
+    ...deliverPolicy(spec.startAt ?? "new"),
     filter_subject: spec.filterSubject,
     ack_wait: nanos(spec.ackWaitMs),
     max_ack_pending: spec.maxAckPending,
@@ -159,7 +162,16 @@ export async function ensureDurableConsumer(jsm: JetStreamManager, spec: Durable
       c.max_ack_pending !== config.max_ack_pending ||
       c.description !== config.description
     ) {
-      const { durable_name: _d, deliver_policy: _p, ack_policy: _a, ...updatable } = config;
+      const {
+        durable_name: _d,
+        deliver_policy: _p,
+        opt_start_time: _t,
+        ack_policy: _a,
+        ...updatable
+      } = {
+        opt_start_time: undefined,
+        ...config,
+      };
       await jsm.consumers.update(spec.stream, spec.durable, updatable);
     }
   } catch (err) {
@@ -168,4 +180,10 @@ export async function ensureDurableConsumer(jsm: JetStreamManager, spec: Durable
     // ends with both succeeding.
     await jsm.consumers.add(spec.stream, config);
   }
+}
+
+function deliverPolicy(startAt: StartAt): { deliver_policy: DeliverPolicy; opt_start_time?: string } {
+  if (startAt === "new") return { deliver_policy: DeliverPolicy.New };
+  if (startAt === "all") return { deliver_policy: DeliverPolicy.All };
+  return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: startAt.since.toISOString() };
 }

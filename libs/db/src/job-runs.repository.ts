@@ -7,11 +7,17 @@ import type { Queryable } from "./pool.ts";
  * (`withTransaction`), next to their other effects.
  */
 
-export const jobRunStatuses = ["running", "succeeded", "failed", "partial"] as const;
+export const jobRunStatuses = ["running", "succeeded", "failed", "partial", "skipped", "abandoned"] as const;
 export type JobRunStatus = (typeof jobRunStatuses)[number];
 /** The statuses a run can finish with. */
 export type JobRunOutcome = Exclude<JobRunStatus, "running">;
-const JOB_RUN_OUTCOMES: readonly string[] = ["succeeded", "failed", "partial"] satisfies JobRunOutcome[];
+const JOB_RUN_OUTCOMES: readonly string[] = [
+  "succeeded",
+  "failed",
+  "partial",
+  "skipped",
+  "abandoned",
+] satisfies JobRunOutcome[];
 
 export type JobRunRecord = {
   id: string;

@@ -133,7 +133,9 @@ export async function runService<S extends z.ZodObject>(
 
     const ctx: ServiceContext<C> = { name: def.name, config, logger, pool, prisma, bus, shutdown };
 
-    if (def.outboxRelay !== false) await bus.startOutboxRelay({ pool });
+    // Each service relays the rows it wrote: a service deployed with older contracts never
+    // validates (or counts) another service's newer events.
+    if (def.outboxRelay !== false) await bus.startOutboxRelay({ pool, source: def.name });
 
     const consumers: RunningConsumer[] = [];
     const app = createHttpServer({

@@ -1,13 +1,16 @@
 import type { AnyEvent } from "@syncwell/contracts";
 import { type RepeatedFailureLog, repeatedFailureLog } from "@syncwell/telemetry";
-import type { Pool } from "pg";
+import type { Pool, PoolClient } from "pg";
 import type { Logger } from "pino";
 import type { BusMetrics } from "../metrics.ts";
+import { PublishValidationError } from "../publisher.ts";
 import { type RetryPolicy, retryDelayMs } from "../retry-policy.ts";
 import { contextFromRecord } from "../trace-context.ts";
 import { NotificationListener } from "./listener.ts";
 
 export const OUTBOX_CHANNEL = "syncwell_outbox";
+/** Failed publishes of one row before it is set aside. */
+const DEFAULT_MAX_ATTEMPTS = 5;
 
 export type OutboxRelayOptions = {
   pool: Pool;
@@ -20,6 +23,13 @@ export type OutboxRelayOptions = {
   pollIntervalMs?: number;
   /** Published rows are deleted after this long. */
   retentionMs?: number;
+  /**
+   * Relay only the rows this service wrote (the envelope's `source`, normally the service name).
+   * Undefined: every row, for a relay deployed on purpose for all services (and for tests).
+   */
+  source?: string | undefined;
+  /** Failed publishes of one row (while others go through) before it is set aside. */
+  maxAttempts?: number;
 };
 
 export type OutboxRelay = {
@@ -28,7 +38,13 @@ export type OutboxRelay = {
   stop(): Promise<void>;
 };
 
-type Row = { id: string; payload: AnyEvent; trace_headers: Record<string, string> };
+type Row = {
+  id: string;
+  type: string;
+  attempts: number;
+  payload: AnyEvent;
+  trace_headers: Record<string, string>;
+};
 
 /**
  * Delays between failed rounds while Postgres or NATS is down. A notification (or LISTEN coming
@@ -144,8 +160,9 @@ class Relay {
       this.again = false;
       try {
         let n: number;
+        const failedThisRound: string[] = [];
         do {
-          n = await publishBatch(this.options, this.batchSize);
+          n = await publishBatch(this.options, this.batchSize, this.log, failedThisRound);
         } while (n === this.batchSize && !this.stopped);
         this.failures.succeeded();
       } catch (err) {
@@ -182,48 +199,64 @@ class Relay {
   }
 }
 
-/** Publishes one batch of pending rows and marks them; resolves how many rows it took. */
-async function publishBatch(options: OutboxRelayOptions, batchSize: number): Promise<number> {
+/** The rows of one round: claimed with FOR UPDATE SKIP LOCKED, oldest first, this relay's source only. */
+const SELECT_PENDING = `SELECT id, type, attempts, payload, trace_headers FROM outbox_events
+  WHERE published_at IS NULL AND set_aside_at IS NULL AND ($2::text IS NULL OR source = $2)
+    AND id <> ALL ($3::uuid[])
+  ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED`;
+
+type Failure = { row: Row; error: unknown };
+
+/**
+ * Publishes one batch of pending rows and marks them; resolves how many rows it took. Rows that
+ * failed earlier in the same round (`failedEarlier`, appended to) are left for a later round.
+ *
+ * A round in which every row failed for a reason other than its own content is an outage (NATS
+ * away): nothing is marked and it throws, so the relay backs off. Otherwise each failed row counts
+ * an attempt, and a row that failed `maxAttempts` times (an event its contracts no longer accept,
+ * one too large for the stream) is set aside with its reason, so it never holds up the rows behind it.
+ */
+async function publishBatch(
+  options: OutboxRelayOptions,
+  batchSize: number,
+  log: Logger,
+  failedEarlier: string[],
+): Promise<number> {
   const client = await options.pool.connect();
   try {
     await client.query("BEGIN");
-    const { rows } = await client.query<Row>(
-      `SELECT id, payload, trace_headers FROM outbox_events
-       WHERE published_at IS NULL ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-      [batchSize],
-    );
-    if (rows.length === 0) {
-      await client.query("COMMIT");
-      return 0;
-    }
+    const { rows } = await client.query<Row>(SELECT_PENDING, [
+      batchSize,
+      options.source ?? null,
+      failedEarlier,
+    ]);
     const results = await Promise.allSettled(
       rows.map((row) => options.publish(row.payload, contextFromRecord(row.trace_headers))),
     );
-    const sent: string[] = [];
-    const failed: { id: string; error: string }[] = [];
+    const sent = rows.filter((_, i) => results[i]?.status === "fulfilled").map((row) => row.id);
+    const failed: Failure[] = [];
     results.forEach((r, i) => {
-      const id = (rows[i] as Row).id;
-      if (r.status === "fulfilled") sent.push(id);
-      else failed.push({ id, error: (r.reason as Error).message });
+      if (r.status === "rejected") failed.push({ row: rows[i] as Row, error: r.reason });
     });
+    if (
+      failed.length > 0 &&
+      sent.length === 0 &&
+      !failed.some((f) => f.error instanceof PublishValidationError)
+    ) {
+      throw new Error(
+        `none of ${rows.length} outbox events could be published: ${errorText(failed[0]?.error)}`,
+      );
+    }
     if (sent.length > 0) {
       await client.query(
         "UPDATE outbox_events SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1::uuid[])",
         [sent],
       );
     }
-    for (const f of failed) {
-      await client.query("UPDATE outbox_events SET attempts = attempts + 1, last_error = $2 WHERE id = $1", [
-        f.id,
-        f.error.slice(0, 2_000),
-      ]);
-    }
+    for (const failure of failed) await recordFailure(client, options, failure, log);
     await client.query("COMMIT");
-    if (failed.length > 0) {
-      throw new Error(
-        `${failed.length} of ${rows.length} outbox events failed to publish: ${failed[0]?.error}`,
-      );
-    }
+    // Tried again in a later round, not in this one: the rows behind them go first.
+    for (const failure of failed) failedEarlier.push(failure.row.id);
     return rows.length;
   } catch (err) {
     await client.query("ROLLBACK").catch(() => undefined);
@@ -233,11 +266,44 @@ async function publishBatch(options: OutboxRelayOptions, batchSize: number): Pro
   }
 }
 
+/** Counts a failed attempt of one row; sets the row aside once it has failed `maxAttempts` times. */
+async function recordFailure(
+  client: PoolClient,
+  options: OutboxRelayOptions,
+  { row, error }: Failure,
+  log: Logger,
+): Promise<void> {
+  const reason = errorText(error).slice(0, 2_000);
+  const attempts = row.attempts + 1;
+  const setAside = attempts >= (options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+  await client.query(
+    `UPDATE outbox_events SET attempts = $2, last_error = $3,
+       set_aside_at = CASE WHEN $4 THEN now() END, set_aside_reason = CASE WHEN $4 THEN $3 END
+     WHERE id = $1`,
+    [row.id, attempts, reason, setAside],
+  );
+  if (!setAside) return;
+  options.metrics.outboxSetAside.inc({ type: row.type });
+  log.error(
+    { eventId: row.id, eventType: row.type, attempts, reason },
+    "outbox event set aside: it failed to publish too often; the rest of the outbox goes on. List and retry set-aside events with `npm run outbox -- list` / `-- retry`",
+  );
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 async function measureLag(options: OutboxRelayOptions): Promise<void> {
-  const { rows } = await options.pool.query<{ pending: string; oldest: Date | null }>(
-    "SELECT count(*) AS pending, min(created_at) AS oldest FROM outbox_events WHERE published_at IS NULL",
+  const { rows } = await options.pool.query<{ pending: string; oldest: Date | null; set_aside: string }>(
+    `SELECT count(*) FILTER (WHERE set_aside_at IS NULL) AS pending,
+            min(created_at) FILTER (WHERE set_aside_at IS NULL) AS oldest,
+            count(*) FILTER (WHERE set_aside_at IS NOT NULL) AS set_aside
+     FROM outbox_events WHERE published_at IS NULL AND ($1::text IS NULL OR source = $1)`,
+    [options.source ?? null],
   );
   const row = rows[0];
   options.metrics.outboxPending.set(Number(row?.pending ?? 0));
+  options.metrics.outboxSetAsideWaiting.set(Number(row?.set_aside ?? 0));
   options.metrics.outboxLag.set(row?.oldest ? Math.max(0, (Date.now() - row.oldest.getTime()) / 1000) : 0);
 }

@@ -12,7 +12,7 @@ export function pollerConsumers(connectors: readonly Connector[]) {
   return (ctx: ServiceContext<Config>): ConsumerDefinition[] => {
     const poller = pollerServices(ctx, connectors);
     return [
-      tickPollConsumer(poller),
+      tickPollConsumer(poller, { pool: ctx.pool, metrics: ctx.bus.metrics }),
       tokenRefreshedConsumer(poller, ctx.pool),
       tokenFailedConsumer(ctx.pool),
     ];

@@ -1,4 +1,5 @@
-import { type ConsumerDefinition, tickRunConsumer } from "@syncwell/bus";
+import { type BusMetrics, type ConsumerDefinition, tickRunConsumer } from "@syncwell/bus";
+import type { Queryable } from "@syncwell/db";
 import type { PollerServices } from "../service.ts";
 
 export const POLL_SCHEDULE = "poll";
@@ -7,11 +8,15 @@ export const POLL_SCHEDULE = "poll";
  * `tick.poll`: poll every resource that is due and whose connection has a usable token, on all
  * replicas (see PollRunCoordinator).
  */
-export function tickPollConsumer(poller: PollerServices): ConsumerDefinition {
+export function tickPollConsumer(
+  poller: PollerServices,
+  deps: { pool: Queryable; metrics: BusMetrics },
+): ConsumerDefinition {
   return tickRunConsumer({
     durable: "poller-tick",
     description: "Polls due resources of connections with a valid token, on tick.poll",
     schedule: POLL_SCHEDULE,
     coordinator: poller.coordinator,
+    ...deps,
   });
 }

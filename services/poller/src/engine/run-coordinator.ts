@@ -50,7 +50,11 @@ export class PollRunCoordinator {
   }
 
   /** Runs a tick's polls to completion (see SharedTickRuns) and finishes its job run. */
-  async runTick(jobRunId: string, logger: Logger = this.options.logger): Promise<TickSummary> {
+  async runTick(
+    jobRunId: string,
+    logger: Logger = this.options.logger,
+    signal?: AbortSignal,
+  ): Promise<TickSummary> {
     const { engine, pool } = this.options;
     const started = performance.now();
     const startedAt = await databaseNow(pool, "up");
@@ -67,6 +71,7 @@ export class PollRunCoordinator {
       activeClaims: () => activeClaims(pool),
       runAgain: async () => addCounts(totals, await engine.run({ jobRunId, startedAt })),
       maxWaitMs: engine.settings.leaseMs + engine.settings.requestTimeoutMs + 5_000,
+      signal,
     });
 
     const waiting = await countWaitingForToken(pool, {

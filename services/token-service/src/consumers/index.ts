@@ -8,5 +8,8 @@ import { tokenRefreshTickConsumer } from "./token-refresh-tick.consumer.ts";
 /** The token service's durable consumers (the catalog; each definition is in its own file). */
 export function consumers(ctx: ServiceContext<Config>): ConsumerDefinition[] {
   const refresh = refreshServices(ctx);
-  return [tokenRefreshTickConsumer(refresh), tokenRefreshRequestedConsumer(refresh)];
+  return [
+    tokenRefreshTickConsumer(refresh, { pool: ctx.pool, metrics: ctx.bus.metrics }),
+    tokenRefreshRequestedConsumer(refresh),
+  ];
 }

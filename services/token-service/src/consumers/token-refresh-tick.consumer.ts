@@ -1,4 +1,5 @@
-import { type ConsumerDefinition, tickRunConsumer } from "@syncwell/bus";
+import { type BusMetrics, type ConsumerDefinition, tickRunConsumer } from "@syncwell/bus";
+import type { Queryable } from "@syncwell/db";
 import type { RefreshServices } from "../refresh/refresh-services.ts";
 
 export const TOKEN_REFRESH_SCHEDULE = "token-refresh";
@@ -7,11 +8,15 @@ export const TOKEN_REFRESH_SCHEDULE = "token-refresh";
  * `tick.token-refresh`: refresh every connection whose access token expires within the lead time
  * (and refresh tokens idle for too long), on all replicas (see RefreshRunCoordinator).
  */
-export function tokenRefreshTickConsumer(refresh: RefreshServices): ConsumerDefinition {
+export function tokenRefreshTickConsumer(
+  refresh: RefreshServices,
+  deps: { pool: Queryable; metrics: BusMetrics },
+): ConsumerDefinition {
   return tickRunConsumer({
     durable: "token-service-refresh",
     description: "Refreshes access tokens that expire within REFRESH_LEAD_TIME, on tick.token-refresh",
     schedule: TOKEN_REFRESH_SCHEDULE,
     coordinator: refresh.coordinator,
+    ...deps,
   });
 }

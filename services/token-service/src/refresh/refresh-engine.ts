@@ -72,6 +72,8 @@ export type RunOptions = {
   /** Rows attempted at or after this (database) instant are not attempted again in this run. */
   attemptedBefore: Date;
   logger?: Logger;
+  /** The tick run's deadline: lanes stop claiming when it is aborted (requests out are awaited). */
+  signal?: AbortSignal | undefined;
 };
 
 export type RunResult = {
@@ -100,6 +102,8 @@ type Run = {
   jobRunId: string | undefined;
   attemptedBefore: Date;
   writes: Set<Promise<void>>;
+  /** Ends the run's claiming: the engine stopping, or the tick run's deadline. */
+  signal: AbortSignal;
 };
 
 /**
@@ -215,7 +219,9 @@ export class RefreshEngine {
   private async doRun(options: RunOptions): Promise<RunResult> {
     const logger = options.logger ?? this.options.logger;
     const started = performance.now();
-    const run = newRun(options.jobRunId, options.attemptedBefore);
+    const stop = this.stopController.signal;
+    const signal = options.signal ? AbortSignal.any([stop, options.signal]) : stop;
+    const run = newRun(options.jobRunId, options.attemptedBefore, signal);
     const progress = setInterval(() => {
       const seconds = (performance.now() - started) / 1000;
       logger.info(
@@ -263,7 +269,7 @@ export class RefreshEngine {
    */
   private async runLane(run: Run, provider: ProviderRuntime): Promise<void> {
     const slots = this.slots.get(provider.id) as Semaphore;
-    const signal = this.stopController.signal;
+    const signal = run.signal;
     const want = Math.max(
       1,
       Math.min(
@@ -640,7 +646,7 @@ export class RefreshEngine {
     if (!row) return "not_claimed";
     this.held.set(row.id, claimStarted + this.settings.leaseMs);
     const provider = this.options.providers.get(row.provider as ProviderId);
-    const run = newRun(undefined, new Date());
+    const run = newRun(undefined, new Date(), this.stopController.signal);
     run.claimed = 1;
     if (!provider?.enabled || this.holds.isHeld(provider)) {
       const fallback = provider ?? this.activeProviders()[0] ?? [...this.options.providers.values()][0];
@@ -760,7 +766,12 @@ export class RefreshEngine {
       receivedAt: new Date(answer.receivedAt),
       journalSeqs: [entry.seq],
     };
-    return this.submit(run ?? newRun(answer.jobRunId, new Date()), provider, claim, item);
+    return this.submit(
+      run ?? newRun(answer.jobRunId, new Date(), this.stopController.signal),
+      provider,
+      claim,
+      item,
+    );
   }
 
   /**
@@ -814,7 +825,7 @@ export class RefreshEngine {
   }
 }
 
-function newRun(jobRunId: string | undefined, attemptedBefore: Date): Run {
+function newRun(jobRunId: string | undefined, attemptedBefore: Date, signal: AbortSignal): Run {
   return {
     counts: { checked: 0, refreshed: 0, failed: 0, skipped: 0 },
     timing: { claims: 0, claimMs: 0, limiterMs: 0, requests: 0, requestMs: 0 },
@@ -822,6 +833,7 @@ function newRun(jobRunId: string | undefined, attemptedBefore: Date): Run {
     jobRunId,
     attemptedBefore,
     writes: new Set(),
+    signal,
   };
 }
 

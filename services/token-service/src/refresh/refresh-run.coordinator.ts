@@ -62,7 +62,11 @@ export class RefreshRunCoordinator {
   }
 
   /** Runs the tick's refresh to completion (see SharedTickRuns) and finishes its job run. */
-  async runTick(jobRunId: string, logger: Logger = this.options.logger): Promise<TickRunSummary> {
+  async runTick(
+    jobRunId: string,
+    logger: Logger = this.options.logger,
+    signal?: AbortSignal,
+  ): Promise<TickRunSummary> {
     const { engine, pool } = this.options;
     const started = performance.now();
     // A redelivered tick continues its run: what any replica attempted since the run started is
@@ -83,20 +87,22 @@ export class RefreshRunCoordinator {
     const add = (counts: RunCounts) => {
       for (const key of Object.keys(totals) as (keyof RunCounts)[]) totals[key] += counts[key];
     };
-    add((await engine.runBatch({ jobRunId, attemptedBefore, logger })).counts);
+    add((await engine.runBatch({ jobRunId, attemptedBefore, logger, signal })).counts);
 
     // Done when nothing is claimed anywhere and a last pass found nothing left to claim.
     const complete = await this.runs.waitForPeerClaims({
       activeClaims: () => activeClaims(pool),
-      runAgain: async () => add((await engine.runBatch({ jobRunId, attemptedBefore, logger })).counts),
+      runAgain: async () =>
+        add((await engine.runBatch({ jobRunId, attemptedBefore, logger, signal })).counts),
       finalPass: async () => {
-        const last = await engine.runBatch({ jobRunId, attemptedBefore, logger });
+        const last = await engine.runBatch({ jobRunId, attemptedBefore, logger, signal });
         add(last.counts);
         return last.claimed === 0;
       },
       maxWaitMs:
         engine.settings.leaseMs * 3 + engine.settings.sendTimeoutMs + engine.settings.answerTimeoutMs,
       pollIntervalMs: this.options.pollIntervalMs,
+      signal,
     });
 
     const inactive = engine.inactiveProviders().map((p) => p.id);
