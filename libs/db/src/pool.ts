@@ -14,6 +14,13 @@ export interface PoolOptions {
    * every idle connection fails at once: pass a throttled log (see `repeatedFailureLog`).
    */
   onError?: (err: Error) => void;
+  /**
+   * Postgres cancels a statement that runs longer (`statement_timeout`): a statement stuck behind a
+   * lock or on a sick server fails instead of holding its connection and its caller forever.
+   */
+  statementTimeoutMs?: number;
+  /** Time to open a connection before the checkout fails (pg waits forever by default). */
+  connectTimeoutMs?: number;
   /** Settings of every session the pool opens (`SET` at connection start), e.g. `{ plan_cache_mode: "force_generic_plan" }`. */
   sessionSettings?: Readonly<Record<string, string>>;
 }
@@ -23,6 +30,8 @@ export function createPool(databaseUrl: string, options: PoolOptions = {}): pg.P
     connectionString: databaseUrl,
     ...(options.max !== undefined && { max: options.max }),
     ...(options.applicationName !== undefined && { application_name: options.applicationName }),
+    ...(options.statementTimeoutMs !== undefined && { statement_timeout: options.statementTimeoutMs }),
+    ...(options.connectTimeoutMs !== undefined && { connectionTimeoutMillis: options.connectTimeoutMs }),
     ...(options.sessionSettings !== undefined && { options: sessionOptions(options.sessionSettings) }),
     // A peer that vanished without closing the socket (a host gone, a dropped route) is noticed
     // by TCP keepalive instead of leaving the connection waiting forever.

@@ -197,6 +197,10 @@ export const commonEnv = {
   DATABASE_URL: envUrl({ protocols: ["postgres:", "postgresql:"] }).describe(
     "Postgres URL, e.g. postgresql://user@host:5432/db",
   ),
+  /** Postgres cancels a statement of this service that runs longer (`statement_timeout`). */
+  DATABASE_STATEMENT_TIMEOUT: envDurationMs().default(60_000),
+  /** Time to open a Postgres connection before the attempt fails (and is retried by its caller). */
+  DATABASE_CONNECT_TIMEOUT: envDurationMs().default(5_000),
   /** NATS servers. */
   NATS_URL: envNatsServers().default(["nats://127.0.0.1:4222"]),
   /** Prefix of this deployment's subjects and streams, so several deployments can share a NATS. */

@@ -106,6 +106,8 @@ export async function runService<S extends z.ZodObject>(
     });
     const pool = createPool(config.DATABASE_URL, {
       applicationName: def.name,
+      statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT,
+      connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT,
       onError: (err) => idleFailures.failed(err),
     });
     shutdown.add("postgres", () => pool.end());
