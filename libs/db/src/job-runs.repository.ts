@@ -191,3 +191,23 @@ export async function findJobRun(db: Queryable, jobRunId: string): Promise<JobRu
   const row = rows[0];
   return row ? toJobRunRecord(row) : null;
 }
+
+/**
+ * Ends runs still `running` that started more than `olderThanMs` ago (of `schedules` only, when
+ * given) as `abandoned` with `reason`. Runs finished meanwhile are untouched, so any number of
+ * sweepers may run this at once. Resolves the runs it ended.
+ */
+export async function abandonJobRuns(
+  db: Queryable,
+  options: { olderThanMs: number; schedules?: readonly string[] | undefined; reason: string },
+): Promise<{ id: string; schedule: string }[]> {
+  const { rows } = await db.query<{ id: string; schedule: string }>(
+    `UPDATE job_runs SET status = 'abandoned', error = left($3, 2000), finished_at = now(),
+       duration_ms = GREATEST(0, round(extract(epoch FROM now() - started_at) * 1000))::int
+     WHERE status = 'running' AND started_at < now() - make_interval(secs => $1::float8 / 1000)
+       AND ($2::text[] IS NULL OR schedule = ANY($2::text[]))
+     RETURNING id, schedule`,
+    [options.olderThanMs, options.schedules ?? null, options.reason],
+  );
+  return rows;
+}

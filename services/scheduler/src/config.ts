@@ -113,6 +113,12 @@ export const configSchema = z.object({
   SCHEDULE_MANUAL_TRIGGER_INTERVAL: envDurationMs().default(30_000),
   /** A tick fired later than this after its slot is marked catchUp. */
   SCHEDULE_LATE_AFTER: envDurationMs().default(30_000),
+  /** A run of a schedule that no service consumes is ended `abandoned` after this long. */
+  JOB_RUN_UNCLAIMED_AFTER: envDurationMs().default(10 * 60_000),
+  /** Any job run still `running` after this long is ended `abandoned` (its tick's attempts all stopped). */
+  JOB_RUN_DEADLINE: envDurationMs().default(2 * 60 * 60_000),
+  /** How often the scheduler looks for job runs to abandon. */
+  JOB_RUN_SWEEP_INTERVAL: envDurationMs().default(60_000),
 });
 
 export type Config = z.output<typeof configSchema>;

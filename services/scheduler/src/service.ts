@@ -1,6 +1,7 @@
 import type { ServiceDefinition } from "@syncwell/runtime";
 import { type Config, configSchema, scheduleDefinitions } from "./config.ts";
 import { compileSchedule, type Schedule } from "./domain/schedule.ts";
+import { startJobRunSweeper } from "./job-run-sweeper.ts";
 import { registerRoutes } from "./routes/index.ts";
 import { startScheduleRunner } from "./schedule-runner.ts";
 
@@ -40,6 +41,19 @@ export const schedulerService = {
       lateAfterMs: ctx.config.SCHEDULE_LATE_AFTER,
       maxCatchUpAgeMs: ctx.config.SCHEDULE_CATCH_UP_MAX_AGE,
     });
-    return () => runner.stop();
+    const sweeper = startJobRunSweeper({
+      pool: ctx.pool,
+      jsm: ctx.bus.jsm,
+      naming: ctx.bus.naming,
+      logger: ctx.logger,
+      schedules: schedulesOf(ctx.config).map((s) => s.name),
+      unclaimedAfterMs: ctx.config.JOB_RUN_UNCLAIMED_AFTER,
+      deadlineMs: ctx.config.JOB_RUN_DEADLINE,
+      intervalMs: ctx.config.JOB_RUN_SWEEP_INTERVAL,
+    });
+    return async () => {
+      sweeper.stop();
+      await runner.stop();
+    };
   },
 } satisfies ServiceDefinition<typeof configSchema>;
