@@ -1,7 +1,7 @@
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Context } from "@opentelemetry/api";
-import { type AnyEvent, streamList } from "@syncwell/contracts";
+import { type AnyEvent, natsInboxPrefix, streamList } from "@syncwell/contracts";
 import type { Pool } from "pg";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -23,6 +23,12 @@ export type BusOptions = {
   registry?: Registry;
   streamOverrides?: StreamOverrides;
   publishTimeoutMs?: number;
+  /**
+   * NATS user and password of this service (libs/contracts/src/identities.ts); both or neither.
+   * With a user, replies come to `_INBOX_<user>`, the only inbox its permissions let it read.
+   */
+  user?: string;
+  password?: string;
 };
 
 export type Bus = {
@@ -49,9 +55,17 @@ export async function createBus(options: BusOptions): Promise<Bus> {
   const naming = new Naming(options.prefix ?? "");
   const metrics = busMetrics(options.registry);
   const publishTimeoutMs = options.publishTimeoutMs ?? 5_000;
+  if ((options.user === undefined) !== (options.password === undefined)) {
+    throw new Error("a NATS user needs a password and a password a user (NATS_USER, NATS_PASSWORD)");
+  }
   const nc = await connect({
     servers: options.servers.split(",").map((s) => s.trim()),
     name: options.name,
+    ...(options.user !== undefined && {
+      user: options.user,
+      pass: options.password,
+      inboxPrefix: natsInboxPrefix(options.user),
+    }),
     // Reconnect for as long as the process lives: a NATS outage must not end the service.
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1_000,

@@ -15,6 +15,14 @@ export { Naming } from "./naming.ts";
 export { enqueueEvents, type OutboxRow, outboxRow } from "./outbox/enqueue.ts";
 export { OUTBOX_CHANNEL, type OutboxRelay } from "./outbox/relay.ts";
 export { listSetAside, retrySetAside, type SetAsideEvent } from "./outbox/set-aside.repository.ts";
+export {
+  type NatsPermissions,
+  type NatsUser,
+  natsUsers,
+  operatorPermissions,
+  renderNatsAuthorization,
+  servicePermissions,
+} from "./permissions.ts";
 export { type StreamOverrides, streamConfig } from "./provision.ts";
 export {
   assertValidEvent,

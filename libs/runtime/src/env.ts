@@ -209,6 +209,12 @@ export const commonEnv = {
     .regex(/^[A-Za-z0-9_-]*$/, "is not a valid prefix")
     .default("")
     .describe("letters, digits, _ and -; empty for none"),
+  /**
+   * This service's NATS user and password (deploy/nats.conf gives each service its own, allowed
+   * only what it produces and consumes). Unset: connect without authentication (a local server).
+   */
+  NATS_USER: z.string().min(1).optional().describe("NATS user name, e.g. poller"),
+  NATS_PASSWORD: z.string().min(1).optional().describe("password of NATS_USER"),
   /** Upper bound on graceful shutdown before the process exits 1. */
   SHUTDOWN_TIMEOUT_MS: envDurationMs().default(15_000),
   /**

@@ -123,6 +123,8 @@ export async function runService<S extends z.ZodObject>(
       servers: config.NATS_URL.join(","),
       prefix: config.NATS_PREFIX,
       name: def.name,
+      ...(config.NATS_USER !== undefined && { user: config.NATS_USER }),
+      ...(config.NATS_PASSWORD !== undefined && { password: config.NATS_PASSWORD }),
       logger,
       registry: metricsRegistry,
       streamOverrides: { ...streamOverridesFromEnv(config), ...def.streamOverrides },
