@@ -2,6 +2,7 @@ export * from "./database.ts";
 export * from "./events.ts";
 export * from "./measure.ts";
 export * from "./nats.ts";
+export * from "./nats-server.ts";
 export * from "./otlp-receiver.ts";
 export * from "./ports.ts";
 export * from "./raw-http.ts";
