@@ -4,8 +4,8 @@
 #   scripts/test.sh [vitest arguments...]     e.g. scripts/test.sh libs/bus
 #
 # Installs what is missing (dependencies, PostgreSQL, NATS with JetStream), then lint, typecheck,
-# the contracts check and the tests. Every check runs even when an earlier one failed, so one run
-# shows all problems; the exit code is non-zero when any failed.
+# the contracts and NATS config checks and the tests. Every check runs even when an earlier one
+# failed, so one run shows all problems; the exit code is non-zero when any failed.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$SYNCWELL_ROOT"
@@ -52,6 +52,7 @@ run_tests() {
 step "Lint (biome)" npm run --silent lint
 step "Typecheck (tsc)" npm run --silent typecheck
 step "Contracts (JSON Schemas match the code)" npm run --silent contracts:check
+step "NATS config (users and permissions match the identities)" npm run --silent nats:check
 step "Tests (vitest, real PostgreSQL and NATS)" run_tests "$@"
 
 heading "Summary"
