@@ -6,13 +6,16 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { natsPasswordVariable, OPERATOR_USER, serviceIdentityList } from "@syncwell/contracts";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { staleNatsConfigFiles } from "./nats-config.ts";
 import { PROCESSES } from "./processes.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const K8S = join(ROOT, "deploy/k8s");
 const SERVICES = PROCESSES.filter((p) => p.telemetry).map((p) => p.name);
+const NATS_USERS = [...serviceIdentityList.map((i) => i.user), OPERATOR_USER];
 
 type Obj = Record<string, unknown>;
 
@@ -138,6 +141,10 @@ describe("Kubernetes workloads", () => {
           const configMap = at(source, "configMapRef.name");
           if (configMap !== undefined) expect(configMap).toBe("syncwell-config");
         }
+        for (const variable of list(at(container, "env"))) {
+          const secret = at(variable, "valueFrom.secretKeyRef.name");
+          if (secret !== undefined) expect(secrets, String(at(workload, "metadata.name"))).toContain(secret);
+        }
       }
     }
     expect(readFileSync(join(K8S, "overlays/local/secret.yaml"), "utf8")).not.toContain("CHANGE-ME");
@@ -164,6 +171,39 @@ describe("Kubernetes workloads", () => {
   });
 });
 
+describe("NATS users", () => {
+  const docs = manifests("base", "overlays/local");
+
+  it("nats.conf of compose and Kubernetes is what the service identities generate (npm run nats:config)", () => {
+    expect(staleNatsConfigFiles()).toEqual([]);
+  });
+
+  it.each(SERVICES)("%s connects as its own NATS user, with its password from nats-users", (name) => {
+    const container = list(at(find(docs, "Deployment", name), "spec.template.spec.containers"))[0];
+    const env = list(at(container, "env"));
+    const named = (n: string) => env.find((e) => at(e, "name") === n);
+    expect(at(named("NATS_USER"), "value")).toBe(name);
+    expect(at(named("NATS_PASSWORD"), "valueFrom.secretKeyRef")).toEqual({
+      name: "nats-users",
+      key: natsPasswordVariable(name),
+    });
+  });
+
+  it("gives the NATS server every user's password, with working values in the local overlay", () => {
+    const server = list(at(find(docs, "StatefulSet", "nats"), "spec.template.spec.containers"))[0];
+    expect(list(at(server, "envFrom")).map((s) => at(s, "secretRef.name"))).toContain("nats-users");
+    const keys = (dir: string) => {
+      const secret = find(manifests(dir), "Secret", "nats-users");
+      return Object.keys((at(secret, "stringData") as Obj | undefined) ?? {}).sort();
+    };
+    const expected = NATS_USERS.map(natsPasswordVariable).sort();
+    expect(keys("base")).toEqual(expected);
+    expect(keys("overlays/local")).toEqual(expected);
+    const production = readFileSync(join(K8S, "overlays/production/kustomization.yaml"), "utf8");
+    expect(production).toMatch(/\$patch: delete[^-]*name: nats-users/);
+  });
+});
+
 describe("docker-compose.yml", () => {
   const [compose] = load(join(ROOT, "docker-compose.yml"));
   const services = at(compose, "services");
@@ -187,6 +227,21 @@ describe("docker-compose.yml", () => {
       for (const dependency of Object.keys(at(services, `${name}.depends_on`) ?? {})) {
         expect(names, `${name} → ${dependency}`).toContain(dependency);
       }
+    }
+  });
+
+  it("runs NATS with the generated configuration, each service as its own user", () => {
+    expect(at(services, "nats.command")).toEqual(["--config", "/etc/nats/nats.conf"]);
+    expect(list(at(services, "nats.volumes"))).toContain("./deploy/compose/nats.conf:/etc/nats/nats.conf:ro");
+    const serverEnv = at(services, "nats.environment");
+    for (const user of NATS_USERS) {
+      expect(at(serverEnv, natsPasswordVariable(user)), user).toMatch(/^\$\{[A-Z_]+:-[a-z][a-z-]+\}$/);
+    }
+    for (const name of SERVICES) {
+      const env = at(services, `${name}.environment`);
+      expect(at(env, "NATS_USER")).toBe(name);
+      // The same variable and placeholder as the server's, so the two always agree.
+      expect(at(env, "NATS_PASSWORD")).toBe(at(serverEnv, natsPasswordVariable(name)));
     }
   });
 
