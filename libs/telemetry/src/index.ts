@@ -11,4 +11,4 @@ export {
   type RepeatedFailureLogOptions,
   repeatedFailureLog,
 } from "./repeated-failure.ts";
-export { inSpan } from "./span.ts";
+export { inSpan, withoutTracing } from "./span.ts";

@@ -1,10 +1,12 @@
 import { FastifyOtelInstrumentation } from "@fastify/otel";
-import type { TextMapPropagator } from "@opentelemetry/api";
+import { DiagLogLevel, diag, type TextMapPropagator } from "@opentelemetry/api";
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
 import { HttpInstrumentation } from "@opentelemetry/instrumentation-http";
 import { PgInstrumentation } from "@opentelemetry/instrumentation-pg";
 import { NodeSDK, type NodeSDKConfiguration } from "@opentelemetry/sdk-node";
+import { BatchSpanProcessor } from "@opentelemetry/sdk-trace";
+import { nameFastifySpan } from "./fastify-span-names.ts";
 import { isTelemetryDisabled, isTelemetryStarted, isUntracedPath, setStartedSdk } from "./lifecycle.ts";
 
 /**
@@ -41,7 +43,7 @@ export function buildSdkConfiguration(env: NodeJS.ProcessEnv = process.env): Par
 
   return {
     ...(serviceName ? { serviceName } : {}),
-    ...(exporterChosenByEnv ? {} : { traceExporter: new OTLPTraceExporter() }),
+    ...(exporterChosenByEnv ? {} : { spanProcessors: [batchProcessor(env, new OTLPTraceExporter())] }),
     ...(propagator ? { textMapPropagator: propagator } : {}),
     // Metrics go through prom-client's /metrics and logs through pino's stdout; the SDK would
     // otherwise default both to OTLP, which Jaeger rejects. Opt in with the standard variables.
@@ -51,16 +53,67 @@ export function buildSdkConfiguration(env: NodeJS.ProcessEnv = process.env): Par
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (req) => isUntracedPath(req.url),
       }),
-      new PgInstrumentation(),
+      new PgInstrumentation({
+        // A query that no operation of ours started (an idle poll, a pool's own connect, a start-up
+        // check) would be a one-span trace of its own: thousands of them an hour on an idle system.
+        requireParentSpan: true,
+        // Connections are pooled: a connect span per checkout doubles the spans and says little.
+        ignoreConnectSpans: true,
+      }),
       // Fastify 5 announces each new instance on the `fastify.initialization` diagnostics
       // channel; with registerOnInitialization the plugin attaches itself there, so services do
       // not register it by hand and no module patching is involved.
       new FastifyOtelInstrumentation({
         registerOnInitialization: true,
         ignorePaths: (route) => isUntracedPath(route.url),
+        lifecycleHook: nameFastifySpan,
       }),
     ],
   };
+}
+
+/**
+ * The SDK's batch processor drops spans silently once its queue is full (2,048 by default), and a
+ * dropped parent leaves its exported children without one. A tick run ends thousands of spans a
+ * second, so the queue is larger here; OTEL_BSP_* still override every setting.
+ */
+const DEFAULT_MAX_QUEUE_SIZE = 16_384;
+const DEFAULT_MAX_EXPORT_BATCH_SIZE = 1_024;
+
+function numberFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const value = Number(env[name]?.trim() || Number.NaN);
+  return Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+function batchProcessor(env: NodeJS.ProcessEnv, exporter: OTLPTraceExporter): BatchSpanProcessor {
+  return new BatchSpanProcessor({
+    exporter,
+    maxQueueSize: numberFromEnv(env, "OTEL_BSP_MAX_QUEUE_SIZE") ?? DEFAULT_MAX_QUEUE_SIZE,
+    maxExportBatchSize: numberFromEnv(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE") ?? DEFAULT_MAX_EXPORT_BATCH_SIZE,
+    scheduledDelayMillis: numberFromEnv(env, "OTEL_BSP_SCHEDULE_DELAY"),
+    exportTimeoutMillis: numberFromEnv(env, "OTEL_BSP_EXPORT_TIMEOUT"),
+  });
+}
+
+/**
+ * The SDK reports dropped spans and failed exports only through its diagnostics logger, which is
+ * silent unless OTEL_LOG_LEVEL is set: without one, spans would go missing with no trace of why.
+ */
+function reportSdkWarnings(env: NodeJS.ProcessEnv): void {
+  if (env.OTEL_LOG_LEVEL !== undefined) return;
+  const write =
+    (level: string) =>
+    (message: string, ...args: unknown[]) => {
+      const detail = args.map((a) => (a instanceof Error ? a.message : String(a))).join(" ");
+      process.stderr.write(
+        `${JSON.stringify({ level, msg: `telemetry: ${message}`, ...(detail && { detail }) })}\n`,
+      );
+    };
+  const ignore = () => {};
+  diag.setLogger(
+    { error: write("error"), warn: write("warn"), info: ignore, debug: ignore, verbose: ignore },
+    DiagLogLevel.WARN,
+  );
 }
 
 /**
@@ -71,6 +124,7 @@ export function buildSdkConfiguration(env: NodeJS.ProcessEnv = process.env): Par
 export function startTelemetry(env: NodeJS.ProcessEnv = process.env): boolean {
   if (isTelemetryDisabled(env) || isTelemetryStarted()) return false;
   try {
+    reportSdkWarnings(env);
     const sdk = new NodeSDK(buildSdkConfiguration(env));
     sdk.start();
     setStartedSdk(sdk);

@@ -1,4 +1,5 @@
-import { type Span, type SpanOptions, SpanStatusCode, type Tracer } from "@opentelemetry/api";
+import { context, type Span, type SpanOptions, SpanStatusCode, type Tracer } from "@opentelemetry/api";
+import { suppressTracing } from "@opentelemetry/core";
 
 /**
  * Runs `fn` in a new active span and ends it: an error thrown by `fn` is recorded on the span, sets
@@ -21,4 +22,13 @@ export function inSpan<T>(
       span.end();
     }
   });
+}
+
+/**
+ * Runs `fn` with tracing suppressed: nothing it does, the queries of instrumented libraries
+ * included, makes a span. For a service's own housekeeping (an idle poll every second), which would
+ * otherwise send a trace of its own each time and bury real traffic.
+ */
+export function withoutTracing<T>(fn: () => T): T {
+  return context.with(suppressTracing(context.active()), fn);
 }
