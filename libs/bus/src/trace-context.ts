@@ -3,6 +3,7 @@ import {
   type Context,
   context,
   propagation,
+  ROOT_CONTEXT,
   type TextMapGetter,
   type TextMapSetter,
 } from "@opentelemetry/api";
@@ -35,7 +36,11 @@ export function traceContextRecord(ctx: Context = context.active()): Record<stri
   return record;
 }
 
-/** Context carried by a stored record (see traceContextRecord). */
+/**
+ * Context carried by a stored record (see traceContextRecord). Built on the root context, not the
+ * active one: the record is the whole of the parent, and the relay reading it runs with tracing
+ * suppressed, which the publish it makes must not inherit.
+ */
 export function contextFromRecord(record: Record<string, string>): Context {
-  return propagation.extract(context.active(), record);
+  return propagation.extract(ROOT_CONTEXT, record);
 }

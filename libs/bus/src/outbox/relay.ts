@@ -1,5 +1,5 @@
 import type { AnyEvent } from "@syncwell/contracts";
-import { type RepeatedFailureLog, repeatedFailureLog } from "@syncwell/telemetry";
+import { type RepeatedFailureLog, repeatedFailureLog, withoutTracing } from "@syncwell/telemetry";
 import type { Pool, PoolClient } from "pg";
 import type { Logger } from "pino";
 import type { BusMetrics } from "../metrics.ts";
@@ -149,7 +149,8 @@ class Relay {
       this.again = true;
       return this.draining;
     }
-    this.draining = this.drain().finally(() => {
+    // Polling makes no spans; each publish continues the trace stored with its row.
+    this.draining = withoutTracing(() => this.drain()).finally(() => {
       this.draining = undefined;
     });
     return this.draining;
