@@ -20,6 +20,30 @@ afterAll(async () => {
 
 const fastRetry = { maxDeliver: 3, initialDelayMs: 30, maxDelayMs: 100, factor: 2 };
 
+/**
+ * Waits until the durable has acked everything it was handed and nothing is left for it: from
+ * then on the server delivers none of those messages again, so "it happened only once" can be
+ * asserted without sleeping for a while and hoping.
+ */
+async function settled(durable: string, stream: string = "TOKENS") {
+  return waitFor(async () => {
+    const info = await bus.jsm.consumers.info(bus.naming.stream({ name: stream }), durable);
+    const done =
+      info.num_ack_pending === 0 &&
+      info.num_pending === 0 &&
+      info.ack_floor.stream_seq === info.delivered.stream_seq;
+    return done && info;
+  }, `${durable} to ack all it was given`);
+}
+
+/** The series of a counter for one consumer, as `{ labels, value }`. */
+async function seriesOf(
+  counter: Bus["metrics"]["handled"] | Bus["metrics"]["deadLettered"],
+  consumer: string,
+) {
+  return (await counter.get()).values.filter((v) => v.labels.consumer === consumer);
+}
+
 describe("publish", () => {
   it("drops a duplicate publish of the same event and reports it as duplicate, not as an error", async () => {
     const event = refreshedEvent();
@@ -37,6 +61,22 @@ describe("publish", () => {
     await expect(bus.publish(bad)).rejects.toThrow(/data\.provider/);
   });
 });
+
+/** The dead letters of one event from one consumer, once there is at least one. */
+function deadLettersOf(consumer: string, eventId: string) {
+  return waitFor(
+    async () => {
+      const found = (await readStream(bus, "deadLetter", 1, 0)).filter(
+        (m) =>
+          m.headers?.get(DL_HEADERS.consumer) === consumer &&
+          m.headers?.get("Syncwell-DL-Msg-Id") === eventId,
+      );
+      return found.length > 0 && found;
+    },
+    `the dead letter of ${eventId} from ${consumer}`,
+    { intervalMs: 100 },
+  );
+}
 
 describe("consume", () => {
   it("dead-letters a malformed hand-published message with its reason and keeps consuming", async () => {
@@ -74,6 +114,15 @@ describe("consume", () => {
     expect(JSON.parse(new TextDecoder().decode(first?.data))).toEqual(badByHand);
     expect(second?.headers?.get(DL_HEADERS.error)).toMatch(/not JSON/);
     expect(consumer.running).toBe(true);
+
+    // One label scheme in both counters: a message that did not validate has type "unknown".
+    await settled("malformed");
+    const dead = await seriesOf(bus.metrics.deadLettered, "malformed");
+    expect(dead.map((v) => [v.labels.type, v.labels.reason, v.value])).toEqual([["unknown", "invalid", 2]]);
+    const handled = await seriesOf(bus.metrics.handled, "malformed");
+    expect(
+      handled.filter((v) => v.labels.outcome === "dead_lettered").map((v) => [v.labels.type, v.value]),
+    ).toEqual([["unknown", 2]]);
     await consumer.stop();
   });
 
@@ -98,7 +147,7 @@ describe("consume", () => {
     });
     await bus.publish(event);
     await waitFor(() => applied >= 1, "the third delivery");
-    await sleep(300);
+    await settled("flaky");
     expect(attempts).toEqual([1, 2, 3]);
     expect(applied).toBe(1);
     await consumer.stop();
@@ -121,18 +170,8 @@ describe("consume", () => {
     });
     await bus.publish(event);
     await waitFor(() => deliveries.length >= 3, "three deliveries");
-    const letters = await (async () => {
-      for (let i = 0; i < 50; i++) {
-        const found = (await readStream(bus, "deadLetter", 1)).filter(
-          (m) =>
-            m.headers?.get(DL_HEADERS.consumer) === "doomed" &&
-            m.headers?.get("Syncwell-DL-Msg-Id") === event.id,
-        );
-        if (found.length > 0) return found;
-        await sleep(100);
-      }
-      return [];
-    })();
+    const letters = await deadLettersOf("doomed", event.id);
+    await settled("doomed");
     expect(deliveries).toEqual([1, 2, 3]);
     expect(letters).toHaveLength(1);
     expect(letters[0]?.headers?.get(DL_HEADERS.reason)).toBe("handler");
@@ -158,8 +197,14 @@ describe("consume", () => {
       },
     });
     await bus.publish(event);
-    await waitFor(() => calls === 1, "the first delivery");
-    await sleep(300);
+    const letters = await deadLettersOf("permanent", event.id);
+    expect(letters).toHaveLength(1);
+    expect(letters[0]?.headers?.get(DL_HEADERS.reason)).toBe("permanent");
+    expect(letters[0]?.headers?.get(DL_HEADERS.deliveries)).toBe("1");
+    expect(letters[0]?.headers?.get(DL_HEADERS.error)).toBe("connection does not exist");
+    expect(JSON.parse(new TextDecoder().decode(letters[0]?.data))).toEqual(event);
+    // Acked, so never delivered again: the handler ran once.
+    await settled("permanent");
     expect(calls).toBe(1);
     await consumer.stop();
   });
@@ -209,7 +254,7 @@ describe("consume", () => {
       ),
     );
     await waitFor(() => handledBy.size === total, `${total} events handled`, { timeoutMs: 20_000 });
-    await sleep(200);
+    await settled(durable, "DATA");
     const twice = [...handledBy.values()].filter((who) => who.length > 1);
     const byA = [...handledBy.values()].filter((who) => who[0] === "a").length;
     expect(twice).toEqual([]);
