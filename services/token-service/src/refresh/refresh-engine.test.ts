@@ -3,7 +3,7 @@ import { uuidv7 } from "@syncwell/contracts";
 import type { TokenCipher } from "@syncwell/credentials";
 import { databaseNow, findJobRun, startJobRun } from "@syncwell/db";
 import { createSimulator, type Simulator, SimulatorControl } from "@syncwell/provider-simulator";
-import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
+import { createTestDatabase, type TestDatabase, waitFor } from "@syncwell/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { ProviderId } from "../config.ts";
 import { cipherFor, randomKey } from "../test-fixtures.ts";
@@ -466,9 +466,18 @@ describe("operator misconfiguration", () => {
 describe("single flight", () => {
   it("does not store a result when the connection's tokens were replaced during the request", async () => {
     const [c] = (await seed("spotify")) as [SeededConnection];
-    await control.addFault({ connectionKey: c.id, fault: { kind: "latency", ms: 400 } });
+    const slow = await control.addFault({
+      connectionKey: c.id,
+      fault: { kind: "latency", ms: 400 },
+      times: 1,
+    });
     const running = run();
-    await new Promise((r) => setTimeout(r, 150));
+    // The simulator takes a fault (here its only use) when the request arrives: from then on the
+    // request is in flight, held for 400 ms.
+    await waitFor(
+      async () => !(await control.faults()).some((f) => f.id === slow.id),
+      "the refresh request to reach the provider",
+    );
     // The user reconnects meanwhile (what the connections API does): new tokens, same row.
     const reconnected = "AQ-user-reconnected-refresh-token";
     await db.pool.query("UPDATE connections SET refresh_token_encrypted = $2 WHERE id = $1", [
