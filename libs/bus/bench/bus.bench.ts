@@ -1,5 +1,5 @@
 /**
- * npm run bench:bus [-- --events 20000 --latency-events 2000 --concurrency 16 --rounds 3 --variants raw,bus,inbox]
+ * npm run bench:bus [-- --events 20000 --latency-events 2000 --concurrency 16 --rounds 3 --variants raw,bus,inbox --users]
  *
  * Publishes and consumes the same token.refreshed events three ways against the real NATS server:
  * raw JetStream (publish with msgID, consume, ack), the Syncwell bus (validation, trace context,
@@ -9,16 +9,29 @@
  * Tracing is real: this file re-runs itself under `--import @syncwell/telemetry/register` with the
  * OTLP exporter pointed at a sink in this (parent) process, so span creation, context propagation
  * and batch export all count against the bus, and the sink's own work does not.
+ *
+ * `--users`: every variant runs on a nats-server of its own with the generated users and
+ * permissions (npm run nats:config), as in compose and Kubernetes: the token service's user
+ * publishes, the poller's user consumes under its own durable (poller-token-refreshed), and the
+ * operator's user purges the stream between runs.
  */
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { trace } from "@opentelemetry/api";
-import { type AnyEvent, createEvent, streams } from "@syncwell/contracts";
-import { createTestDatabase, createTestNats, median, percentile, waitFor } from "@syncwell/testing";
+import { type AnyEvent, createEvent, natsInboxPrefix, streams } from "@syncwell/contracts";
+import {
+  createTestDatabase,
+  createTestNats,
+  median,
+  percentile,
+  type SecuredNats,
+  startSecuredNats,
+  waitFor,
+} from "@syncwell/testing";
 import pino from "pino";
 import { Registry } from "prom-client";
 import { applyOnce, type Bus, createBus } from "../src/index.ts";
@@ -30,6 +43,7 @@ const { values: args } = parseArgs({
     rounds: { type: "string", default: "3" },
     concurrency: { type: "string", default: "16" },
     variants: { type: "string", default: "raw,bus,inbox" },
+    users: { type: "boolean", default: false },
   },
 });
 const N = Number(args.events);
@@ -101,18 +115,96 @@ type Result = { name: string; publishPerSec: number; consumePerSec: number; p50:
 // Polled every 2 ms: the wait ends a timed run, so it must not add a probe interval of its own.
 const BENCH_WAIT = { timeoutMs: 300_000, intervalMs: 2 };
 
+/**
+ * Who does what in a run. Without --users one unauthenticated bus does everything; with it the
+ * publisher, the consumer and the admin are the token service's, the poller's and the operator's
+ * users, and every variant consumes under the poller's durable (the only one it may create).
+ */
+type Setup = {
+  url: string;
+  admin: Bus;
+  publisher: Bus;
+  consumer: Bus;
+  /** Credentials of a raw connection that publishes, or that consumes. */
+  rawCredentials(role: "publisher" | "consumer"): { user?: string; pass?: string; inboxPrefix?: string };
+  /** Durable name of a variant, removed first when variants share one. */
+  durable(variant: string): Promise<string>;
+  close(): Promise<void>;
+};
+
+const POLLER_DURABLE = "poller-token-refreshed";
+
+async function benchBus(url: string, name: string, credentials: { user?: string; password?: string } = {}) {
+  return createBus({
+    servers: url,
+    prefix: nats.prefix,
+    name,
+    logger,
+    registry: new Registry(),
+    // The own server of --users keeps its store small: JetStream reserves max bytes up front.
+    streamOverrides: { ...nats.streamOverrides, maxBytes: (args.users ? 128 : 1024) * 1024 * 1024 },
+    ...credentials,
+  });
+}
+
+async function plainSetup(): Promise<Setup> {
+  const bus = await benchBus(nats.url, "bench");
+  await bus.provision();
+  return {
+    url: nats.url,
+    admin: bus,
+    publisher: bus,
+    consumer: bus,
+    rawCredentials: () => ({}),
+    durable: async (variant) => `bench-${variant}`,
+    close: () => bus.close(),
+  };
+}
+
+async function usersSetup(server: SecuredNats): Promise<Setup> {
+  const as = (user: string) => benchBus(server.url, `bench-${user}`, server.credentials(user));
+  const admin = await as("operator");
+  await admin.provision();
+  const [publisher, consumer] = await Promise.all([as("token-service"), as("poller")]);
+  const userOf = { publisher: "token-service", consumer: "poller" } as const;
+  return {
+    url: server.url,
+    admin,
+    publisher,
+    consumer,
+    rawCredentials(role) {
+      const { user, password } = server.credentials(userOf[role]);
+      return { user, pass: password, inboxPrefix: natsInboxPrefix(user) };
+    },
+    async durable() {
+      const stream = admin.naming.stream(streams.tokens);
+      await admin.jsm.consumers.delete(stream, POLLER_DURABLE).catch(() => undefined);
+      return POLLER_DURABLE;
+    },
+    async close() {
+      await Promise.all([publisher.close(), consumer.close()]);
+      await admin.close();
+    },
+  };
+}
+
 /** Raw JetStream: what the bus is measured against. */
-async function runRaw(events: AnyEvent[], latencyEvents: AnyEvent[], bus: Bus): Promise<Result> {
+async function runRaw(events: AnyEvent[], latencyEvents: AnyEvent[], setup: Setup): Promise<Result> {
   // As the bus connects (createBus): without an Error captured per request for async stack traces.
-  const nc = await connect({ servers: nats.url, noAsyncTraces: true });
-  const js = jetstream(nc);
-  const jsm = await jetstreamManager(nc);
-  const stream = bus.naming.stream(streams.tokens);
-  const subject = bus.naming.subject("token.refreshed");
+  const connectAs = (role: "publisher" | "consumer") =>
+    connect({ servers: setup.url, noAsyncTraces: true, ...setup.rawCredentials(role) });
+  const pubNc = await connectAs("publisher");
+  const subNc = args.users ? await connectAs("consumer") : pubNc;
+  const js = jetstream(pubNc);
+  const consumerJs = jetstream(subNc);
+  const jsm = await jetstreamManager(subNc);
+  const stream = setup.admin.naming.stream(streams.tokens);
+  const subject = setup.admin.naming.subject("token.refreshed");
   const payloads = events.map((e) => ({ id: e.id, data: JSON.stringify(e) }));
-  await jsm.streams.purge(stream);
+  await setup.admin.jsm.streams.purge(stream);
+  const durable = await setup.durable("raw");
   await jsm.consumers.add(stream, {
-    durable_name: "bench-raw",
+    durable_name: durable,
     ack_policy: "explicit",
     filter_subject: subject,
   });
@@ -121,7 +213,7 @@ async function runRaw(events: AnyEvent[], latencyEvents: AnyEvent[], bus: Bus): 
     js.publish(subject, p.data, { msgID: p.id }),
   );
 
-  const consumer = await js.consumers.get(stream, "bench-raw");
+  const consumer = await consumerJs.consumers.get(stream, durable);
   let handled = 0;
   const sent = new Map<string, number>();
   const latencies: number[] = [];
@@ -145,7 +237,8 @@ async function runRaw(events: AnyEvent[], latencyEvents: AnyEvent[], bus: Bus): 
   }
   await waitFor(() => latencies.length >= latencyEvents.length, "raw latency", BENCH_WAIT);
   await messages.close();
-  await nc.drain();
+  await pubNc.drain();
+  if (subNc !== pubNc) await subNc.drain();
   latencies.sort((a, b) => a - b);
   return {
     name: "raw JetStream",
@@ -158,15 +251,26 @@ async function runRaw(events: AnyEvent[], latencyEvents: AnyEvent[], bus: Bus): 
 
 async function runBus(
   name: string,
-  durable: string,
+  variant: string,
   events: AnyEvent[],
   latencyEvents: AnyEvent[],
-  bus: Bus,
+  setup: Setup,
   effect?: (e: AnyEvent) => Promise<void>,
 ): Promise<Result> {
   // Every variant starts from an empty stream, so its durable sees only its own events.
-  await bus.jsm.streams.purge(bus.naming.stream(streams.tokens));
-  const publishMs = await windowed(events, PUBLISH_WINDOW, (e) => bus.publish(e));
+  const stream = setup.admin.naming.stream(streams.tokens);
+  await setup.admin.jsm.streams.purge(stream);
+  const durable = await setup.durable(variant);
+  // The durable exists before the stream is filled: one the bus creates starts at new messages.
+  await setup.consumer.jsm.consumers.info(stream, durable).catch(() =>
+    setup.consumer.jsm.consumers.add(stream, {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: setup.consumer.naming.subject("token.refreshed"),
+    }),
+  );
+  const publishMs = await windowed(events, PUBLISH_WINDOW, (e) => setup.publisher.publish(e));
   // Producer spans are exported by the publishing process in production, not by the consumer:
   // flush them now so their export does not count against the consume phase.
   await flushSpans();
@@ -175,7 +279,7 @@ async function runBus(
   const sent = new Map<string, number>();
   const latencies: number[] = [];
   const started = performance.now();
-  const consumer = await bus.consume({
+  const consumer = await setup.consumer.consume({
     durable,
     stream: "tokens",
     filterSubject: "token.refreshed",
@@ -195,7 +299,7 @@ async function runBus(
   await waitFor(() => handled >= events.length, `${name} consume`, BENCH_WAIT);
   for (const e of latencyEvents) {
     sent.set(e.id, performance.now());
-    await bus.publish(e);
+    await setup.publisher.publish(e);
   }
   await waitFor(() => latencies.length >= latencyEvents.length, `${name} latency`, BENCH_WAIT);
   await consumer.stop();
@@ -211,18 +315,11 @@ async function runBus(
 
 async function main(): Promise<void> {
   const db = await createTestDatabase();
-  const bus = await createBus({
-    servers: nats.url,
-    prefix: nats.prefix,
-    name: "bench",
-    logger,
-    registry: new Registry(),
-    streamOverrides: { ...nats.streamOverrides, maxBytes: 1024 * 1024 * 1024 },
-  });
+  const server = args.users ? await startSecuredNats(nats.prefix) : undefined;
+  const setup = server ? await usersSetup(server) : await plainSetup();
   try {
-    await bus.provision();
     console.log(
-      `bench:bus — ${N} events per variant, ${LATENCY_N} for latency, handler concurrency ${CONCURRENCY}`,
+      `bench:bus — ${N} events per variant, ${LATENCY_N} for latency, handler concurrency ${CONCURRENCY}${server ? ", per-service NATS users (own nats-server with the generated configuration)" : ""}`,
     );
     // Each run gets fresh events (message ids) so the duplicate window never hides work. Raw and
     // bus alternate over several rounds and the medians are compared: single runs on a shared
@@ -231,9 +328,9 @@ async function main(): Promise<void> {
     const rawRuns: Result[] = [];
     const busRuns: Result[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
-      if (variants.has("raw")) rawRuns.push(await runRaw(makeEvents(N), makeEvents(LATENCY_N), bus));
+      if (variants.has("raw")) rawRuns.push(await runRaw(makeEvents(N), makeEvents(LATENCY_N), setup));
       if (variants.has("bus"))
-        busRuns.push(await runBus("bus", "bench-bus", makeEvents(N), makeEvents(LATENCY_N), bus));
+        busRuns.push(await runBus("bus", "bus", makeEvents(N), makeEvents(LATENCY_N), setup));
       console.log(
         `round ${round}: ${[...rawRuns.slice(-1), ...busRuns.slice(-1)].map((r) => `${r.name} ${Math.round(r.consumePerSec)}/s`).join(", ")}`,
       );
@@ -241,7 +338,7 @@ async function main(): Promise<void> {
     const raw = medianResult(rawRuns);
     const plain = medianResult(busRuns);
     const inbox = variants.has("inbox")
-      ? await runBus("bus + inbox", "bench-inbox", makeEvents(N), makeEvents(LATENCY_N), bus, async (e) => {
+      ? await runBus("bus + inbox", "inbox", makeEvents(N), makeEvents(LATENCY_N), setup, async (e) => {
           await applyOnce(db.pool, "bench-inbox", e, async () => undefined);
         })
       : undefined;
@@ -262,7 +359,8 @@ async function main(): Promise<void> {
       );
     }
   } finally {
-    await bus.close();
+    await setup.close();
+    await server?.stop();
     await nats.cleanup();
     await db.drop();
   }
@@ -276,7 +374,9 @@ async function parent(): Promise<number> {
       spanBytes += chunk.length;
     });
     req.on("end", () => {
-      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      // An empty protobuf ExportTraceServiceResponse: what the exporter sends is protobuf, and it
+      // parses the answer as such.
+      res.writeHead(200, { "content-type": "application/x-protobuf" }).end();
     });
   });
   await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
