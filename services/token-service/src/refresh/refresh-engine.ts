@@ -101,7 +101,7 @@ type Run = {
   claimed: number;
   jobRunId: string | undefined;
   attemptedBefore: Date;
-  writes: Set<Promise<void>>;
+  writes: Set<Promise<unknown>>;
   /** Ends the run's claiming: the engine stopping, or the tick run's deadline. */
   signal: AbortSignal;
 };
@@ -131,6 +131,8 @@ export class RefreshEngine {
   private renewing = false;
   private readonly renewFailures: RepeatedFailureLog;
   private readonly answers: AnswerJournal | undefined;
+  /** Answers being written to the journal right now. */
+  private journaling = 0;
 
   constructor(options: RefreshEngineOptions) {
     this.options = options;
@@ -152,7 +154,7 @@ export class RefreshEngine {
       claimedBy: options.replicaId,
       logger: options.logger,
       metrics: this.metrics,
-      ...(answers ? { removeJournalEntry: (seq: number) => answers.remove(seq) } : {}),
+      ...(answers ? { removeJournalEntry: (seq: number) => answers.stored(seq) } : {}),
       ...(options.random ? { random: options.random } : {}),
       ...options.writer,
     });
@@ -406,7 +408,7 @@ export class RefreshEngine {
     }
   }
 
-  private track(run: Run, work: Promise<void>): void {
+  private track(run: Run, work: Promise<unknown>): void {
     run.writes.add(work);
     void work.finally(() => run.writes.delete(work));
   }
@@ -416,7 +418,7 @@ export class RefreshEngine {
     provider: ProviderRuntime,
     claim: ClaimedConnection,
     item: DistributiveOmit<WriteItem, "claim" | "provider" | "jobRunId">,
-  ): Promise<void> {
+  ): Promise<boolean> {
     return this.writer
       .submit({ ...item, claim, provider, jobRunId: run?.jobRunId } as WriteItem)
       .then((outcome) => {
@@ -424,9 +426,11 @@ export class RefreshEngine {
           run.counts.checked += 1;
           run.counts[outcome] += 1;
         }
+        return true;
       })
       .catch(() => {
         // Logged by the writer; the claim lapses and a later run retries the connection.
+        return false;
       })
       .finally(() => {
         this.held.delete(claim.id);
@@ -447,8 +451,8 @@ export class RefreshEngine {
   }
 
   /**
-   * One connection, claimed by us: request, classify, hand to the writer. `release` frees the slot,
-   * which stays taken until the answer is journaled (a stop waits for the slots to empty).
+   * One connection, claimed by us: request, classify, hand to the writer. `release` frees the slot
+   * once the answer is in; a stop waits for the slots to empty and for answers being journaled.
    */
   private async refreshClaimed(
     run: Run | undefined,
@@ -456,7 +460,7 @@ export class RefreshEngine {
     row: ClaimedConnection,
     deadline: number,
     release: () => void,
-  ): Promise<void> {
+  ): Promise<boolean> {
     let released = false;
     const releaseSlot = () => {
       if (!released) {
@@ -497,8 +501,14 @@ export class RefreshEngine {
         receivedAt,
         journalSeqs: [],
       };
-      const stored = await this.journalAnswer(run, row, success);
       releaseSlot();
+      this.journaling += 1;
+      let stored: () => void;
+      try {
+        stored = await this.journalAnswer(run, row, success);
+      } finally {
+        this.journaling -= 1;
+      }
       try {
         return await this.submit(run, provider, row, success);
       } finally {
@@ -547,7 +557,7 @@ export class RefreshEngine {
     refreshToken: string,
     failure: RefreshFailure,
     receivedAt: Date,
-  ): Promise<void> {
+  ): Promise<boolean> {
     if (row.previousAnswerLost) failure.afterLostAnswer = true;
     const classified = classifyFailure(failure);
     if (classified.errorCode === ROTATION_LOST) {
@@ -727,10 +737,13 @@ export class RefreshEngine {
     provider: ProviderRuntime,
     claimed: ClaimedConnection[],
   ): Promise<ClaimedConnection[]> {
-    if (!this.answers || claimed.length === 0) return claimed;
-    let pending: Map<string, JournalEntry[]>;
+    // Only a claim that ended without an outcome (its worker died, or lost Postgres and the lease)
+    // can have left an answer in the journal: every outcome written clears `refresh_claimed_by`.
+    const suspect = claimed.filter((row) => row.previousAnswerLost);
+    if (!this.answers || suspect.length === 0) return claimed;
+    let entries: JournalEntry[];
     try {
-      pending = await this.answers.pendingFor(claimed.map((row) => row.id));
+      entries = await this.answers.pendingFor(suspect.map((row) => row.id));
     } catch (err) {
       for (const row of claimed) {
         this.track(
@@ -742,36 +755,42 @@ export class RefreshEngine {
         cause: err,
       });
     }
-    if (pending.size === 0) return claimed;
-    for (const row of claimed) {
-      const entries = pending.get(row.id);
-      if (!entries) continue;
-      for (const entry of entries) this.track(run, this.applyEntry(run, provider, row, entry));
-    }
-    return claimed.filter((row) => !pending.has(row.id));
+    if (entries.length === 0) return claimed;
+    const byId = new Map(claimed.map((row) => [row.id, row]));
+    for (const entry of entries) this.track(run, this.applyEntry(run, entry, byId));
+    const answered = new Set(entries.flatMap((entry) => entry.answers.map((a) => a.connectionId)));
+    return claimed.filter((row) => !answered.has(row.id));
   }
 
-  private applyEntry(
+  /**
+   * Hands every answer of a journal message to the writer (each is fenced: stored only where the
+   * row still holds the token its request presented, so answers stored meanwhile change nothing),
+   * then removes the message once all of them were written. `claimed` gives the claim of rows this
+   * replica holds.
+   */
+  private async applyEntry(
     run: Run | undefined,
-    provider: ProviderRuntime,
-    claim: ClaimedConnection,
     entry: JournalEntry,
+    claimed: ReadonlyMap<string, ClaimedConnection> = new Map(),
   ): Promise<void> {
-    const { answer } = entry;
-    this.metrics.journal.inc({ event: "replayed" });
-    const item = {
-      kind: "success" as const,
-      usedRefreshToken: answer.usedRefreshToken,
-      result: successOf(answer),
-      receivedAt: new Date(answer.receivedAt),
-      journalSeqs: [entry.seq],
-    };
-    return this.submit(
-      run ?? newRun(answer.jobRunId, new Date(), this.stopController.signal),
-      provider,
-      claim,
-      item,
-    );
+    const writes = entry.answers.map((answer) => {
+      const provider = this.options.providers.get(answer.provider as ProviderId);
+      if (!provider) return Promise.resolve(false);
+      this.metrics.journal.inc({ event: "replayed" });
+      const item = {
+        kind: "success" as const,
+        usedRefreshToken: answer.usedRefreshToken,
+        result: successOf(answer),
+        receivedAt: new Date(answer.receivedAt),
+        journalSeqs: [],
+      };
+      const target = run ?? newRun(answer.jobRunId, new Date(), this.stopController.signal);
+      return this.submit(target, provider, claimed.get(answer.connectionId) ?? claimOf(answer), item);
+    });
+    const written = await Promise.all(writes);
+    // A message with an answer that could not be written (or for a provider no longer configured)
+    // stays for a later replay.
+    if (written.every(Boolean)) await this.answers?.remove(entry.seq);
   }
 
   /**
@@ -781,17 +800,10 @@ export class RefreshEngine {
   async replayJournal(): Promise<number> {
     if (!this.answers) return 0;
     const entries = await this.answers.pending();
-    const work: Promise<void>[] = [];
-    for (const entry of entries) {
-      const provider = this.options.providers.get(entry.answer.provider as ProviderId);
-      if (!provider) continue;
-      work.push(this.applyEntry(undefined, provider, claimOf(entry.answer), entry));
-    }
-    await Promise.allSettled(work);
-    if (entries.length > 0) {
-      this.options.logger.info({ entries: entries.length }, "journaled refresh-token answers applied");
-    }
-    return entries.length;
+    await Promise.allSettled(entries.map((entry) => this.applyEntry(undefined, entry)));
+    const answers = entries.reduce((n, entry) => n + entry.answers.length, 0);
+    if (answers > 0) this.options.logger.info({ answers }, "journaled refresh-token answers applied");
+    return answers;
   }
 
   /**
@@ -819,9 +831,9 @@ export class RefreshEngine {
     }
   }
 
-  /** Token requests out (or being journaled) on this replica. */
+  /** Token requests out, and answers being journaled, on this replica. */
   private requestsInFlight(): number {
-    return [...this.slots.values()].reduce((n, slots) => n + slots.inUse, 0);
+    return [...this.slots.values()].reduce((n, slots) => n + slots.inUse, this.journaling);
   }
 }
 

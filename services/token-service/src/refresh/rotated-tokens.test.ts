@@ -332,7 +332,7 @@ describe("a rotated refresh token is never lost", () => {
     await child.exited;
 
     // Durable at the kill: stored in Postgres, or in the journal.
-    const journaled = new Set((await journal.pending()).map((e) => e.answer.connectionId));
+    const journaled = new Set((await journal.pending()).flatMap((e) => e.answers.map((a) => a.connectionId)));
     const stepped = await inStep();
     const notDurable = seeded.map((c) => c.id).filter((id) => !stepped.has(id) && !journaled.has(id));
     expect(notDurable.every((id) => slow.has(id))).toBe(true);

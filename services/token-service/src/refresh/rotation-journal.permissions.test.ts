@@ -58,10 +58,10 @@ describe("the rotation journal with the token service's NATS user", () => {
     const journal = await journalAs("token-service");
     const a = randomUUID();
     const b = randomUUID();
-    const seqA = await journal.record(answer(a));
-    await journal.record(answer(b));
-    expect((await journal.pending()).map((e) => e.answer.connectionId)).toEqual([a, b]);
-    expect([...(await journal.pendingFor([a])).keys()]).toEqual([a]);
+    const seqA = await journal.record([answer(a)]);
+    await journal.record([answer(b)]);
+    expect((await journal.pending()).map((e) => e.answers.map((x) => x.connectionId))).toEqual([[a], [b]]);
+    expect((await journal.pendingFor([a])).map((e) => e.seq)).toEqual([seqA]);
     await journal.remove(seqA);
     expect(await journal.size()).toBe(1);
     expect(nats.log()).not.toMatch(/Violation/i);
@@ -69,7 +69,7 @@ describe("the rotation journal with the token service's NATS user", () => {
 
   it("is closed to other services", async () => {
     const journal = await journalAs("poller");
-    await expect(journal.record(answer(randomUUID()))).rejects.toThrow(/permission/i);
+    await expect(journal.record([answer(randomUUID())])).rejects.toThrow(/permission/i);
     await expect(journal.pending()).rejects.toThrow(/permission/i);
   });
 });

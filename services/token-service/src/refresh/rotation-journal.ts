@@ -21,9 +21,10 @@ export type RotatedAnswer = {
   jobRunId?: string;
 };
 
-export type JournalEntry = { seq: number; answer: RotatedAnswer };
+/** One journal message: the answers of one group write. */
+export type JournalEntry = { seq: number; answers: RotatedAnswer[] };
 
-const SUBJECT_ROOT = "token-journal";
+const SUBJECT = "token-journal.answers";
 /** Stream API error: the message is already gone (another replica applied and removed it). */
 const NO_MESSAGE_FOUND = 10037;
 
@@ -35,8 +36,10 @@ const NO_MESSAGE_FOUND = 10037;
  * replica applies what it finds (at start, and for the connections it claims), so a token
  * survives a Postgres outage, a restart and a crash.
  *
- * Each message is one ciphertext of the service's token cipher (AES-256-GCM with a key id): the
- * tokens never reach NATS in the clear. The subject carries the connection id only.
+ * Each message holds the answers that arrived while the previous write was out (group commit: one
+ * JetStream write for several answers), as one ciphertext of the service's token cipher
+ * (AES-256-GCM with a key id): the tokens never reach NATS in the clear. A message is deleted once
+ * all its answers are stored.
  */
 export class RotationJournal {
   readonly stream: string;
@@ -65,21 +68,17 @@ export class RotationJournal {
     this.stream = options.naming.stream(streams.tokenJournal);
   }
 
-  private subject(connectionId: string): string {
-    return this.naming.subject(`${SUBJECT_ROOT}.${connectionId}`);
-  }
-
-  /** Records an answer durably (acknowledged by JetStream); resolves its sequence number. */
-  async record(answer: RotatedAnswer, msgID: string = randomUUID()): Promise<number> {
-    const payload = this.cipher.encrypt(JSON.stringify(answer));
-    const ack = await this.js.publish(this.subject(answer.connectionId), payload, {
+  /** Records answers durably (acknowledged by JetStream); resolves the message's sequence number. */
+  async record(answers: readonly RotatedAnswer[], msgID: string = randomUUID()): Promise<number> {
+    const payload = this.cipher.encrypt(JSON.stringify(answers));
+    const ack = await this.js.publish(this.naming.subject(SUBJECT), payload, {
       msgID,
       timeout: this.timeoutMs,
     });
     return ack.seq;
   }
 
-  /** Removes an applied entry; one already removed (by another replica) is not an error. */
+  /** Removes a message; one already removed (by another replica) is not an error. */
   async remove(seq: number): Promise<void> {
     try {
       await this.jsm.streams.deleteMessage(this.stream, seq, false);
@@ -89,46 +88,35 @@ export class RotationJournal {
     }
   }
 
-  /** Entries of these connections, oldest first, by connection (usually none: one round trip). */
-  async pendingFor(connectionIds: readonly string[]): Promise<Map<string, JournalEntry[]>> {
-    const found = new Map<string, JournalEntry[]>();
-    const subjects = await this.subjectsWithEntries();
-    for (const id of connectionIds) {
-      if (!subjects.has(this.subject(id))) continue;
-      const entries = await this.read(this.subject(id));
-      if (entries.length > 0) found.set(id, entries);
-    }
-    return found;
+  /** Messages holding an answer for any of these connections, oldest first (whole messages). */
+  async pendingFor(connectionIds: readonly string[]): Promise<JournalEntry[]> {
+    const wanted = new Set(connectionIds);
+    return (await this.pending()).filter((entry) => entry.answers.some((a) => wanted.has(a.connectionId)));
   }
 
-  /** Every entry, oldest first. */
+  /** Every message, oldest first. */
   async pending(): Promise<JournalEntry[]> {
-    if ((await this.subjectsWithEntries()).size === 0) return [];
-    return this.read(this.naming.subject(`${SUBJECT_ROOT}.>`));
+    if ((await this.size()) === 0) return [];
+    return this.read();
   }
 
-  /** Entries in the journal now (written and not yet removed, by any replica). */
+  /** Messages in the journal now (written and not yet removed, by any replica). */
   async size(): Promise<number> {
     return (await this.jsm.streams.info(this.stream)).state.messages;
   }
 
-  private async subjectsWithEntries(): Promise<Set<string>> {
-    const info = await this.jsm.streams.info(this.stream, {
-      subjects_filter: this.naming.subject(`${SUBJECT_ROOT}.>`),
+  /** Reads the journal with an ordered consumer (removed messages are skipped). */
+  private async read(): Promise<JournalEntry[]> {
+    const consumer = await this.js.consumers.get(this.stream, {
+      filter_subjects: this.naming.subject(SUBJECT),
     });
-    return new Set(info.state.messages === 0 ? [] : Object.keys(info.state.subjects ?? {}));
-  }
-
-  /** Reads the entries under `filter` with an ordered consumer (skips removed messages). */
-  private async read(filter: string): Promise<JournalEntry[]> {
-    const consumer = await this.js.consumers.get(this.stream, { filter_subjects: filter });
     const entries: JournalEntry[] = [];
     try {
       for (;;) {
         const msg = await consumer.next({ expires: 1_000 });
         if (!msg) break;
-        const answer = this.decode(msg.string(), msg.seq);
-        if (answer) entries.push({ seq: msg.seq, answer });
+        const answers = this.decode(msg.string(), msg.seq);
+        if (answers) entries.push({ seq: msg.seq, answers });
         if (msg.info.pending === 0) break;
       }
     } finally {
@@ -141,10 +129,12 @@ export class RotationJournal {
    * An entry this replica cannot read (its key was removed from TOKEN_ENCRYPTION_KEYS, or it is
    * not ours) is left in place for a replica that can, and said so.
    */
-  private decode(payload: string, seq: number): RotatedAnswer | undefined {
+  private decode(payload: string, seq: number): RotatedAnswer[] | undefined {
     try {
-      const answer = JSON.parse(this.cipher.decrypt(payload)) as RotatedAnswer;
-      if (typeof answer.connectionId === "string" && typeof answer.refreshToken === "string") return answer;
+      const answers = JSON.parse(this.cipher.decrypt(payload)) as RotatedAnswer[];
+      const readable = (a: RotatedAnswer) =>
+        typeof a?.connectionId === "string" && typeof a.refreshToken === "string";
+      if (Array.isArray(answers) && answers.every(readable)) return answers;
     } catch {
       // reported below
     }
