@@ -89,6 +89,9 @@ export function servicePermissions(identity: ServiceIdentity, naming: Naming): N
     ...provisioningApi(naming),
     ...durableConsumerSubjects(identity, naming),
     ...ownStreamSubjects(identity, naming),
+    ...(identity.listsConsumersOf ?? []).map(
+      (key) => `${JS_API}.CONSUMER.LIST.${naming.stream(streams[key])}`,
+    ),
   ];
   // Every reply (JetStream API answers, publish acks, pulled messages) comes to the inbox.
   const subscribe = [`${natsInboxPrefix(identity.user)}.>`, ...core];

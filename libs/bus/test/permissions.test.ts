@@ -64,6 +64,20 @@ afterAll(async () => {
 });
 
 describe("a service's own user", () => {
+  it("lets the scheduler list the tick consumers (its job-run sweeper) and nobody else", async () => {
+    const ticks = operator.naming.stream(streams.ticks);
+    const scheduler = await jetstreamManager(await connectAs("scheduler"), { timeout: 2_000 });
+    const names: string[] = [];
+    for await (const consumer of scheduler.consumers.list(ticks)) names.push(consumer.name);
+    expect(Array.isArray(names)).toBe(true);
+    const poller = await jetstreamManager(await connectAs("poller"), { timeout: 2_000 });
+    await expect(
+      (async () => {
+        for await (const _ of poller.consumers.list(ticks)) break;
+      })(),
+    ).rejects.toThrow(/permission|timeout/i);
+  });
+
   it("cannot publish subjects it does not own, and can publish what it produces", async () => {
     const nc = await connectAs("poller");
     const js = jetstream(nc, { timeout: 2_000 });

@@ -35,6 +35,11 @@ export type ServiceIdentity = {
    * ephemeral ordered consumers and deletes single messages there; nobody else may.
    */
   ownStreams: readonly StreamKey[];
+  /**
+   * Streams whose durable consumers the service lists (the scheduler abandons the job runs of a
+   * schedule no consumer reads); listing shows their configuration, nothing of the messages.
+   */
+  listsConsumersOf?: readonly StreamKey[];
 };
 
 /**
@@ -48,6 +53,7 @@ export const serviceIdentities = {
     consumes: [],
     coreSubjects: [],
     ownStreams: [],
+    listsConsumersOf: ["ticks"],
   },
   "token-service": {
     user: "token-service",
