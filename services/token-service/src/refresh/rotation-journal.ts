@@ -25,8 +25,11 @@ export type RotatedAnswer = {
 export type JournalEntry = { seq: number; answers: RotatedAnswer[] };
 
 const SUBJECT = "token-journal.answers";
-/** Stream API error: the message is already gone (another replica applied and removed it). */
-const NO_MESSAGE_FOUND = 10037;
+/**
+ * Stream API errors for a message already gone (another replica applied and removed it):
+ * nats-server 2.9 answers 10057 to a delete of a removed sequence, later ones 10037.
+ */
+const NO_MESSAGE_FOUND = new Set([10037, 10057]);
 
 /**
  * The journal of rotated refresh tokens not yet stored in Postgres, in a JetStream stream
@@ -83,7 +86,7 @@ export class RotationJournal {
     try {
       await this.jsm.streams.deleteMessage(this.stream, seq, false);
     } catch (err) {
-      if (err instanceof JetStreamApiError && err.code === NO_MESSAGE_FOUND) return;
+      if (err instanceof JetStreamApiError && NO_MESSAGE_FOUND.has(err.code)) return;
       throw err;
     }
   }
