@@ -79,12 +79,14 @@ export type BatchContext = {
  * One transaction's worth of outcomes: per row, what to write, built from the rows as locked. Each
  * row gets exactly the checks a transaction of its own would give it.
  *
- * Fencing: an answer (success) is stored whenever the row still holds the refresh token its request
- * presented, whoever holds the claim now: the provider has already replaced that token, so the
- * answer is the only working copy (a claim that lapsed while Postgres was away must not throw it
- * away). A row holding any other token is newer than the answer (a reconnect, or the same answer
- * stored by another worker), and is never overwritten. Failures and releases are written only by
- * the claim's holder, and failures only while the row holds the token they presented.
+ * Fencing: an answer that rotated the refresh token is stored whenever the row still holds the
+ * token its request presented, whoever holds the claim now: the provider has already replaced that
+ * token, so the answer is the only working copy (a claim that lapsed while Postgres was away must
+ * not throw it away). A row holding any other token is newer than the answer (a reconnect, or the
+ * same answer stored by another worker, or by this batch's earlier attempt whose COMMIT did go
+ * through), and is never overwritten. Answers that did not rotate, failures and releases are
+ * written only by the claim's holder, and failures only while the row holds the token they
+ * presented.
  */
 export class OutcomeBatch {
   readonly outcomes: WriteOutcome[] = [];
@@ -160,6 +162,14 @@ export class OutcomeBatch {
   }
 
   private addSuccess(item: Extract<WriteItem, { kind: "success" }>, row: LockedRow): void {
+    const rotated =
+      item.result.refreshToken !== undefined && item.result.refreshToken !== item.usedRefreshToken;
+    if (!rotated && row.refresh_claimed_by !== this.context.claimedBy) {
+      // Nothing is lost without the claim (the refresh token still works), and the claim is what
+      // tells a retried batch whose COMMIT did go through from a first write: never twice.
+      this.count(item, "released");
+      return;
+    }
     const current = this.currentToken(row, item.claim, item.usedRefreshToken);
     if (current !== item.usedRefreshToken || row.revoked_at !== null || row.status === "revoked") {
       if (row.refresh_claimed_by === this.context.claimedBy) this.releases.push(row.id);
@@ -179,7 +189,6 @@ export class OutcomeBatch {
     const { cipher } = this.context;
     const { result, provider } = item;
     const decision = decideSuccess(this.state(row));
-    const rotated = result.refreshToken !== undefined && result.refreshToken !== item.usedRefreshToken;
     const lifetime = result.expiresIn ?? provider.spec.accessTokenLifetimeSec;
     const expiresAt = lifetime === null ? null : new Date(item.receivedAt.getTime() + lifetime * 1000);
     // Kept or rotated, the refresh token ends up under the current key, so both ciphertexts of the
