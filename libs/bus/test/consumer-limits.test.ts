@@ -1,6 +1,6 @@
 import { createEvent, uuidv7 } from "@syncwell/contracts";
-import { findJobRun, startJobRun } from "@syncwell/db";
-import { createTestDatabase, type TestDatabase, waitFor } from "@syncwell/testing";
+import { startJobRun } from "@syncwell/db";
+import { createTestDatabase, finishedJobRun, type TestDatabase, waitFor } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Bus, DL_HEADERS, tickRunConsumer } from "../src/index.ts";
 import { createTestNats, readStream, refreshedEvent, testBus } from "./helpers.ts";
@@ -160,10 +160,7 @@ describe("tick consumers", () => {
         { source: "scheduler", occurredAt: at },
       );
     await bus.publish(tick(jobRunId, slot));
-    const run = await waitFor(async () => {
-      const r = await findJobRun(db.pool, jobRunId);
-      return r?.finishedAt ? r : undefined;
-    }, "the stale tick's job run to finish");
+    const run = await finishedJobRun(db.pool, jobRunId);
     expect(run.status).toBe("skipped");
     expect(run.error).toContain("skipped");
     expect(ran).toBe(0);

@@ -1,6 +1,7 @@
 import type { Bus } from "@syncwell/bus";
 import { createEvent, type EventOf, uuidv7 } from "@syncwell/contracts";
-import { type Queryable, startJobRun } from "@syncwell/db";
+import { findJobRun, type JobRunRecord, type Queryable, startJobRun } from "@syncwell/db";
+import { waitFor } from "./wait.ts";
 
 /**
  * token.failed as the token service publishes it when the provider revoked the grant: permanent,
@@ -46,4 +47,20 @@ export async function publishTick(
     ),
   );
   return jobRunId;
+}
+
+/** Waits until job run `jobRunId` is finished (any outcome) and resolves it. */
+export async function finishedJobRun(
+  db: Queryable,
+  jobRunId: string,
+  timeoutMs = 30_000,
+): Promise<JobRunRecord> {
+  return waitFor(
+    async () => {
+      const run = await findJobRun(db, jobRunId);
+      return run?.finishedAt ? run : undefined;
+    },
+    `job run ${jobRunId} to finish`,
+    { timeoutMs },
+  );
 }

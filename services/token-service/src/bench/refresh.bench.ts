@@ -25,12 +25,12 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createBus } from "@syncwell/bus";
 import type { AnyEvent } from "@syncwell/contracts";
-import { findJobRun } from "@syncwell/db";
 import { createSimulator } from "@syncwell/provider-simulator";
 import { createLogger } from "@syncwell/telemetry";
 import {
   createTestDatabase,
   createTestNats,
+  finishedJobRun,
   freePort,
   percentile,
   processMemoryBytes,
@@ -183,14 +183,7 @@ try {
   await outage;
   await waitFor(() => received.length >= N || undefined, `${N} token events`, { timeoutMs: 600_000 });
   const elapsedMs = lastAt - started;
-  const run = await waitFor(
-    async () => {
-      const r = await findJobRun(db.pool, jobRunId);
-      return r?.finishedAt ? r : undefined;
-    },
-    "the job run to finish",
-    { timeoutMs: 60_000 },
-  );
+  const run = await finishedJobRun(db.pool, jobRunId, 60_000);
 
   // Per refresh: the provider request's start (simulator log) to the outcome's commit (event time).
   const requestStart = new Map<string, number>();

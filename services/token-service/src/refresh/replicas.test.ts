@@ -11,6 +11,7 @@ import { createLogger } from "@syncwell/telemetry";
 import {
   createTestDatabase,
   createTestNats,
+  finishedJobRun,
   freePort,
   publishTick,
   type TestDatabase,
@@ -85,15 +86,8 @@ function tick(): Promise<string> {
   return publishTick({ db: db.pool, bus }, "token-refresh", { source: "scheduler" });
 }
 
-async function finished(jobRunId: string, timeoutMs: number): Promise<JobRunRecord> {
-  return waitFor(
-    async () => {
-      const run = await findJobRun(db.pool, jobRunId);
-      return run?.finishedAt ? run : undefined;
-    },
-    `job run ${jobRunId} to finish`,
-    { timeoutMs },
-  );
+function finished(jobRunId: string, timeoutMs: number): Promise<JobRunRecord> {
+  return finishedJobRun(db.pool, jobRunId, timeoutMs);
 }
 
 /** Every claim ever made, from a trigger on the test database. */

@@ -8,6 +8,7 @@ import { createLogger } from "@syncwell/telemetry";
 import {
   createTestDatabase,
   createTestNats,
+  finishedJobRun,
   freePort,
   publishTick,
   startTcpProxy,
@@ -96,15 +97,8 @@ function tick(): Promise<string> {
   return publishTick({ db: db.pool, bus }, "token-refresh", { source: "scheduler" });
 }
 
-async function finished(jobRunId: string, timeoutMs: number): Promise<JobRunRecord> {
-  return waitFor(
-    async () => {
-      const run = await findJobRun(db.pool, jobRunId);
-      return run?.finishedAt ? run : undefined;
-    },
-    `job run ${jobRunId} to finish`,
-    { timeoutMs },
-  );
+function finished(jobRunId: string, timeoutMs: number): Promise<JobRunRecord> {
+  return finishedJobRun(db.pool, jobRunId, timeoutMs);
 }
 
 type Row = { id: string; status: string; refresh_token_encrypted: string; last_error_code: string | null };
