@@ -41,6 +41,8 @@ describe("loadConfig", () => {
       HTTP_HEADERS_TIMEOUT: 10_000,
       HTTP_KEEP_ALIVE_TIMEOUT: 72_000,
       DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/syncwell",
+      DATABASE_STATEMENT_TIMEOUT: 60_000,
+      DATABASE_CONNECT_TIMEOUT: 5_000,
       NATS_URL: ["nats://127.0.0.1:4222"],
       NATS_PREFIX: "",
       SHUTDOWN_TIMEOUT_MS: 15_000,
