@@ -1,3 +1,4 @@
+import type { gmail_v1 } from "@googleapis/gmail";
 import { z } from "zod";
 import {
   type Account,
@@ -202,12 +203,12 @@ export function renderMessage(
   account: Account,
   message: GmailMessage,
   options: { format: GmailFormat; headers: readonly string[] | null },
-): Record<string, unknown> {
+): gmail_v1.Schema$Message {
   const body = bodyOf(account, message);
-  const out: Record<string, unknown> = {
+  const out: gmail_v1.Schema$Message = {
     id: message.id,
     threadId: message.threadId,
-    labelIds: message.labels,
+    labelIds: [...message.labels],
     snippet: snippetOf(account, message),
     sizeEstimate: 600 + body.length + message.subject.length * 2,
     historyId: String(historyBase(account) + message.seq),

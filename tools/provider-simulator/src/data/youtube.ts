@@ -1,3 +1,4 @@
+import type { youtube_v3 } from "@googleapis/youtube";
 import { z } from "zod";
 import type { DataItem, ResourceSpec } from "./dataset.ts";
 import { BASE64URL, createRng, DAY, HOUR, hashSeed, timeline } from "./seed.ts";
@@ -80,10 +81,10 @@ export const youtubeParts = ["id", "snippet", "contentDetails", "statistics", "s
 export type YoutubePart = (typeof youtubeParts)[number];
 
 /** A `youtube#video` resource with the requested parts. */
-export function renderVideo(item: YoutubeLike, parts: ReadonlySet<string>): Record<string, unknown> {
+export function renderVideo(item: YoutubeLike, parts: ReadonlySet<string>): youtube_v3.Schema$Video {
   const v = videos()[item.video % CATALOG_SIZE] as CatalogVideo;
   const title = item.title ?? v.title;
-  const out: Record<string, unknown> = {
+  const out: youtube_v3.Schema$Video = {
     kind: "youtube#video",
     etag: youtubeEtag(item.id, title),
     id: item.id,

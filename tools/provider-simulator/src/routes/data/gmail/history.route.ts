@@ -1,3 +1,4 @@
+import type { gmail_v1 } from "@googleapis/gmail";
 import { gmailMessages, historyBase } from "../../../data/gmail.ts";
 import { dataRoute } from "../shared/endpoint.ts";
 import { badRequest, platformError } from "../shared/errors.ts";
@@ -41,12 +42,12 @@ export const gmailHistoryRoute = dataRoute({
       .changedSince(resume === undefined ? start : Math.max(start, resume - base))
       .filter((m) => labelId === null || m.labels.includes(labelId));
     const page = changes.slice(0, maxResults);
-    const body: Record<string, unknown> = {};
+    const body: gmail_v1.Schema$ListHistoryResponse = {};
     if (page.length > 0) {
       body.history = page.map((m) => ({
         id: String(base + m.seq),
         messages: [{ id: m.id, threadId: m.threadId }],
-        messagesAdded: [{ message: { id: m.id, threadId: m.threadId, labelIds: m.labels } }],
+        messagesAdded: [{ message: { id: m.id, threadId: m.threadId, labelIds: [...m.labels] } }],
       }));
     }
     const last = page[page.length - 1];

@@ -1,3 +1,4 @@
+import type { gmail_v1 } from "@googleapis/gmail";
 import { gmailMessages, gmailSearch } from "../../../data/gmail.ts";
 import { dataRoute } from "../shared/endpoint.ts";
 import { badRequest, platformError } from "../shared/errors.ts";
@@ -43,7 +44,7 @@ export const gmailMessagesListRoute = dataRoute({
       .filter((m) => labelIds.every((label) => m.labels.includes(label)) && matches(m));
     const start = after === undefined ? 0 : matching.findIndex((m) => m.seq < after);
     const page = start === -1 ? [] : matching.slice(start, start + maxResults);
-    const body: Record<string, unknown> = {};
+    const body: gmail_v1.Schema$ListMessagesResponse = {};
     if (page.length > 0) body.messages = page.map((m) => ({ id: m.id, threadId: m.threadId }));
     const last = page[page.length - 1];
     if (last !== undefined && start + maxResults < matching.length)

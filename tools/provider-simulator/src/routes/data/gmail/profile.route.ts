@@ -1,3 +1,4 @@
+import type { gmail_v1 } from "@googleapis/gmail";
 import { gmailMessages, historyBase } from "../../../data/gmail.ts";
 import { dataRoute } from "../shared/endpoint.ts";
 import { checkMailbox, GMAIL_READ_SCOPES } from "./mailbox.ts";
@@ -12,14 +13,12 @@ export const gmailProfileRoute = dataRoute({
     const denied = checkMailbox(params.userId, account);
     if (denied !== null) return denied;
     const dataset = state.data.dataset(account, gmailMessages);
-    return {
-      status: 200,
-      body: {
-        emailAddress: account.profile.email,
-        messagesTotal: dataset.size,
-        threadsTotal: new Set(dataset.items.map((m) => m.threadId)).size,
-        historyId: String(historyBase(account) + dataset.seq),
-      },
+    const profile: gmail_v1.Schema$Profile = {
+      emailAddress: account.profile.email,
+      messagesTotal: dataset.size,
+      threadsTotal: new Set(dataset.items.map((m) => m.threadId)).size,
+      historyId: String(historyBase(account) + dataset.seq),
     };
+    return { status: 200, body: profile };
   },
 });

@@ -1,3 +1,4 @@
+import type { youtube_v3 } from "@googleapis/youtube";
 import { renderVideo, youtubeEtag, youtubeLikes, youtubeParts } from "../../../data/youtube.ts";
 import { dataRoute } from "../shared/endpoint.ts";
 import { platformError } from "../shared/errors.ts";
@@ -59,7 +60,7 @@ export const youtubeVideosRoute = dataRoute({
     // The simulated user only ever liked videos.
     const liked = rating === "like" ? state.data.dataset(account, youtubeLikes).newestFirst() : [];
     const page = liked.slice(offset, offset + maxResults);
-    const body: Record<string, unknown> = {
+    const body: youtube_v3.Schema$VideoListResponse = {
       kind: "youtube#videoListResponse",
       etag: youtubeEtag(account.key, rating, offset, maxResults, liked.length, page[0]?.id ?? ""),
     };
