@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { nodeBinary } from "@syncwell/testing";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ConfigError, exitOnConfigError, formatConfigError, loadConfig } from "./config.ts";
@@ -133,12 +133,10 @@ describe("loadConfig", () => {
   });
 
   it("exitOnConfigError prints the problems to stderr and exits 1", () => {
-    const node22 = resolve(import.meta.dirname, "../../../node_modules/.bin/node");
-    const result = spawnSync(
-      existsSync(node22) ? node22 : process.execPath,
-      [resolve(import.meta.dirname, "fixtures/config-exit.ts")],
-      { env: { PATH: process.env.PATH ?? "", HTTP_PORT: "99999" }, encoding: "utf8" },
-    );
+    const result = spawnSync(nodeBinary, [resolve(import.meta.dirname, "fixtures/config-exit.ts")], {
+      env: { PATH: process.env.PATH ?? "", HTTP_PORT: "99999" },
+      encoding: "utf8",
+    });
     expect(result.status).toBe(1);
     expect(result.stdout).toBe("");
     expect(result.stderr).toBe(

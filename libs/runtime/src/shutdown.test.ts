@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Writable } from "node:stream";
+import { nodeBinary } from "@syncwell/testing";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { createShutdown } from "./shutdown.ts";
@@ -70,7 +70,6 @@ describe("createShutdown (in process)", () => {
   });
 });
 
-const node22 = resolve(import.meta.dirname, "../../../node_modules/.bin/node");
 const child = resolve(import.meta.dirname, "fixtures/shutdown-child.ts");
 
 type Outcome = { code: number | null; lines: Array<Record<string, unknown>>; ms: number };
@@ -78,7 +77,7 @@ type Outcome = { code: number | null; lines: Array<Record<string, unknown>>; ms:
 function runChild(mode: string, signals: NodeJS.Signals[] = []): Promise<Outcome> {
   return new Promise((done, fail) => {
     const started = Date.now();
-    const proc = spawn(existsSync(node22) ? node22 : process.execPath, [child, mode], {
+    const proc = spawn(nodeBinary, [child, mode], {
       env: { PATH: process.env.PATH ?? "" },
       stdio: ["ignore", "pipe", "inherit"],
     });

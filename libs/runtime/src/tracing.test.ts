@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { headers as natsHeaders } from "@nats-io/transport-node";
@@ -9,8 +8,10 @@ import {
   createTestDatabase,
   createTestNats,
   freePort,
+  nodeBinary,
   type OtlpReceiver,
   type ReceivedSpan,
+  repoRoot,
   startOtlpReceiver,
   type TestDatabase,
   waitFor,
@@ -23,9 +24,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
  * What a service sends to the trace collector, seen from an OTLP receiver: a service run as in
  * production (`--import @syncwell/telemetry/register`, SIGTERM to stop) doing what the real ones do.
  */
-const repoRoot = resolve(import.meta.dirname, "../../..");
-const node22 = resolve(repoRoot, "node_modules/.bin/node");
-const nodeBin = existsSync(node22) ? node22 : process.execPath;
 const fixture = resolve(import.meta.dirname, "fixtures/traced-service.ts");
 
 const SERVER = 2;
@@ -47,7 +45,7 @@ let stderr = "";
 let port = 0;
 
 function startFixture(): Promise<number | null> {
-  child = spawn(nodeBin, ["--import", "@syncwell/telemetry/register", fixture], {
+  child = spawn(nodeBinary, ["--import", "@syncwell/telemetry/register", fixture], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? "",

@@ -3,6 +3,7 @@ export * from "./events.ts";
 export * from "./measure.ts";
 export * from "./nats.ts";
 export * from "./nats-server.ts";
+export * from "./node-binary.ts";
 export * from "./otlp-receiver.ts";
 export * from "./ports.ts";
 export * from "./raw-http.ts";

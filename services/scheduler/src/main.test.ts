@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Bus } from "@syncwell/bus";
 import {
   createTestDatabase,
   createTestNats,
+  nodeBinary,
   type OtlpReceiver,
+  repoRoot,
   startOtlpReceiver,
   type TestDatabase,
   waitFor,
@@ -14,9 +15,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readTicks, schedulerEnv, TEST_API_TOKEN, testBus } from "./testing/fixtures.ts";
 
 // main.ts as production starts it: its own process, telemetry loaded first.
-const repoRoot = resolve(import.meta.dirname, "../../..");
-const node22 = resolve(repoRoot, "node_modules/.bin/node");
-const nodeBin = existsSync(node22) ? node22 : process.execPath;
 const main = resolve(import.meta.dirname, "main.ts");
 
 const SERVER = 2;
@@ -43,7 +41,7 @@ afterAll(async () => {
 type Child = { process: ChildProcess; exited: Promise<number | null>; stderr: () => string };
 
 function startMain(env: Record<string, string>): Child {
-  const child = spawn(nodeBin, ["--import", "@syncwell/telemetry/register", main], {
+  const child = spawn(nodeBinary, ["--import", "@syncwell/telemetry/register", main], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? "", ...env },
     stdio: ["ignore", "ignore", "pipe"],

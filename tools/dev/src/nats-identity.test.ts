@@ -6,14 +6,14 @@
  * replicas' wake-up subjects) without a single permission violation.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
 import { type Bus, createBus } from "@syncwell/bus";
 import { findJobRun } from "@syncwell/db";
 import {
   createTestDatabase,
   freePort,
+  nodeBinary,
   publishTick,
+  repoRoot,
   type SecuredNats,
   startSecuredNats,
   type TestDatabase,
@@ -24,9 +24,6 @@ import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localDevEnv, nodeArgs, PROCESSES } from "./processes.ts";
 
-const ROOT = resolve(import.meta.dirname, "../../..");
-const node22 = resolve(ROOT, "node_modules/.bin/node");
-const nodeBin = existsSync(node22) ? node22 : process.execPath;
 const SERVICES = PROCESSES.filter((p) => p.telemetry);
 const patience = { timeoutMs: 45_000, intervalMs: 200 };
 
@@ -39,8 +36,8 @@ const running: Running[] = [];
 
 async function start(spec: (typeof SERVICES)[number]): Promise<Running> {
   const port = await freePort();
-  const child = spawn(nodeBin, nodeArgs(spec, true), {
-    cwd: ROOT,
+  const child = spawn(nodeBinary, nodeArgs(spec, true), {
+    cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? "",
       ...localDevEnv("http://127.0.0.1:9"),

@@ -1,13 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { nodeBinary } from "@syncwell/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { Supervisor } from "./supervisor.ts";
 
 // The project's Node 22, as start.sh uses: the fixture is TypeScript run without a build step.
-const node22 = resolve(import.meta.dirname, "../../../node_modules/.bin/node");
-const NODE = existsSync(node22) ? node22 : process.execPath;
+const NODE = nodeBinary;
 const FIXTURE = resolve(import.meta.dirname, "fixtures/supervise.ts");
 
 const STAY_UP = "console.log('ready'); setInterval(() => {}, 60_000);";
