@@ -6,7 +6,7 @@ import type { AnyEvent } from "@syncwell/contracts";
 import type { TokenCipher } from "@syncwell/credentials";
 import { findJobRun, type JobRunRecord } from "@syncwell/db";
 import { createSimulator, type Simulator, SimulatorControl } from "@syncwell/provider-simulator";
-import { type RunningService, runService } from "@syncwell/runtime";
+import type { RunningService } from "@syncwell/runtime";
 import { createLogger } from "@syncwell/telemetry";
 import {
   createTestDatabase,
@@ -21,10 +21,9 @@ import {
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Config } from "../config.ts";
-import { consumers } from "../consumers/index.ts";
-import { tokenServiceConfigSchema } from "../service.ts";
-import { API_TOKEN, cipherFor, keyList, randomKey } from "../test-fixtures.ts";
-import { type SeededConnection, seedConnections, simulatorProviderEnv } from "./test-support.ts";
+import { cipherFor, randomKey } from "../test-fixtures.ts";
+import { startTestReplica, tokenServiceTestEnv } from "./service-child.ts";
+import { type SeededConnection, seedConnections } from "./test-support.ts";
 
 /**
  * Several token-service replicas against one database, NATS and simulator: in-process replicas
@@ -45,34 +44,14 @@ const replicas: RunningService<Config>[] = [];
 const children: ChildProcess[] = [];
 
 function serviceEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    DATABASE_URL: db.url,
-    NATS_URL: nats.url,
-    NATS_PREFIX: nats.prefix,
-    HTTP_HOST: "127.0.0.1",
-    LOG_LEVEL: "silent",
-    TOKEN_SERVICE_API_TOKEN: API_TOKEN,
-    TOKEN_ENCRYPTION_KEYS: keyList({ k1: key }),
-    TOKEN_ENCRYPTION_CURRENT_KEY: "k1",
-    REFRESH_TIMEOUT: "3s",
-    REFRESH_CLAIM_LEASE: "20s",
-    // Child replicas run main.ts as production does: test-sized streams come from the env.
-    NATS_STREAM_MAX_BYTES: "64MiB",
-    NATS_STREAM_MAX_AGE: "1h",
-    ...simulatorProviderEnv(sim.url, { rateLimitPerSec: 10_000 }),
-    ...extra,
-  };
+  return tokenServiceTestEnv(
+    { databaseUrl: db.url, nats, simUrl: sim.url, key },
+    { LOG_LEVEL: "silent", REFRESH_TIMEOUT: "3s", REFRESH_CLAIM_LEASE: "20s", ...extra },
+  );
 }
 
 async function startReplica(extra: Record<string, string> = {}): Promise<RunningService<Config>> {
-  const service = (await runService({
-    name: "token-service",
-    configSchema: tokenServiceConfigSchema,
-    consumers,
-    handleSignals: false,
-    streamOverrides: nats.streamOverrides,
-    env: serviceEnv({ HTTP_PORT: String(await freePort()), ...extra }),
-  })) as RunningService<Config>;
+  const service = await startTestReplica(serviceEnv(extra), nats);
   replicas.push(service);
   return service;
 }

@@ -3,7 +3,7 @@ import { type Bus, createBus } from "@syncwell/bus";
 import type { TokenCipher } from "@syncwell/credentials";
 import { findJobRun, type JobRunRecord } from "@syncwell/db";
 import { createSimulator, type Simulator, SimulatorControl } from "@syncwell/provider-simulator";
-import { type RunningService, runService } from "@syncwell/runtime";
+import type { RunningService } from "@syncwell/runtime";
 import { createLogger } from "@syncwell/telemetry";
 import {
   createTestDatabase,
@@ -20,13 +20,16 @@ import {
 import { Registry } from "prom-client";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Config } from "../config.ts";
-import { consumers } from "../consumers/index.ts";
-import { tokenServiceConfigSchema } from "../service.ts";
-import { API_TOKEN, cipherFor, keyList, randomKey } from "../test-fixtures.ts";
+import { cipherFor, randomKey } from "../test-fixtures.ts";
 import { refreshServices } from "./refresh-services.ts";
 import { RotationJournal } from "./rotation-journal.ts";
-import { type ServiceChild, spawnTokenService } from "./service-child.ts";
-import { type SeededConnection, seedConnections, simulatorProviderEnv } from "./test-support.ts";
+import {
+  type ServiceChild,
+  spawnTokenService,
+  startTestReplica,
+  tokenServiceTestEnv,
+} from "./service-child.ts";
+import { type SeededConnection, seedConnections } from "./test-support.ts";
 
 /**
  * The rotated refresh token in a provider's answer is the one thing the service can never get back.
@@ -48,25 +51,21 @@ let proxy: TcpProxy;
 const children: ServiceChild[] = [];
 const replicas: RunningService<Config>[] = [];
 
+/** Through the proxy to Postgres, which a test cuts. */
 function serviceEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    DATABASE_URL: proxy.rewrite(db.url),
-    NATS_URL: nats.url,
-    NATS_PREFIX: nats.prefix,
-    LOG_LEVEL: "info",
-    TOKEN_SERVICE_API_TOKEN: API_TOKEN,
-    TOKEN_ENCRYPTION_KEYS: keyList({ k1: key }),
-    TOKEN_ENCRYPTION_CURRENT_KEY: "k1",
-    REFRESH_TIMEOUT: "2s",
-    REFRESH_ANSWER_TIMEOUT: "30s",
-    REFRESH_CLAIM_LEASE: "10s",
-    SHUTDOWN_TIMEOUT_MS: "40s",
-    NATS_STREAM_MAX_BYTES: "64MiB",
-    NATS_STREAM_MAX_AGE: "1h",
-    OTEL_SDK_DISABLED: "true",
-    ...simulatorProviderEnv(sim.url, { rateLimitPerSec: 10_000, concurrency: 50 }),
-    ...extra,
-  };
+  return tokenServiceTestEnv(
+    { databaseUrl: proxy.rewrite(db.url), nats, simUrl: sim.url, key },
+    {
+      LOG_LEVEL: "info",
+      REFRESH_CONCURRENCY: "50",
+      REFRESH_TIMEOUT: "2s",
+      REFRESH_ANSWER_TIMEOUT: "30s",
+      REFRESH_CLAIM_LEASE: "10s",
+      SHUTDOWN_TIMEOUT_MS: "40s",
+      OTEL_SDK_DISABLED: "true",
+      ...extra,
+    },
+  );
 }
 
 async function spawnChild(extra: Record<string, string> = {}): Promise<ServiceChild> {
@@ -77,18 +76,10 @@ async function spawnChild(extra: Record<string, string> = {}): Promise<ServiceCh
 
 /** A replica in this process, straight to Postgres (the recovery side of a test). */
 async function startReplica(): Promise<RunningService<Config>> {
-  const service = (await runService({
-    name: "token-service",
-    configSchema: tokenServiceConfigSchema,
-    consumers,
-    handleSignals: false,
-    streamOverrides: nats.streamOverrides,
-    env: {
-      ...serviceEnv({ LOG_LEVEL: "silent" }),
-      DATABASE_URL: db.url,
-      HTTP_PORT: String(await freePort()),
-    },
-  })) as RunningService<Config>;
+  const service = await startTestReplica(
+    { ...serviceEnv({ LOG_LEVEL: "silent" }), DATABASE_URL: db.url },
+    nats,
+  );
   replicas.push(service);
   return service;
 }

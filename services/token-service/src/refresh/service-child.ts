@@ -1,9 +1,55 @@
-// A token-service replica as its own process (main.ts, as the image runs it), for tests and the
-// benchmark that stop it, kill it, or cut it off from Postgres. Not used in production.
+// Token-service replicas under test: their environment, one in the test's process (runService),
+// or one as its own process (main.ts, as the image runs it) for tests that stop it, kill it, or cut
+// it off from Postgres. Not used in production.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { waitFor } from "@syncwell/testing";
+import { type RunningService, runService } from "@syncwell/runtime";
+import { freePort, type TestNats, waitFor } from "@syncwell/testing";
+import type { Config } from "../config.ts";
+import { consumers } from "../consumers/index.ts";
+import { tokenServiceConfigSchema } from "../service.ts";
+import { API_TOKEN, keyList } from "../test-fixtures.ts";
+import { simulatorProviderEnv } from "./test-support.ts";
+
+/**
+ * The environment of a replica on the test's database, NATS prefix and simulator, with one
+ * encryption key (`k1`) and test-sized streams; `extra` adds or overrides variables.
+ */
+export function tokenServiceTestEnv(
+  deps: { databaseUrl: string; nats: TestNats; simUrl: string; key: string },
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    DATABASE_URL: deps.databaseUrl,
+    NATS_URL: deps.nats.url,
+    NATS_PREFIX: deps.nats.prefix,
+    HTTP_HOST: "127.0.0.1",
+    TOKEN_SERVICE_API_TOKEN: API_TOKEN,
+    TOKEN_ENCRYPTION_KEYS: keyList({ k1: deps.key }),
+    TOKEN_ENCRYPTION_CURRENT_KEY: "k1",
+    // Child replicas run main.ts as production does: test-sized streams come from the env.
+    NATS_STREAM_MAX_BYTES: "64MiB",
+    NATS_STREAM_MAX_AGE: "1h",
+    ...simulatorProviderEnv(deps.simUrl, { rateLimitPerSec: 10_000 }),
+    ...extra,
+  };
+}
+
+/** A replica in the test's process (the real consumers, no signal handlers) on a free port. */
+export async function startTestReplica(
+  env: Record<string, string>,
+  nats: TestNats,
+): Promise<RunningService<Config>> {
+  return (await runService({
+    name: "token-service",
+    configSchema: tokenServiceConfigSchema,
+    consumers,
+    handleSignals: false,
+    streamOverrides: nats.streamOverrides,
+    env: { ...env, HTTP_PORT: String(await freePort()) },
+  })) as RunningService<Config>;
+}
 
 const mainPath = fileURLToPath(new URL("../main.ts", import.meta.url));
 
