@@ -227,3 +227,7 @@ export const commonEnv = {
   NATS_STREAM_REPLICAS: envInt({ min: 1, max: 5 }).optional(),
   NATS_STREAM_STORAGE: z.enum(["file", "memory"]).optional().describe("file|memory"),
 };
+
+const commonSchema = z.object(commonEnv);
+/** The configuration every service has (its own schema extends `commonEnv`). */
+export type CommonConfig = z.output<typeof commonSchema>;

@@ -8,6 +8,7 @@ export {
   maskCredentials,
 } from "./config.ts";
 export {
+  type CommonConfig,
   commonEnv,
   envBool,
   envBytes,
@@ -41,12 +42,5 @@ export {
 } from "./request-input.ts";
 export { clientRequestId, REDACTED_PARAM, redactUrl } from "./request-log.ts";
 export { Semaphore, Signal } from "./semaphore.ts";
-export {
-  type CommonConfig,
-  type RunningService,
-  runService,
-  type ServiceContext,
-  type ServiceDefinition,
-} from "./service.ts";
 export { createShutdown, type Shutdown, type ShutdownOptions } from "./shutdown.ts";
 export { sleep } from "./sleep.ts";

@@ -1,10 +1,7 @@
 // The health-scorer: recomputes connection, relationship and deal health.
 // Started as `node --import @syncwell/telemetry/register services/health-scorer/src/main.ts`, so tracing is
 // set up before anything here is imported.
-import { runService } from "@syncwell/runtime";
-import { configSchema } from "./config.ts";
+import { runService } from "@syncwell/service";
+import { healthScorerService } from "./service.ts";
 
-await runService({
-  name: "health-scorer",
-  configSchema,
-});
+await runService(healthScorerService);

@@ -23,7 +23,7 @@ import {
   type PreparedRecord,
   writePages,
   zeroTotals,
-} from "../src/engine/records.repository.ts";
+} from "../src/repositories/records.repository.ts";
 import { formatReference, referenceWork } from "./reference-work.ts";
 import { finishSeeding, insertContacts, insertUsers } from "./seed.ts";
 

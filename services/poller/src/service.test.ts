@@ -5,7 +5,8 @@ import { randomBytes } from "node:crypto";
 import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { type AnyEvent, createEvent } from "@syncwell/contracts";
 import { findJobRun } from "@syncwell/db";
-import { ConfigError, loadConfig, type RunningService, runService } from "@syncwell/runtime";
+import { ConfigError, loadConfig } from "@syncwell/runtime";
+import { type RunningServiceOf, runService } from "@syncwell/service";
 import {
   createTestDatabase,
   createTestNats,
@@ -17,9 +18,9 @@ import {
   waitFor,
 } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Connector } from "./adapters/connectors/connector.ts";
 import { type Config, pollerConfigSchema } from "./config.ts";
-import type { Connector } from "./connectors/connector.ts";
-import { pollerConsumers } from "./consumers/index.ts";
+import { pollerService } from "./service.ts";
 import { FakePlatform, fakeConnector, items } from "./testing/fake-platform.ts";
 import { createConnection, createUser, syncState, TEST_KEYS, testCipher } from "./testing/fixtures.ts";
 
@@ -82,7 +83,7 @@ describe("the service", () => {
   let nc: NatsConnection;
   const received: AnyEvent[] = [];
   let subscription: Subscription;
-  const services: RunningService<Config>[] = [];
+  const services: RunningServiceOf<ReturnType<typeof pollerService>>[] = [];
   /** Which replica polled each connection (each replica gets its own connector instance). */
   const polledBy = new Map<string, string[]>();
 
@@ -111,17 +112,15 @@ describe("the service", () => {
 
   const replicaEnv = { POLL_BATCH_SIZE: "4", POLL_PLATFORM_CONCURRENCY: "4" };
 
-  async function start(tag: string, env: Record<string, string> = {}): Promise<RunningService<Config>> {
-    const service = (await runService({
-      name: "poller",
-      configSchema: pollerConfigSchema,
-      consumers: pollerConsumers([taggedConnector(tag)]),
-      ...(await testServiceOptions(db, nats, {
+  async function start(tag: string, env: Record<string, string> = {}) {
+    const service = await runService(
+      pollerService([taggedConnector(tag)]),
+      await testServiceOptions(db, nats, {
         TOKEN_ENCRYPTION_KEYS: TEST_KEYS,
         TOKEN_ENCRYPTION_CURRENT_KEY: "k1",
         ...env,
-      })),
-    })) as unknown as RunningService<Config>;
+      }),
+    );
     services.push(service);
     return service;
   }
@@ -138,7 +137,7 @@ describe("the service", () => {
     return { id, userId };
   }
 
-  function tick(service: RunningService<Config>): Promise<string> {
+  function tick(service: RunningServiceOf<ReturnType<typeof pollerService>>): Promise<string> {
     // A slot of its own per tick (two ticks in one second are two runs).
     const slot = new Date(Math.floor(Date.now() / 1000) * 1000 + Math.floor(Math.random() * 1000));
     return publishTick({ db: db.pool, bus: service.bus }, "poll", { slot });

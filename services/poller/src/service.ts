@@ -1,121 +1,25 @@
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
-import { cipherFromKeyConfig } from "@syncwell/credentials";
-import { createPool } from "@syncwell/db";
-import { createRateLimiter } from "@syncwell/rate-limit";
-import type { ServiceContext } from "@syncwell/runtime";
-import { type Config, defaultRateLimitPerSec, platformEnvSettings } from "./config.ts";
-import type { Connector } from "./connectors/connector.ts";
-import { checkAutovacuum } from "./engine/autovacuum-check.ts";
-import { pollerMetrics } from "./engine/metrics.ts";
-import { PAGE_WRITE_SESSION_SETTINGS, PAGE_WRITES_IN_FLIGHT } from "./engine/page-writer.ts";
-import { PollEngine } from "./engine/poll-engine.ts";
-import { PollRunCoordinator } from "./engine/run-coordinator.ts";
-import type { PlatformRuntime, PollSettings } from "./engine/settings.ts";
-
-export type PollerServices = {
-  engine: PollEngine;
-  coordinator: PollRunCoordinator;
-};
-
-export function pollSettings(config: Config): PollSettings {
-  return {
-    defaultIntervalMs: config.POLL_INTERVAL,
-    intervals: config.POLL_INTERVALS,
-    minTokenValidityMs: config.POLL_TOKEN_MIN_VALIDITY,
-    concurrency: config.POLL_CONCURRENCY,
-    requestTimeoutMs: config.POLL_REQUEST_TIMEOUT,
-    leaseMs: config.POLL_CLAIM_LEASE,
-    batchSize: config.POLL_BATCH_SIZE,
-    maxPagesPerPoll: config.POLL_MAX_PAGES,
-    backoffBaseMs: config.POLL_BACKOFF_BASE,
-    backoffMaxMs: config.POLL_BACKOFF_MAX,
-    unauthorizedDelayMs: config.POLL_UNAUTHORIZED_DELAY,
-    runHorizonMs: config.POLL_RUN_HORIZON,
-    firstSyncWindowMs: config.POLL_FIRST_SYNC_WINDOW,
-  };
-}
-
-/** Each connector with its API URL (PLATFORM_<P>_API_URL overrides), shared rate limit and concurrency. */
-export function platformRuntimes(
-  connectors: readonly Connector[],
-  config: Config,
-): Map<string, PlatformRuntime> {
-  const platforms = new Map<string, PlatformRuntime>();
-  for (const connector of connectors) {
-    if (platforms.has(connector.platform))
-      throw new Error(`two connectors for platform ${connector.platform}`);
-    const env = platformEnvSettings(config, connector.platform);
-    const perSec = env.rateLimitPerSec ?? defaultRateLimitPerSec[connector.platform] ?? 10;
-    platforms.set(connector.platform, {
-      connector,
-      baseUrl: env.apiUrl ?? connector.baseUrl,
-      rateLimit: { perSec, burst: env.rateLimitBurst ?? Math.max(1, Math.ceil(perSec)) },
-      concurrency: env.concurrency ?? config.POLL_PLATFORM_CONCURRENCY,
-    });
-  }
-  return platforms;
-}
-
-/** `claimed_by` prefix of this process: host, pid and a random suffix (pids repeat across pods). */
-export function newReplicaId(): string {
-  return `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`.slice(0, 100);
-}
-
-const byContext = new WeakMap<object, PollerServices>();
+import { defineService } from "@syncwell/service";
+import type { Connector } from "./adapters/connectors/connector.ts";
+import { connectors as platformConnectors } from "./adapters/connectors/index.ts";
+import { pollerConfigSchema } from "./config.ts";
+import { pollerConsumers } from "./consumers/index.ts";
+import { startPolling } from "./engine/start-polling.ts";
 
 /**
- * The poll side of the service, built once per service context: the engine over the given
- * connectors and the tick coordinator listening for other replicas' wake-ups. Stopped before the
- * bus on shutdown: polls in flight hand their claims back, pages already written stay written.
+ * The poller: pulls each platform's data incrementally with a valid token, on ticks and when a
+ * token is refreshed. Runs the platforms' connectors; tests give their own. main.ts runs it.
  */
-export function pollerServices(
-  ctx: ServiceContext<Config>,
-  connectors: readonly Connector[],
-): PollerServices {
-  const existing = byContext.get(ctx);
-  if (existing) return existing;
-  const logger = ctx.logger.child({ component: "poll-engine" });
-  const platforms = platformRuntimes(connectors, ctx.config);
-  for (const [platform, runtime] of platforms) {
-    if (runtime.baseUrl !== runtime.connector.baseUrl && ctx.config.NODE_ENV === "production") {
-      logger.warn({ platform, baseUrl: runtime.baseUrl }, "platform API URL overridden in production");
-    }
-  }
-  const pageWritePool = createPool(ctx.config.DATABASE_URL, {
-    max: PAGE_WRITES_IN_FLIGHT,
-    applicationName: `${ctx.name}-page-writer`,
-    sessionSettings: PAGE_WRITE_SESSION_SETTINGS,
-    onError: (err) => logger.warn({ err }, "idle page-writer connection failed; it will be replaced"),
+export function pollerService(connectors: readonly Connector[] = platformConnectors) {
+  return defineService({
+    name: "poller",
+    configSchema: pollerConfigSchema,
+    setup: (ctx) => {
+      const polling = startPolling(ctx, connectors);
+      return {
+        polling,
+        consumers: pollerConsumers(polling, { pool: ctx.pool, metrics: ctx.bus.metrics }),
+        stop: polling.stop,
+      };
+    },
   });
-  const engine = new PollEngine({
-    pool: ctx.pool,
-    pageWritePool,
-    // The token service's keys: the poller decrypts access tokens, never writes them.
-    cipher: cipherFromKeyConfig(ctx.config),
-    limiter: createRateLimiter(ctx.pool),
-    platforms,
-    settings: pollSettings(ctx.config),
-    logger,
-    metrics: pollerMetrics(),
-    replicaId: newReplicaId(),
-    source: ctx.name,
-  });
-  const coordinator = new PollRunCoordinator({
-    engine,
-    pool: ctx.pool,
-    nc: ctx.bus.nc,
-    naming: ctx.bus.naming,
-    logger,
-  });
-  coordinator.start();
-  void checkAutovacuum(ctx.pool, logger);
-  ctx.shutdown.add("poll engine", async () => {
-    await engine.stop();
-    await coordinator.stop();
-    await pageWritePool.end();
-  });
-  const services = { engine, coordinator };
-  byContext.set(ctx, services);
-  return services;
 }

@@ -1,5 +1,11 @@
 import { type ProviderId, providerIds } from "@syncwell/contracts";
-import { commonEnv, envDurationMs, envInt, envPort, envUrl } from "@syncwell/runtime";
+import {
+  cipherFromKeyConfig,
+  type KeyConfig,
+  keyConfigIssues,
+  type TokenCipher,
+} from "@syncwell/credentials";
+import { ConfigError, commonEnv, envDurationMs, envInt, envPort, envUrl } from "@syncwell/runtime";
 import { z } from "zod";
 
 /** The token service knows every provider of the contracts (domain/providers.ts has their OAuth details). */
@@ -83,3 +89,29 @@ export const configSchema = z.object({
 });
 
 export type Config = z.output<typeof configSchema>;
+
+/**
+ * The schema plus the key checks, so a bad key configuration stops the service at config time,
+ * with the runtime's usual error naming the variable, before anything connects.
+ */
+export function withKeyConfigCheck<S extends z.ZodObject>(schema: S): S {
+  return schema.superRefine((value, ctx) => {
+    for (const issue of keyConfigIssues(value as Partial<KeyConfig>)) {
+      ctx.addIssue({ code: "custom", path: [issue.variable], message: issue.message });
+    }
+  });
+}
+
+/** Builds the keyring from the configuration; throws a ConfigError naming the variable when it is bad. */
+export function cipherFromConfig(config: KeyConfig): TokenCipher {
+  const issues = keyConfigIssues(config);
+  if (issues.length > 0) throw new ConfigError(issues);
+  return cipherFromKeyConfig(config);
+}
+
+/**
+ * The service's schema with the encryption keys checked too: a bad TOKEN_ENCRYPTION_KEYS /
+ * TOKEN_ENCRYPTION_CURRENT_KEY stops the start with the runtime's config error naming the variable
+ * (never the key material), before anything connects.
+ */
+export const tokenServiceConfigSchema = withKeyConfigCheck(configSchema);

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { ConfigError, loadConfig, type RunningService, runService } from "@syncwell/runtime";
+import { ConfigError, loadConfig } from "@syncwell/runtime";
+import { type RunningServiceOf, runService } from "@syncwell/service";
 import {
   createTestDatabase,
   createTestNats,
@@ -8,9 +9,10 @@ import {
   testServiceOptions,
 } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tokenServiceConfigSchema } from "./config.ts";
 import type { ConnectionView } from "./routes/connection-view.ts";
-import { registerRoutes, tokenServiceConfigSchema } from "./service.ts";
-import { API_TOKEN, keyList, randomKey, secretToken } from "./test-fixtures.ts";
+import { tokenService } from "./service.ts";
+import { API_TOKEN, keyList, randomKey, secretToken } from "./testing/fixtures.ts";
 
 const k1 = randomKey();
 
@@ -63,21 +65,19 @@ describe("configuration", () => {
 describe("the service", () => {
   let db: TestDatabase;
   let nats: TestNats;
-  let service: RunningService<ReturnType<typeof loadConfig<typeof tokenServiceConfigSchema>>>;
+  let service: RunningServiceOf<typeof tokenService>;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     nats = createTestNats("tokensvc");
-    service = await runService({
-      name: "token-service",
-      configSchema: tokenServiceConfigSchema,
-      routes: registerRoutes,
-      ...(await testServiceOptions(db, nats, {
+    service = await runService(
+      tokenService,
+      await testServiceOptions(db, nats, {
         TOKEN_SERVICE_API_TOKEN: API_TOKEN,
         TOKEN_ENCRYPTION_KEYS: keyList({ k1 }),
         TOKEN_ENCRYPTION_CURRENT_KEY: "k1",
-      })),
-    });
+      }),
+    );
   });
 
   afterAll(async () => {

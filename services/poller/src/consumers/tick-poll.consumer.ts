@@ -1,6 +1,6 @@
 import { type BusMetrics, type ConsumerDefinition, tickRunConsumer } from "@syncwell/bus";
 import type { Queryable } from "@syncwell/db";
-import type { PollerServices } from "../service.ts";
+import type { PollerServices } from "../engine/start-polling.ts";
 
 export const POLL_SCHEDULE = "poll";
 

@@ -1,6 +1,6 @@
 import { applyOnce, type ConsumerDefinition } from "@syncwell/bus";
 import type pg from "pg";
-import { delayConnection, pauseConnection } from "../engine/sync-state.repository.ts";
+import { delayConnection, pauseConnection } from "../repositories/sync-state.repository.ts";
 
 const DURABLE = "poller-token-failed";
 

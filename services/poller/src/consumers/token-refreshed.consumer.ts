@@ -1,7 +1,7 @@
 import { applyOnce, type ConsumerDefinition } from "@syncwell/bus";
 import type pg from "pg";
-import { resumeConnection } from "../engine/sync-state.repository.ts";
-import type { PollerServices } from "../service.ts";
+import type { PollerServices } from "../engine/start-polling.ts";
+import { resumeConnection } from "../repositories/sync-state.repository.ts";
 
 const DURABLE = "poller-token-refreshed";
 

@@ -1,4 +1,4 @@
-import type { RawRecordInput } from "../connectors/connector.ts";
+import type { RawRecordInput } from "../adapters/connectors/connector.ts";
 
 export type Communication = NonNullable<RawRecordInput["communication"]>;
 

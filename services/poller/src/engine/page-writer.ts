@@ -1,6 +1,6 @@
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
-import { type PageResult, type PageWrite, writePages } from "./records.repository.ts";
+import { type PageResult, type PageWrite, writePages } from "../repositories/records.repository.ts";
 
 export type PageWriterOptions = {
   /** Pages per statement at most. */

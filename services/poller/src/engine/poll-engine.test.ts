@@ -5,7 +5,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { databaseNow } from "@syncwell/db";
 import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Connector, SyncPosition } from "../connectors/connector.ts";
+import type { Connector, SyncPosition } from "../adapters/connectors/connector.ts";
 import { type FakeConnectorOptions, FakePlatform, fakeConnector, items } from "../testing/fake-platform.ts";
 import {
   addContact,

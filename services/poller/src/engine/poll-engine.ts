@@ -12,7 +12,8 @@ import {
   ensureSyncStates,
   nextDueAt,
   type ResourceSpec,
-} from "./claims.repository.ts";
+} from "../repositories/poll-claims.repository.ts";
+import { resumeGrantedResources } from "../repositories/sync-state.repository.ts";
 import type { PollerMetrics } from "./metrics.ts";
 import { PageWriter } from "./page-writer.ts";
 import { type PollResult, type RunnerDeps, runPoll } from "./poll-runner.ts";
@@ -23,7 +24,6 @@ import {
   type PollCounts,
   type PollSettings,
 } from "./settings.ts";
-import { resumeGrantedResources } from "./sync-state.repository.ts";
 
 export type PollEngineOptions = {
   pool: pg.Pool;

@@ -2,17 +2,13 @@ import { enqueueEvents, outboxRow } from "@syncwell/bus";
 import { createEvent } from "@syncwell/contracts";
 import { withTransaction } from "@syncwell/db";
 import type { Logger } from "@syncwell/telemetry";
-import type { Page, PollContext, RawRecordInput, SkippedItem } from "../connectors/connector.ts";
-import { CursorExpiredError, malformed, PlatformError } from "../connectors/errors.ts";
+import type { Page, PollContext, RawRecordInput, SkippedItem } from "../adapters/connectors/connector.ts";
+import { CursorExpiredError, malformed, PlatformError } from "../adapters/connectors/errors.ts";
+import { createPlatformHttp, PollAbortedError, TokenExpiringError } from "../adapters/platform-http.ts";
 import { payloadJson } from "../domain/payload-json.ts";
 import { backoffMs, grantsAnyOf, intervalFor, tokenUsable } from "../domain/schedule.ts";
-import { bucketKeyOf, type ClaimedSyncState } from "./claims.repository.ts";
-import { type CommunicationItem, communicationCandidates, selfAddressesOf } from "./communication.ts";
-import type { PageWriter } from "./page-writer.ts";
-import { createPlatformHttp, PollAbortedError, TokenExpiringError } from "./platform-http.ts";
-import type { PollEngineOptions } from "./poll-engine.ts";
-import { type PollTotals, type PreparedRecord, zeroTotals } from "./records.repository.ts";
-import type { PollCounts } from "./settings.ts";
+import { bucketKeyOf, type ClaimedSyncState } from "../repositories/poll-claims.repository.ts";
+import { type PollTotals, type PreparedRecord, zeroTotals } from "../repositories/records.repository.ts";
 import {
   delayConnection,
   type ErrorKind,
@@ -21,7 +17,11 @@ import {
   releaseClaim,
   resetCursor,
   type SyncStateKey,
-} from "./sync-state.repository.ts";
+} from "../repositories/sync-state.repository.ts";
+import { type CommunicationItem, communicationCandidates, selfAddressesOf } from "./communication.ts";
+import type { PageWriter } from "./page-writer.ts";
+import type { PollEngineOptions } from "./poll-engine.ts";
+import type { PollCounts } from "./settings.ts";
 
 /** What a poll needs: the engine's own dependencies, minus its identity, plus the page writer. */
 export type RunnerDeps = Omit<PollEngineOptions, "replicaId" | "source"> & {

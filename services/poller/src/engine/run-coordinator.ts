@@ -3,7 +3,7 @@ import { type Naming, SharedTickRuns } from "@syncwell/bus";
 import { databaseNow, finishJobRun, recordJobRunCounts } from "@syncwell/db";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
-import { activeClaims, countWaitingForToken } from "./claims.repository.ts";
+import { activeClaims, countWaitingForToken } from "../repositories/poll-claims.repository.ts";
 import type { PollEngine, RunSummary } from "./poll-engine.ts";
 import { addCounts, emptyCounts } from "./settings.ts";
 

@@ -1,4 +1,4 @@
-import type { Connector } from "../connectors/connector.ts";
+import type { Connector } from "../adapters/connectors/connector.ts";
 import type { IntervalMap } from "../domain/schedule.ts";
 
 /** How the engine polls (from the service configuration; tests build it directly). */

@@ -4,7 +4,8 @@ import type { Logger } from "@syncwell/telemetry";
 import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { Connector } from "../connectors/connector.ts";
+import type { Connector } from "../adapters/connectors/connector.ts";
+import type { ClaimedSyncState } from "../repositories/poll-claims.repository.ts";
 import { FakePlatform, fakeConnector, items } from "../testing/fake-platform.ts";
 import {
   createConnection,
@@ -15,7 +16,6 @@ import {
   testCipher,
   testEngine,
 } from "../testing/fixtures.ts";
-import type { ClaimedSyncState } from "./claims.repository.ts";
 import { pollerMetrics } from "./metrics.ts";
 import { type RunnerDeps, reportSkipped } from "./poll-runner.ts";
 

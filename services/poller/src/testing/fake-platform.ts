@@ -10,8 +10,14 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Connector, Page, PollContext, RawRecordInput, SyncPosition } from "../connectors/connector.ts";
-import { CursorExpiredError, malformed, PlatformError } from "../connectors/errors.ts";
+import type {
+  Connector,
+  Page,
+  PollContext,
+  RawRecordInput,
+  SyncPosition,
+} from "../adapters/connectors/connector.ts";
+import { CursorExpiredError, malformed, PlatformError } from "../adapters/connectors/errors.ts";
 
 export type FakeItem = {
   id: string;

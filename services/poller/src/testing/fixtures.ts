@@ -9,7 +9,7 @@ import type { Queryable } from "@syncwell/db";
 import { createRateLimiter } from "@syncwell/rate-limit";
 import { createLogger, type Logger } from "@syncwell/telemetry";
 import type pg from "pg";
-import type { Connector } from "../connectors/connector.ts";
+import type { Connector } from "../adapters/connectors/connector.ts";
 import { pollerMetrics } from "../engine/metrics.ts";
 import { PollEngine } from "../engine/poll-engine.ts";
 import type { PlatformRuntime, PollSettings } from "../engine/settings.ts";

@@ -3,7 +3,7 @@ import { parseInput } from "@syncwell/runtime";
 import { inSpan } from "@syncwell/telemetry";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
-import { publishManualTick, type ThrottledTrigger } from "../tick-publisher.ts";
+import { publishManualTick, type ThrottledTrigger } from "../engine/tick-publisher.ts";
 import type { RouteDeps } from "./deps.ts";
 
 const tracer = trace.getTracer("@syncwell/scheduler");

@@ -1,6 +1,7 @@
 import { type Bus, createBus } from "@syncwell/bus";
 import { type EventOf, streams } from "@syncwell/contracts";
-import { type CommonConfig, type RunningService, runService } from "@syncwell/runtime";
+import type { CommonConfig } from "@syncwell/runtime";
+import { type RunningService, runService } from "@syncwell/service";
 import { createLogger } from "@syncwell/telemetry";
 import type { TestDatabase, TestNats } from "@syncwell/testing";
 
@@ -52,8 +53,7 @@ export async function startScheduler(
   nats: TestNats,
   extra: Record<string, string> = {},
 ): Promise<RunningScheduler> {
-  return runService({
-    ...schedulerService,
+  return runService(schedulerService, {
     env: await schedulerEnv(db, nats, extra),
     handleSignals: false,
     streamOverrides: nats.streamOverrides,

@@ -3,8 +3,13 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decryptTokens, findConnection, insertConnection, sealTokens } from "../connections.repository.ts";
-import { cipherFor, createUser, keyList, randomKey, secretToken } from "../test-fixtures.ts";
+import {
+  decryptTokens,
+  findConnection,
+  insertConnection,
+  sealTokens,
+} from "../repositories/connections.repository.ts";
+import { cipherFor, createUser, keyList, randomKey, secretToken } from "../testing/fixtures.ts";
 
 const script = fileURLToPath(new URL("./reencrypt.ts", import.meta.url));
 const exec = promisify(execFile);

@@ -5,9 +5,8 @@
 import { createPool, redactDatabaseUrl, runCli, UsageError } from "@syncwell/db";
 import { commonEnv, envInt, formatConfigError, loadConfig } from "@syncwell/runtime";
 import { z } from "zod";
-import { configSchema } from "../config.ts";
-import { reencryptConnections } from "../reencrypt.ts";
-import { cipherFromConfig, withKeyConfigCheck } from "../token-keys.ts";
+import { cipherFromConfig, configSchema, withKeyConfigCheck } from "../config.ts";
+import { reencryptConnections } from "../engine/reencrypt.ts";
 
 const usage = `Usage: node services/token-service/src/cli/reencrypt.ts [--batch-size <n>]
 

@@ -1,5 +1,5 @@
 import type { ConsumerDefinition } from "@syncwell/bus";
-import type { RefreshServices } from "../refresh/refresh-services.ts";
+import type { RefreshServices } from "../engine/start-refresh.ts";
 
 /** Several pollers reporting the same 401 within this long cause one refresh. */
 const MIN_INTERVAL_MS = 30_000;

@@ -1,6 +1,6 @@
 import { type BusMetrics, type ConsumerDefinition, tickRunConsumer } from "@syncwell/bus";
 import type { Queryable } from "@syncwell/db";
-import type { RefreshServices } from "../refresh/refresh-services.ts";
+import type { RefreshServices } from "../engine/start-refresh.ts";
 
 export const TOKEN_REFRESH_SCHEDULE = "token-refresh";
 

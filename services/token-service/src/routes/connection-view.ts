@@ -1,5 +1,5 @@
 import type { ConnectionStatus } from "@syncwell/contracts";
-import type { ConnectionRow } from "../connections.repository.ts";
+import type { ConnectionRow } from "../repositories/connections.repository.ts";
 
 /**
  * What the API shows of a connection. Built field by field from the row, so a ciphertext (let

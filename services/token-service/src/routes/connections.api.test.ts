@@ -3,7 +3,7 @@ import type { TokenCipher } from "@syncwell/credentials";
 import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
 import type { InjectOptions, LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decryptTokens, findConnection } from "../connections.repository.ts";
+import { decryptTokens, findConnection } from "../repositories/connections.repository.ts";
 import {
   auth,
   cipherFor,
@@ -12,7 +12,7 @@ import {
   secretToken,
   startTestApi,
   type TestApi,
-} from "../test-fixtures.ts";
+} from "../testing/fixtures.ts";
 import type { ConnectionView } from "./connection-view.ts";
 import type { ConnectionPage } from "./list-connections.route.ts";
 

@@ -9,15 +9,15 @@ import {
   insertConnection,
   sealTokens,
   updateConnection,
-} from "../connections.repository.ts";
+} from "../repositories/connections.repository.ts";
 import {
   findIdempotencyKey,
   lockIdempotencyKey,
   purgeExpiredIdempotencyKeys,
   requestHash,
   saveIdempotencyKey,
-} from "../idempotency.repository.ts";
-import { ensureUser } from "../users.repository.ts";
+} from "../repositories/idempotency.repository.ts";
+import { ensureUser } from "../repositories/users.repository.ts";
 import { toConnectionView } from "./connection-view.ts";
 import type { ConnectionRoutesDeps } from "./deps.ts";
 import { parseInput, sendError } from "./http.ts";

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { findConnection } from "../connections.repository.ts";
+import { findConnection } from "../repositories/connections.repository.ts";
 import { toConnectionView } from "./connection-view.ts";
 import type { ConnectionRoutesDeps } from "./deps.ts";
 import { idParams, notFound, parseInput } from "./http.ts";

@@ -10,7 +10,7 @@ import {
   secretToken,
   startTestApi,
   type TestApi,
-} from "../test-fixtures.ts";
+} from "../testing/fixtures.ts";
 import type { ConnectionView } from "./connection-view.ts";
 
 // The connections API under hostile input, over real HTTP against a real database: each answer is

@@ -1,7 +1,7 @@
 import { connectionStatuses } from "@syncwell/contracts";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
-import { listConnections } from "../connections.repository.ts";
+import { listConnections } from "../repositories/connections.repository.ts";
 import { type ConnectionView, toConnectionView } from "./connection-view.ts";
 import type { ConnectionRoutesDeps } from "./deps.ts";
 import { parseInput } from "./http.ts";

@@ -1,6 +1,6 @@
 import { withTransaction } from "@syncwell/db";
 import type { FastifyInstance } from "fastify";
-import { findConnection, revokeConnection } from "../connections.repository.ts";
+import { findConnection, revokeConnection } from "../repositories/connections.repository.ts";
 import { toConnectionView } from "./connection-view.ts";
 import type { ConnectionRoutesDeps } from "./deps.ts";
 import { idParams, notFound, parseInput } from "./http.ts";

@@ -10,7 +10,7 @@ import {
   healthyState,
   sealTokens,
   updateConnection,
-} from "../connections.repository.ts";
+} from "../repositories/connections.repository.ts";
 import { toConnectionView } from "./connection-view.ts";
 import type { ConnectionRoutesDeps } from "./deps.ts";
 import { idParams, notFound, parseInput, sendError } from "./http.ts";

@@ -1,0 +1,215 @@
+import { BucketBlockedError, type RateLimiter } from "@syncwell/rate-limit";
+import type { PlatformHttp } from "./connectors/connector.ts";
+import { PlatformError, statusError } from "./connectors/errors.ts";
+import { type RawResponse, RequestTimeoutError, ResponseTooLargeError, send } from "./http-transport.ts";
+
+/** The poll was stopped (shutdown): not a platform failure; the claim is handed back. */
+export class PollAbortedError extends Error {
+  override readonly name = "PollAbortedError";
+}
+
+/**
+ * The access token would expire before a request could finish: the poll stops at this page
+ * boundary (everything before it is saved) and waits for the refreshed token. Never a request with
+ * an expired token.
+ */
+export class TokenExpiringError extends Error {
+  override readonly name = "TokenExpiringError";
+}
+
+/** A character `String.prototype.trim` would keep (`\s` is exactly the set trim removes). */
+const NON_BLANK = /\S/;
+const ACCEPT_JSON: Readonly<Record<string, string>> = { accept: "application/json" };
+
+export type PlatformHttpOptions = {
+  platform: string;
+  baseUrl: string;
+  accessToken: string;
+  /** When the token expires; null when it never does. */
+  tokenExpiresAt: Date | null;
+  limiter: RateLimiter;
+  bucketKey: string;
+  timeoutMs: number;
+  /** Aborted on shutdown. */
+  signal: AbortSignal;
+  userAgent?: string;
+  /** Observes every response status (or "error" when none came back), for metrics. */
+  onResponse?: (status: number | "error", durationMs: number) => void;
+};
+
+export type CountingPlatformHttp = PlatformHttp & {
+  /** Requests sent so far. */
+  readonly requests: number;
+  /** Method and path (no query) of the last request, for messages. */
+  readonly lastRequest: string | undefined;
+};
+
+/**
+ * The engine's side of `PlatformHttp`: bearer token, tokens from the platform's shared bucket
+ * before each request (one per platform call: a batch of N calls takes N), a timeout, and
+ * responses mapped to `PlatformError` kinds (see `statusError`; 3xx other than 304 are not
+ * followed: permanent). Absolute URLs are followed only on the platform's own origin (the bearer
+ * token never goes anywhere else).
+ */
+export function createPlatformHttp(options: PlatformHttpOptions): CountingPlatformHttp {
+  const base = new URL(options.baseUrl.endsWith("/") ? options.baseUrl : `${options.baseUrl}/`);
+  let requests = 0;
+  let lastRequest: string | undefined;
+
+  function resolveUrl(
+    path: string,
+    query: Record<string, string | number | string[] | undefined> | undefined,
+  ): URL {
+    let url: URL;
+    if (/^https?:\/\//i.test(path)) {
+      url = new URL(path);
+      if (url.origin !== base.origin) {
+        throw new PlatformError(
+          "permanent",
+          `refusing to send the ${options.platform} token to ${url.origin}`,
+        );
+      }
+    } else {
+      url = new URL(path.replace(/^\/+/, ""), base);
+    }
+    for (const [name, value] of Object.entries(query ?? {})) {
+      if (value === undefined) continue;
+      if (Array.isArray(value)) for (const item of value) url.searchParams.append(name, item);
+      else url.searchParams.set(name, String(value));
+    }
+    return url;
+  }
+
+  function assertTokenUsable(): void {
+    if (options.signal.aborted) throw new PollAbortedError("poll stopped");
+    if (options.tokenExpiresAt === null) return;
+    // The token must outlive the request, or the platform would see an expired token mid-flight.
+    if (options.tokenExpiresAt.getTime() - Date.now() < options.timeoutMs + 1_000) {
+      throw new TokenExpiringError(
+        `the ${options.platform} access token expires before a request could finish`,
+      );
+    }
+  }
+
+  /**
+   * One request: a slot from the shared bucket for each platform call it carries, the bearer token,
+   * the timeout; transport failures mapped to PlatformError. Any status comes back.
+   */
+  async function exchange(
+    url: URL,
+    request: {
+      method: "GET" | "POST";
+      calls: number;
+      headers: Readonly<Record<string, string>>;
+      body?: string;
+    },
+  ): Promise<RawResponse> {
+    const what = `${request.method} ${url.pathname}`;
+    assertTokenUsable();
+    try {
+      await options.limiter.takeMany(options.bucketKey, request.calls, options.signal);
+    } catch (err) {
+      if (err instanceof BucketBlockedError) {
+        throw new PlatformError("rate_limited", `${options.platform}: ${err.message}`, {
+          retryAfterMs: err.waitMs,
+        });
+      }
+      if (options.signal.aborted) throw new PollAbortedError("poll stopped");
+      throw err;
+    }
+    assertTokenUsable(); // the wait for a slot may have been long (and an abort ends takeMany early)
+
+    requests += 1;
+    lastRequest = what;
+    const started = performance.now();
+    try {
+      const response = await send(url, {
+        method: request.method,
+        headers: {
+          "user-agent": options.userAgent ?? "syncwell-poller",
+          ...request.headers,
+          authorization: `Bearer ${options.accessToken}`,
+        },
+        ...(request.body === undefined ? {} : { body: request.body }),
+        timeoutMs: options.timeoutMs,
+        signal: options.signal,
+      });
+      options.onResponse?.(response.status, performance.now() - started);
+      return response;
+    } catch (err) {
+      options.onResponse?.("error", performance.now() - started);
+      if (options.signal.aborted) throw new PollAbortedError("poll stopped");
+      if (err instanceof ResponseTooLargeError)
+        throw new PlatformError("malformed", `${what}: ${err.message}`);
+      if (err instanceof RequestTimeoutError) {
+        throw new PlatformError("transient", `${what} timed out after ${options.timeoutMs} ms`, {
+          cause: err,
+        });
+      }
+      const reason = (err as { code?: string }).code ?? (err as Error).message;
+      throw new PlatformError("transient", `${what} failed: ${reason}`, { cause: err });
+    }
+  }
+
+  return {
+    get requests() {
+      return requests;
+    },
+    get lastRequest() {
+      return lastRequest;
+    },
+    async get<T = unknown>(
+      path: string,
+      request: {
+        query?: Record<string, string | number | string[] | undefined>;
+        headers?: Record<string, string>;
+      } = {},
+    ): Promise<{ status: number; body: T; headers: Headers }> {
+      const url = resolveUrl(path, request.query);
+      const response = await exchange(url, {
+        method: "GET",
+        calls: 1,
+        headers: request.headers === undefined ? ACCEPT_JSON : { ...ACCEPT_JSON, ...request.headers },
+      });
+      const { status, text } = response;
+
+      // The headers stay lazy (see send): most connectors never read them.
+      const answer = (body: T) => ({
+        status,
+        body,
+        get headers() {
+          return response.headers;
+        },
+      });
+      if (status === 304) return answer(null as T);
+      if (status < 200 || status >= 300)
+        throw statusError(`GET ${url.pathname}`, status, response.headers, text);
+      // Not `text.trim() === ""`: that copies every body just to look at it.
+      if (!NON_BLANK.test(text)) return answer(null as T);
+      let body: T;
+      try {
+        body = JSON.parse(text) as T;
+      } catch {
+        throw new PlatformError(
+          "malformed",
+          `GET ${url.pathname} returned ${status} with a body that is not JSON`,
+          { status },
+        );
+      }
+      return answer(body);
+    },
+    async post(path, request) {
+      const url = resolveUrl(path, undefined);
+      const response = await exchange(url, {
+        method: "POST",
+        calls: request.calls ?? 1,
+        headers: { ...request.headers, "content-type": request.contentType },
+        body: request.body,
+      });
+      if (response.status < 200 || response.status >= 300) {
+        throw statusError(`POST ${url.pathname}`, response.status, response.headers, response.text);
+      }
+      return response;
+    },
+  };
+}

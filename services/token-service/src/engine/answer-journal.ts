@@ -1,0 +1,175 @@
+import { randomUUID } from "node:crypto";
+import { sleep } from "@syncwell/runtime";
+import type { Logger } from "@syncwell/telemetry";
+import type { RefreshSuccess } from "../adapters/oauth-token.client.ts";
+import type { ClaimedConnection } from "../repositories/refresh-claims.repository.ts";
+import type { RefreshMetrics } from "./metrics.ts";
+import type { JournalEntry, RotatedAnswer, RotationJournal } from "./rotation-journal.ts";
+
+/** Longest pause between two attempts to journal an answer while NATS is away. */
+const MAX_RETRY_MS = 5_000;
+/** Most answers in one journal message. */
+const MAX_GROUP = 256;
+/** Journal writes out at once: answers wait for a free one, not for every write before them. */
+const MAX_WRITES = 4;
+
+type Waiting = { answer: RotatedAnswer; seqs: number[]; done: (settle: () => void) => void };
+
+/**
+ * The engine's side of the rotation journal: keeps each rotated answer until it is durable
+ * somewhere (the journal, or Postgres through the writer), and turns journal messages back into
+ * answers to store.
+ *
+ * Writes are grouped: answers that arrive while the journal writes are out (at most MAX_WRITES)
+ * go together in the next one, so the journal costs one JetStream write (and later one delete) per
+ * group rather than per answer. A message is deleted once every answer in it is stored.
+ */
+export class AnswerJournal {
+  private readonly journal: RotationJournal;
+  private readonly metrics: RefreshMetrics;
+  private readonly logger: Logger;
+  private notJournaled = 0;
+  private queue: Waiting[] = [];
+  private writing = 0;
+  /** Answers of each message of ours not yet stored. */
+  private readonly unstored = new Map<number, number>();
+
+  constructor(journal: RotationJournal, metrics: RefreshMetrics, logger: Logger) {
+    this.journal = journal;
+    this.metrics = metrics;
+    this.logger = logger;
+  }
+
+  /** Rotated answers neither journaled nor stored yet (NATS and Postgres both away). */
+  get unjournaled(): number {
+    return this.notJournaled;
+  }
+
+  /**
+   * Journals `answer`, adding its message's sequence to `seqs` (the writer hands those to
+   * `stored` once the answer is in Postgres). When the journal cannot be reached, the answer still
+   * goes on to the writer (Postgres may be fine) and the journal is retried in the background
+   * until one of the two has it: call the returned function once the writer has stored the answer.
+   */
+  keep(answer: RotatedAnswer, seqs: number[]): Promise<() => void> {
+    return new Promise((done) => {
+      this.queue.push({ answer, seqs, done });
+      if (this.writing < MAX_WRITES) void this.writeGroups();
+    });
+  }
+
+  /** One answer of message `seq` is stored: the message goes once all of its answers are. */
+  stored(seq: number): Promise<void> {
+    const left = (this.unstored.get(seq) ?? 1) - 1;
+    if (left > 0) {
+      this.unstored.set(seq, left);
+      return Promise.resolve();
+    }
+    this.unstored.delete(seq);
+    return this.journal.remove(seq);
+  }
+
+  private async writeGroups(): Promise<void> {
+    this.writing += 1;
+    try {
+      while (this.queue.length > 0) {
+        const group = this.queue.splice(0, MAX_GROUP);
+        await this.writeGroup(group);
+      }
+    } finally {
+      this.writing -= 1;
+    }
+  }
+
+  private async writeGroup(group: Waiting[]): Promise<void> {
+    try {
+      const seq = await this.journal.record(group.map((w) => w.answer));
+      this.unstored.set(seq, group.length);
+      const now = Date.now();
+      for (const waiting of group) {
+        waiting.seqs.push(seq);
+        this.metrics.journalWrite.observe((now - Date.parse(waiting.answer.receivedAt)) / 1000);
+        waiting.done(() => undefined);
+      }
+      this.metrics.journal.inc({ event: "recorded" }, group.length);
+    } catch (err) {
+      this.metrics.journal.inc({ event: "record_failed" }, group.length);
+      this.logger.warn(
+        { err, answers: group.length },
+        "could not journal rotated refresh tokens; writing them to Postgres and retrying the journal meanwhile",
+      );
+      for (const waiting of group) waiting.done(this.retryAlone(waiting));
+    }
+  }
+
+  /** Retries one answer's journal write in the background; the returned function ends it. */
+  private retryAlone(waiting: Waiting): () => void {
+    let durable = false;
+    this.notJournaled += 1;
+    const settle = () => {
+      if (durable) return;
+      durable = true;
+      this.notJournaled -= 1;
+    };
+    const msgID = randomUUID();
+    void (async () => {
+      for (let attempt = 1; !durable; attempt++) {
+        await sleep(Math.min(MAX_RETRY_MS, 250 * 2 ** attempt));
+        if (durable) return;
+        try {
+          // The same message id: a retry whose first try did land is dropped as a duplicate.
+          const seq = await this.journal.record([waiting.answer], msgID);
+          if (durable) await this.journal.remove(seq);
+          else {
+            this.unstored.set(seq, 1);
+            waiting.seqs.push(seq);
+          }
+          settle();
+          return;
+        } catch {
+          // NATS still away: the writer may store the answer first, which ends this loop.
+        }
+      }
+    })();
+    return settle;
+  }
+
+  pendingFor(connectionIds: readonly string[]): Promise<JournalEntry[]> {
+    return this.journal.pendingFor(connectionIds);
+  }
+
+  pending(): Promise<JournalEntry[]> {
+    return this.journal.pending();
+  }
+
+  /** Removes a message read back from the journal once all of its answers went to the writer. */
+  remove(seq: number): Promise<void> {
+    return this.journal.remove(seq);
+  }
+}
+
+/** A journaled answer as the provider's success it was. */
+export function successOf(answer: RotatedAnswer): RefreshSuccess & { ok: true } {
+  return {
+    ok: true,
+    accessToken: answer.accessToken,
+    refreshToken: answer.refreshToken,
+    ...(answer.expiresIn !== undefined ? { expiresIn: answer.expiresIn } : {}),
+    ...(answer.scope !== undefined ? { scope: answer.scope } : {}),
+  };
+}
+
+/** The claim-shaped view of a journaled answer's connection (for the writer, which re-reads the row). */
+export function claimOf(answer: RotatedAnswer): ClaimedConnection {
+  return {
+    id: answer.connectionId,
+    userId: answer.userId,
+    provider: answer.provider,
+    status: "connected",
+    refreshTokenEncrypted: "",
+    accessTokenExpiresAt: null,
+    consecutiveFailures: 0,
+    consecutiveTransientFailures: 0,
+    previousAnswerLost: false,
+  };
+}
