@@ -1,0 +1,148 @@
+// schema.prisma against a database built by the migrations: the same tables, columns (type,
+// nullability, default), primary keys, indexes and foreign keys. What Prisma's schema cannot say
+// (reference checks by trigger, CHECK constraints, other triggers, NULLS NOT DISTINCT) is listed
+// below with its reason; a listed difference that no longer exists fails too, so the list stays true.
+
+import { readFile } from "node:fs/promises";
+import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
+import type pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrate } from "./migrate.ts";
+import { databaseFacts, normalizedPredicate } from "./schema-drift/database-facts.ts";
+import { checkFact, triggerFact } from "./schema-drift/facts.ts";
+import { schemaFacts } from "./schema-drift/schema-facts.ts";
+
+interface KnownDifference {
+  /** What schema.prisma declares instead (null: it declares nothing in its place). */
+  schema: string | null;
+  /** What the database holds instead (null: nothing). */
+  database: string | null;
+  reason: string;
+}
+
+const schemaPath = new URL("../prisma/schema.prisma", import.meta.url);
+
+/**
+ * A relation whose foreign key constraint was replaced by statement-level triggers: schema.prisma
+ * keeps the relation (Prisma Client joins without a constraint), the database has four triggers.
+ */
+function referenceCheckedByTriggers(
+  fk: string,
+  child: { table: string; column: string },
+  parent: string,
+  migration: string,
+): KnownDifference[] {
+  const reason =
+    `${child.table}.${child.column} -> ${parent}.id is checked once per statement by triggers instead ` +
+    `of once per row by a foreign key (migration ${migration})`;
+  return [
+    {
+      schema: `foreign key ${fk} on ${child.table} (${child.column}) references ${parent} (id) on delete cascade on update cascade`,
+      database: null,
+      reason,
+    },
+    { schema: null, database: triggerFact(`${fk}_check`, child.table), reason: `${reason}: inserts` },
+    { schema: null, database: triggerFact(`${fk}_cascade`, parent), reason: `${reason}: ON DELETE CASCADE` },
+    {
+      schema: null,
+      database: triggerFact(`${fk}_fixed`, child.table),
+      reason: `${reason}: the reference never changes`,
+    },
+    {
+      schema: null,
+      database: triggerFact(`${fk}_key_fixed`, parent),
+      reason: `${reason}: the key never changes`,
+    },
+  ];
+}
+
+/** A CHECK constraint: Prisma's schema cannot declare one; the field's doc comment names it. */
+const check = (name: string, table: string, what: string): KnownDifference => ({
+  schema: null,
+  database: checkFact(name, table),
+  reason: `CHECK constraint (${what}), which Prisma's schema cannot declare`,
+});
+
+const KNOWN_DIFFERENCES: KnownDifference[] = [
+  ...referenceCheckedByTriggers(
+    "communication_events_raw_record_id_fkey",
+    { table: "communication_events", column: "raw_record_id" },
+    "raw_records",
+    "20261126000000_references_checked_per_statement",
+  ),
+  ...referenceCheckedByTriggers(
+    "communication_events_contact_id_fkey",
+    { table: "communication_events", column: "contact_id" },
+    "contacts",
+    "20261126000000_references_checked_per_statement",
+  ),
+  ...referenceCheckedByTriggers(
+    "raw_records_connection_id_fkey",
+    { table: "raw_records", column: "connection_id" },
+    "connections",
+    "20261206120000_reference_checks_by_key",
+  ),
+  {
+    schema:
+      "unique index connections_user_id_provider_provider_account_id_key on connections using btree (user_id, provider, provider_account_id)",
+    database:
+      "unique index connections_user_id_provider_provider_account_id_key on connections using btree (user_id, provider, provider_account_id) nulls not distinct",
+    reason:
+      "NULLS NOT DISTINCT, which Prisma's schema cannot declare: a null provider account id still allows one connection per user and provider",
+  },
+  {
+    schema: null,
+    database: triggerFact("outbox_events_source", "outbox_events"),
+    reason: "fills outbox_events.source from the envelope's source when a writer leaves the default ''",
+  },
+  {
+    schema: null,
+    database: triggerFact("outbox_events_notify", "outbox_events"),
+    reason: "wakes the outbox relay (NOTIFY syncwell_outbox) when events are inserted",
+  },
+  check("users_email_lowercase_check", "users", "emails stored lowercased"),
+  check("contacts_email_lowercase_check", "contacts", "emails stored lowercased"),
+  check("connections_status_check", "connections", "status values"),
+  check("job_runs_status_check", "job_runs", "status values"),
+  check("sync_states_status_check", "sync_states", "status values"),
+  check("communication_events_channel_check", "communication_events", "channel values"),
+  check("communication_events_direction_check", "communication_events", "direction values"),
+  check("rate_limit_buckets_config_check", "rate_limit_buckets", "capacity and refill above zero"),
+];
+
+let db: TestDatabase;
+let client: pg.PoolClient;
+
+beforeAll(async () => {
+  db = await createTestDatabase({ migrate: false });
+  await migrate({ databaseUrl: db.url });
+  client = await db.pool.connect();
+});
+
+afterAll(async () => {
+  client?.release();
+  await db?.drop();
+});
+
+/** Facts only one side has: `schema` ones are not in the database, `database` ones not in the schema. */
+async function differences(schema: string) {
+  const declared = new Set(
+    await schemaFacts(schema, (table, predicate) => normalizedPredicate(client, table, predicate)),
+  );
+  const actual = new Set(await databaseFacts(client));
+  return {
+    schema: [...declared].filter((f) => !actual.has(f)).sort(),
+    database: [...actual].filter((f) => !declared.has(f)).sort(),
+  };
+}
+
+const known = (side: "schema" | "database") =>
+  KNOWN_DIFFERENCES.flatMap((d) => (d[side] === null ? [] : [d[side]])).sort();
+
+describe("schema.prisma against the migrated database", () => {
+  it("declares what the migrations built, apart from the known differences", async () => {
+    const found = await differences(await readFile(schemaPath, "utf8"));
+    // Compared whole: a failure shows what drifted and which known difference no longer exists.
+    expect(found).toEqual({ schema: known("schema"), database: known("database") });
+  });
+});
