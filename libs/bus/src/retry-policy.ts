@@ -1,13 +1,12 @@
-/** How a consumer retries a failing handler: exponential backoff with jitter, bounded deliveries. */
-export type RetryPolicy = {
+import { type Backoff, backoffDelayMs } from "@syncwell/runtime/backoff";
+
+/**
+ * How a consumer retries a failing handler: bounded deliveries, with the backoff (jittered) between
+ * them; `initialDelayMs` is the delay before the 2nd delivery.
+ */
+export type RetryPolicy = Backoff & {
   /** Deliveries allowed in all (the first one included) before the message is dead-lettered. */
   maxDeliver: number;
-  /** Delay before the 2nd delivery. */
-  initialDelayMs: number;
-  /** Upper bound for any delay. */
-  maxDelayMs: number;
-  /** Growth per further delivery. */
-  factor: number;
 };
 
 export const defaultRetryPolicy: RetryPolicy = {
@@ -17,21 +16,13 @@ export const defaultRetryPolicy: RetryPolicy = {
   factor: 2,
 };
 
-/**
- * Delay before the next delivery after delivery number `delivery` failed (1-based). "Equal jitter":
- * half the exponential step is fixed and half random, so retries of many messages that failed
- * together spread out but never come back sooner than half the step.
- */
+/** Delay before the next delivery after delivery number `delivery` (1-based) failed. */
 export function retryDelayMs(
   policy: RetryPolicy,
   delivery: number,
   random: () => number = Math.random,
 ): number {
-  const step = Math.min(
-    policy.maxDelayMs,
-    policy.initialDelayMs * policy.factor ** Math.max(0, delivery - 1),
-  );
-  return Math.round(step / 2 + (step / 2) * random());
+  return backoffDelayMs(policy, delivery, random);
 }
 
 /** Throw from a handler when retrying cannot help (bad reference, impossible state): dead-letters at once. */

@@ -1,3 +1,4 @@
+export { type Backoff, backoffDelayMs } from "./backoff.ts";
 export { bearerAuth } from "./bearer-auth.ts";
 export {
   ConfigError,

@@ -1,7 +1,7 @@
+import { type Backoff, backoffDelayMs } from "@syncwell/runtime/backoff";
 import { type RepeatedFailureLog, repeatedFailureLog } from "@syncwell/telemetry";
 import type { Pool, PoolClient } from "pg";
 import type { Logger } from "pino";
-import { type RetryPolicy, retryDelayMs } from "../retry-policy.ts";
 
 export type NotificationListenerOptions = {
   pool: Pool;
@@ -15,8 +15,7 @@ export type NotificationListenerOptions = {
 };
 
 /** Reconnect delays of a lost LISTEN connection: soon at first, then every few seconds. */
-const RECONNECT_BACKOFF: RetryPolicy = {
-  maxDeliver: Number.POSITIVE_INFINITY,
+const RECONNECT_BACKOFF: Backoff = {
   initialDelayMs: 500,
   maxDelayMs: 5_000,
   factor: 2,
@@ -101,7 +100,7 @@ export class NotificationListener {
   private retryLater(): void {
     if (this.stopped) return;
     this.lostOnce = true;
-    const delay = retryDelayMs(RECONNECT_BACKOFF, this.failures.consecutive);
+    const delay = backoffDelayMs(RECONNECT_BACKOFF, this.failures.consecutive);
     this.retryTimer = setTimeout(() => void this.connect(), delay);
     // The service's HTTP server keeps the process alive; a pending reconnect must not.
     this.retryTimer.unref();

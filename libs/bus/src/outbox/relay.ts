@@ -1,10 +1,10 @@
 import type { AnyEvent } from "@syncwell/contracts";
+import { type Backoff, backoffDelayMs } from "@syncwell/runtime/backoff";
 import { type RepeatedFailureLog, repeatedFailureLog, withoutTracing } from "@syncwell/telemetry";
 import type { Pool, PoolClient } from "pg";
 import type { Logger } from "pino";
 import type { BusMetrics } from "../metrics.ts";
 import { PublishValidationError } from "../publisher.ts";
-import { type RetryPolicy, retryDelayMs } from "../retry-policy.ts";
 import { contextFromRecord } from "../trace-context.ts";
 import { NotificationListener } from "./listener.ts";
 
@@ -50,8 +50,7 @@ type Row = {
  * Delays between failed rounds while Postgres or NATS is down. A notification (or LISTEN coming
  * back) ends a delay early: something was just committed, so Postgres answers again.
  */
-const FAILURE_BACKOFF: RetryPolicy = {
-  maxDeliver: Number.POSITIVE_INFINITY,
+const FAILURE_BACKOFF: Backoff = {
   initialDelayMs: 250,
   maxDelayMs: 5_000,
   factor: 2,
@@ -169,7 +168,7 @@ class Relay {
       } catch (err) {
         this.failures.failed(err);
         if (!this.stopping) {
-          await this.backoff(retryDelayMs(FAILURE_BACKOFF, this.failures.consecutive));
+          await this.backoff(backoffDelayMs(FAILURE_BACKOFF, this.failures.consecutive));
           this.again = true;
         }
       }

@@ -1,4 +1,5 @@
 import { parseDurationMs } from "@syncwell/runtime";
+import { backoffDelayMs } from "@syncwell/runtime/backoff";
 
 /**
  * When a resource is due, how long a failing one waits, and whether a token and its scopes may be
@@ -40,19 +41,14 @@ export function intervalFor(
   return intervals.get(`${platform}.${resource}`) ?? intervals.get(platform) ?? defaultMs;
 }
 
-/**
- * Delay before retrying after the `failures`-th consecutive failure: exponential from `baseMs`,
- * capped at `maxMs`, with "equal jitter" (half fixed, half random) so resources that failed together
- * (a platform outage) come back spread out, yet never sooner than half the step.
- */
+/** Delay before retrying after the `failures`-th consecutive failure (the shared jittered backoff). */
 export function backoffMs(
   failures: number,
   baseMs: number,
   maxMs: number,
   random: () => number = Math.random,
 ): number {
-  const step = Math.min(maxMs, baseMs * 2 ** Math.max(0, failures - 1));
-  return Math.round(step / 2 + (step / 2) * random());
+  return backoffDelayMs({ initialDelayMs: baseMs, maxDelayMs: maxMs }, failures, random);
 }
 
 /**

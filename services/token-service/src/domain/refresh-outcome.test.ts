@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import {
-  backoffMs,
   type ConnectionRefreshState,
   classifyFailure,
   decideFailure,
@@ -215,13 +214,13 @@ describe("retry times", () => {
     expect(d.retryAt?.getTime()).toBeGreaterThanOrEqual(now.getTime() + 120_000);
   });
 
-  it("backs off exponentially with equal jitter, capped", () => {
-    expect(backoffMs(1, () => 0)).toBe(30_000);
-    expect(backoffMs(1, () => 1)).toBe(60_000);
-    expect(backoffMs(2, () => 0)).toBe(60_000);
-    expect(backoffMs(3, () => 1)).toBe(240_000);
-    expect(backoffMs(50, () => 1)).toBe(defaultBackoff.maxMs);
-    const spread = new Set(Array.from({ length: 20 }, () => backoffMs(2, Math.random)));
+  it("without Retry-After, backs off from 1 min up to 1 h (the shared jittered backoff)", () => {
+    expect(retryDelayMs(1, undefined, () => 0)).toBe(30_000);
+    expect(retryDelayMs(1, undefined, () => 1)).toBe(60_000);
+    expect(retryDelayMs(2, undefined, () => 0)).toBe(60_000);
+    expect(retryDelayMs(3, undefined, () => 1)).toBe(240_000);
+    expect(retryDelayMs(50, undefined, () => 1)).toBe(defaultBackoff.maxDelayMs);
+    const spread = new Set(Array.from({ length: 20 }, () => retryDelayMs(2, undefined, Math.random)));
     expect(spread.size).toBeGreaterThan(1);
   });
 });

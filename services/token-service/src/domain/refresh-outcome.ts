@@ -1,4 +1,5 @@
 import type { ConnectionStatus, FailureClassification } from "@syncwell/contracts";
+import { type Backoff, backoffDelayMs } from "@syncwell/runtime/backoff";
 
 /**
  * What a refresh attempt means for a connection. Pure: no clock, no randomness, no I/O of its own
@@ -179,11 +180,7 @@ export type ConnectionRefreshState = {
   consecutiveTransientFailures: number;
 };
 
-export type BackoffPolicy = {
-  /** First retry delay (before jitter). */
-  initialMs: number;
-  factor: number;
-  maxMs: number;
+export type BackoffPolicy = Backoff & {
   /** Extra random delay on top of a Retry-After, as a fraction of it, so retries spread out. */
   retryAfterJitter: number;
   /** Bound on that extra delay. */
@@ -191,9 +188,9 @@ export type BackoffPolicy = {
 };
 
 export const defaultBackoff: BackoffPolicy = {
-  initialMs: 60_000,
+  initialDelayMs: 60_000,
   factor: 2,
-  maxMs: 60 * 60_000,
+  maxDelayMs: 60 * 60_000,
   retryAfterJitter: 0.1,
   retryAfterJitterMaxMs: 30_000,
 };
@@ -204,19 +201,6 @@ export const REAUTH_AFTER_FAILURES = 3;
 export const WARNING_AFTER_FAILURES = 2;
 /** Transient failures before `rate_limited`. */
 export const RATE_LIMITED_AFTER_TRANSIENT = 5;
-
-/**
- * Jittered exponential backoff ("equal jitter": half the step fixed, half random, so a herd of
- * connections that failed together spreads out but none retries sooner than half the step).
- */
-export function backoffMs(
-  attempt: number,
-  random: () => number,
-  policy: BackoffPolicy = defaultBackoff,
-): number {
-  const step = Math.min(policy.maxMs, policy.initialMs * policy.factor ** Math.max(0, attempt - 1));
-  return Math.round(step / 2 + (step / 2) * random());
-}
 
 /** Retry delay: a Retry-After is honoured (never retried sooner), with a little jitter on top. */
 export function retryDelayMs(
@@ -229,7 +213,7 @@ export function retryDelayMs(
     const jitter = Math.min(policy.retryAfterJitterMaxMs, retryAfterMs * policy.retryAfterJitter) * random();
     return Math.ceil(retryAfterMs + jitter);
   }
-  return backoffMs(attempt, random, policy);
+  return backoffDelayMs(policy, attempt, random);
 }
 
 export type SuccessDecision = {
