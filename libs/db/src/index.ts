@@ -41,5 +41,6 @@ export {
   type Queryable,
   withTransaction,
 } from "./pool.ts";
-export { createPrismaClient } from "./prisma.ts";
+export { createPrismaClient, type PrismaDb } from "./prisma.ts";
 export { isDatabaseUnavailable } from "./unavailable.ts";
+export { uniqueViolation } from "./unique-violation.ts";
