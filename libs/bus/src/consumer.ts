@@ -5,7 +5,7 @@ import {
   type JetStreamManager,
   type JsMsg,
 } from "@nats-io/jetstream";
-import { context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { type Context, context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { type EventOf, type EventType, type StreamKey, streams, validateEvent } from "@syncwell/contracts";
 import type { Logger } from "pino";
 import { type DeadLetterReason, publishDeadLetter } from "./dead-letter.ts";
@@ -110,9 +110,9 @@ type Outcome = "ok" | "retried" | "dead_lettered";
 
 /**
  * Acks are tiny publishes, and nats.js writes its buffer to the socket once per microtask turn.
- * Handlers finish on separate turns, so acking each at once costs one socket write per message
- * (a third of a busy consumer's CPU, measured). Acks collected over one event-loop turn go out in
- * one write instead; a message waits for its ack at most until the next turn.
+ * Handlers finish on separate turns, so acking each at once would cost one socket write per
+ * message. Acks collected over one event-loop turn go out in one write instead; a message waits
+ * for its ack at most until the next turn.
  */
 function ackBatcher() {
   let pending: JsMsg[] = [];
@@ -160,14 +160,84 @@ function boundMetrics(metrics: BusMetrics, consumer: string) {
   };
 }
 
+/** What the handling of one consumer's messages shares, from start to stop. */
+type ActiveConsumer = {
+  deps: Deps;
+  def: ConsumerDefinition;
+  policy: RetryPolicy;
+  timeoutMs: number;
+  logger: Logger;
+  /** Messages whose handlers are running: the keep-alive timer tells the server they are still worked on. */
+  handling: Set<JsMsg>;
+  acks: ReturnType<typeof ackBatcher>;
+  counters: ReturnType<typeof boundMetrics>;
+};
+
 export async function startConsumer(deps: Deps, def: ConsumerDefinition): Promise<RunningConsumer> {
-  const policy: RetryPolicy = { ...defaultRetryPolicy, ...def.retry };
   const concurrency = Math.max(1, def.concurrency ?? 1);
   const ackWaitMs = def.ackWaitMs ?? 30_000;
-  const timeoutMs = def.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const streamName = deps.naming.stream(streams[def.stream]);
   const logger = deps.logger.child({ consumer: def.durable });
 
+  await provisionDurable(deps, def, streamName, { ackWaitMs, concurrency });
+  const consumer = await deps.js.consumers.get(streamName, def.durable);
+  const messages: ConsumerMessages = await consumer.consume({
+    max_messages: def.prefetch ?? Math.max(concurrency * 8, 64),
+  });
+
+  const active: ActiveConsumer = {
+    deps,
+    def,
+    policy: { ...defaultRetryPolicy, ...def.retry },
+    timeoutMs: def.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    logger,
+    handling: new Set<JsMsg>(),
+    acks: ackBatcher(),
+    counters: boundMetrics(deps.metrics, def.durable),
+  };
+  const keepAlive = startKeepAlive(active.handling, ackWaitMs);
+  const inFlight = new Set<Promise<void>>();
+  let stopping = false;
+  let running = true;
+  const loop = pullMessages(messages, {
+    concurrency,
+    inFlight,
+    isStopping: () => stopping,
+    handle: (msg) => handleMessage(active, msg),
+  })
+    .catch((err: unknown) => {
+      if (!stopping) logger.error({ err }, "consumer loop ended with an error");
+    })
+    .finally(() => {
+      running = false;
+    });
+
+  logger.info({ stream: streamName, filter: def.filterSubject, concurrency }, "consumer started");
+
+  return {
+    durable: def.durable,
+    get running() {
+      return running && !stopping;
+    },
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      await messages.close();
+      await Promise.allSettled([...inFlight]);
+      active.acks.flush();
+      await loop;
+      clearInterval(keepAlive);
+      logger.info("consumer stopped");
+    },
+  };
+}
+
+async function provisionDurable(
+  deps: Deps,
+  def: ConsumerDefinition,
+  streamName: string,
+  { ackWaitMs, concurrency }: { ackWaitMs: number; concurrency: number },
+): Promise<void> {
   await ensureDurableConsumer(deps.jsm, {
     stream: streamName,
     durable: def.durable,
@@ -186,17 +256,13 @@ export async function startConsumer(deps: Deps, def: ConsumerDefinition): Promis
     }
     throw err;
   });
+}
 
-  const consumer = await deps.js.consumers.get(streamName, def.durable);
-  const messages: ConsumerMessages = await consumer.consume({
-    max_messages: def.prefetch ?? Math.max(concurrency * 8, 64),
-  });
-
-  let stopping = false;
-  let running = true;
-  // One timer for the whole consumer keeps the server from redelivering messages whose handlers
-  // are still working (cheaper than a timer per message on the hot path).
-  const handling = new Set<JsMsg>();
+/**
+ * One timer for the whole consumer keeps the server from redelivering messages whose handlers are
+ * still working (cheaper than a timer per message on the hot path).
+ */
+function startKeepAlive(handling: Set<JsMsg>, ackWaitMs: number): NodeJS.Timeout {
   const keepAlive = setInterval(
     () => {
       for (const m of handling) m.working();
@@ -204,209 +270,226 @@ export async function startConsumer(deps: Deps, def: ConsumerDefinition): Promis
     Math.max(1_000, Math.floor(ackWaitMs / 2)),
   );
   keepAlive.unref();
-  const counters = boundMetrics(deps.metrics, def.durable);
-  const acks = ackBatcher();
-  const inFlight = new Set<Promise<void>>();
+  return keepAlive;
+}
+
+/** Hands pulled messages to `handle`, at most `concurrency` at once, until the pull ends. */
+async function pullMessages(
+  messages: ConsumerMessages,
+  {
+    concurrency,
+    inFlight,
+    isStopping,
+    handle,
+  }: {
+    concurrency: number;
+    /** Handlers running now; `stop()` waits for them. */
+    inFlight: Set<Promise<void>>;
+    isStopping: () => boolean;
+    handle: (msg: JsMsg) => Promise<void>;
+  },
+): Promise<void> {
   let slotFreed: (() => void) | undefined;
-
-  /**
-   * `type` is the label of both counters: the event's type, or "unknown" for a message that did not
-   * validate (its reason says why). The log line is written in the span of the message's delivery,
-   * so it carries the message's trace_id.
-   */
-  async function deadLetter(
-    msg: JsMsg,
-    type: string,
-    reason: DeadLetterReason,
-    error: string,
-    span: Span,
-  ): Promise<Outcome> {
-    await publishDeadLetter({ js: deps.js, naming: deps.naming, timeoutMs: deps.publishTimeoutMs }, msg, {
-      consumer: def.durable,
-      reason,
-      error,
+  for await (const msg of messages) {
+    if (isStopping()) {
+      // Pulled but not started: hand it straight back so another replica takes it now.
+      msg.nak();
+      continue;
+    }
+    while (inFlight.size >= concurrency) {
+      await new Promise<void>((resolve) => {
+        slotFreed = resolve;
+      });
+    }
+    const task = handle(msg).finally(() => {
+      inFlight.delete(task);
+      slotFreed?.();
+      slotFreed = undefined;
     });
-    acks.add(msg);
-    deps.metrics.deadLettered.inc({ type, consumer: def.durable, reason });
-    context.with(trace.setSpan(context.active(), span), () =>
-      logger.error(
-        {
-          subject: msg.subject,
-          seq: msg.info.streamSequence,
-          deliveries: msg.info.deliveryCount,
-          reason,
-          error,
-        },
-        "message dead-lettered",
-      ),
-    );
-    return "dead_lettered";
+    inFlight.add(task);
   }
+}
 
-  async function handle(msg: JsMsg): Promise<void> {
-    // `info` and `headers` are getters that parse on every access: read them once.
-    const info = msg.info;
-    const delivery = info.deliveryCount;
-    const parent = extractTraceContext(msg.headers);
-    const span = tracer.startSpan(
-      `process ${msg.subject}`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: {
-          "messaging.system": "nats",
-          "messaging.operation.type": "process",
-          "messaging.operation.name": "process",
-          "messaging.destination.name": msg.subject,
-          "messaging.consumer.group.name": def.durable,
-          "messaging.nats.stream.sequence": info.streamSequence,
-          "messaging.nats.delivery_count": delivery,
-        },
+/** Settles one message (ack, retry or dead-letter) and records its span and metrics. */
+async function handleMessage(active: ActiveConsumer, msg: JsMsg): Promise<void> {
+  // `info` and `headers` are getters that parse on every access: read them once.
+  const info = msg.info;
+  const parent = extractTraceContext(msg.headers);
+  const span = startProcessSpan(msg, info, active.def.durable, parent);
+  const started = performance.now();
+  let type = "unknown";
+  let outcome: Outcome = "ok";
+  active.handling.add(msg);
+  try {
+    const validated = validateEvent(msg.data);
+    if (!validated.ok) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: validated.error });
+      outcome = await deadLetter(active, msg, type, "invalid", validated.error, span);
+      return;
+    }
+    type = validated.event.type;
+    outcome = await dispatch(active, msg, info, validated.event, { span, parent });
+  } catch (err) {
+    // Dead-lettering itself failed (NATS unreachable): let the server redeliver later.
+    active.logger.error({ err, subject: msg.subject }, "could not settle message; it will be redelivered");
+    msg.nak(retryDelayMs(active.policy, info.deliveryCount));
+    outcome = "retried";
+  } finally {
+    active.handling.delete(msg);
+    span.end();
+    active.counters.handled(type, outcome).inc();
+    active.counters.duration(type).observe((performance.now() - started) / 1000);
+  }
+}
+
+function startProcessSpan(msg: JsMsg, info: JsMsg["info"], durable: string, parent: Context): Span {
+  return tracer.startSpan(
+    `process ${msg.subject}`,
+    {
+      kind: SpanKind.CONSUMER,
+      attributes: {
+        "messaging.system": "nats",
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
+        "messaging.destination.name": msg.subject,
+        "messaging.consumer.group.name": durable,
+        "messaging.nats.stream.sequence": info.streamSequence,
+        "messaging.nats.delivery_count": info.deliveryCount,
       },
-      parent,
-    );
-    const started = performance.now();
-    let type = "unknown";
-    let outcome: Outcome = "ok";
-    handling.add(msg);
-    try {
-      const validated = validateEvent(msg.data);
-      if (!validated.ok) {
-        span.setStatus({ code: SpanStatusCode.ERROR, message: validated.error });
-        outcome = await deadLetter(msg, type, "invalid", validated.error, span);
-        return;
-      }
-      const event = validated.event;
-      type = event.type;
-      span.setAttribute("messaging.message.id", event.id);
-      span.setAttribute("syncwell.event.type", event.type);
-      const handler = def.handlers[event.type] as Handler<EventType> | undefined;
-      if (!handler) {
-        outcome = await deadLetter(
-          msg,
-          type,
-          "unhandled_type",
-          `consumer ${def.durable} has no handler for ${type}`,
-          span,
-        );
-        return;
-      }
-      if (delivery > policy.maxDeliver) {
-        // Delivered again after the limit: the process handling it died (or the ack was lost).
-        outcome = await deadLetter(
-          msg,
-          type,
-          "handler",
-          `gave up after ${delivery - 1} deliveries without an ack`,
-          span,
-        );
-        return;
-      }
-      let childLogger: Logger | undefined;
-      const controller = new AbortController();
-      const ctx: HandlerContext = {
-        signal: controller.signal,
-        consumer: def.durable,
-        deliveryCount: delivery,
-        subject: msg.subject,
-        streamSequence: info.streamSequence,
-        // Built on first use: most handlers on the hot path never log.
-        get logger() {
-          childLogger ??= logger.child({ event_id: event.id, event_type: event.type });
-          return childLogger;
-        },
-      };
-      try {
-        await withTimeLimit(timeoutMs, new HandlerTimeoutError(def.durable, timeoutMs), controller, () =>
-          context.with(trace.setSpan(parent, span), () => handler(event, ctx)),
-        );
-        acks.add(msg);
-      } catch (err) {
-        if (err instanceof HandlerTimeoutError) {
-          // No more "still working" for it: the server may hand it to another replica after the delay.
-          handling.delete(msg);
-          deps.metrics.handlerTimeouts.inc({ type, consumer: def.durable });
-        }
-        const error = err as Error;
-        span.recordException(error);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
-        if (err instanceof PermanentError) {
-          outcome = await deadLetter(msg, type, "permanent", error.message, span);
-        } else if (delivery >= policy.maxDeliver) {
-          outcome = await deadLetter(
-            msg,
-            type,
-            "handler",
-            `${error.message} (after ${delivery} deliveries)`,
-            span,
-          );
-        } else {
-          const delay = err instanceof RetryLaterError ? err.delayMs : retryDelayMs(policy, delivery);
-          msg.nak(delay);
-          outcome = "retried";
-          logger.warn(
-            { event_id: event.id, event_type: type, delivery, retry_in_ms: delay, err: error },
-            "handler failed; will retry",
-          );
-        }
-      }
-    } catch (err) {
-      // Dead-lettering itself failed (NATS unreachable): let the server redeliver later.
-      logger.error({ err, subject: msg.subject }, "could not settle message; it will be redelivered");
-      msg.nak(retryDelayMs(policy, delivery));
-      outcome = "retried";
-    } finally {
-      handling.delete(msg);
-      span.end();
-      counters.handled(type, outcome).inc();
-      counters.duration(type).observe((performance.now() - started) / 1000);
-    }
-  }
-
-  const loop = (async () => {
-    try {
-      for await (const msg of messages) {
-        if (stopping) {
-          // Pulled but not started: hand it straight back so another replica takes it now.
-          msg.nak();
-          continue;
-        }
-        while (inFlight.size >= concurrency) {
-          await new Promise<void>((resolve) => {
-            slotFreed = resolve;
-          });
-        }
-        const task = handle(msg).finally(() => {
-          inFlight.delete(task);
-          slotFreed?.();
-          slotFreed = undefined;
-        });
-        inFlight.add(task);
-      }
-    } catch (err) {
-      if (!stopping) logger.error({ err }, "consumer loop ended with an error");
-    } finally {
-      running = false;
-    }
-  })();
-
-  logger.info({ stream: streamName, filter: def.filterSubject, concurrency }, "consumer started");
-
-  return {
-    durable: def.durable,
-    get running() {
-      return running && !stopping;
     },
-    async stop() {
-      if (stopping) return;
-      stopping = true;
-      await messages.close();
-      await Promise.allSettled([...inFlight]);
-      acks.flush();
-      await loop;
-      clearInterval(keepAlive);
-      logger.info("consumer stopped");
+    parent,
+  );
+}
+
+type Trace = { span: Span; parent: Context };
+
+/** Runs the handler of a valid event, or dead-letters it when none can run it. */
+async function dispatch(
+  active: ActiveConsumer,
+  msg: JsMsg,
+  info: JsMsg["info"],
+  event: EventOf<EventType>,
+  { span, parent }: Trace,
+): Promise<Outcome> {
+  const { def, policy } = active;
+  const delivery = info.deliveryCount;
+  span.setAttribute("messaging.message.id", event.id);
+  span.setAttribute("syncwell.event.type", event.type);
+  const handler = def.handlers[event.type] as Handler<EventType> | undefined;
+  if (!handler) {
+    const error = `consumer ${def.durable} has no handler for ${event.type}`;
+    return deadLetter(active, msg, event.type, "unhandled_type", error, span);
+  }
+  if (delivery > policy.maxDeliver) {
+    // Delivered again after the limit: the process handling it died (or the ack was lost).
+    const error = `gave up after ${delivery - 1} deliveries without an ack`;
+    return deadLetter(active, msg, event.type, "handler", error, span);
+  }
+  const controller = new AbortController();
+  const ctx = handlerContext(active, msg, info, event, controller.signal);
+  try {
+    const { durable } = def;
+    const { timeoutMs } = active;
+    await withTimeLimit(timeoutMs, new HandlerTimeoutError(durable, timeoutMs), controller, () =>
+      context.with(trace.setSpan(parent, span), () => handler(event, ctx)),
+    );
+    active.acks.add(msg);
+    return "ok";
+  } catch (err) {
+    return handlerFailed(active, msg, delivery, event, err, span);
+  }
+}
+
+function handlerContext(
+  active: ActiveConsumer,
+  msg: JsMsg,
+  info: JsMsg["info"],
+  event: EventOf<EventType>,
+  signal: AbortSignal,
+): HandlerContext {
+  let childLogger: Logger | undefined;
+  return {
+    signal,
+    consumer: active.def.durable,
+    deliveryCount: info.deliveryCount,
+    subject: msg.subject,
+    streamSequence: info.streamSequence,
+    // Built on first use: most handlers on the hot path never log.
+    get logger() {
+      childLogger ??= active.logger.child({ event_id: event.id, event_type: event.type });
+      return childLogger;
     },
   };
+}
+
+/** A handler threw or ran out of time: dead-letter a permanent or last failure, retry the rest. */
+async function handlerFailed(
+  active: ActiveConsumer,
+  msg: JsMsg,
+  delivery: number,
+  event: EventOf<EventType>,
+  err: unknown,
+  span: Span,
+): Promise<Outcome> {
+  const { def, policy } = active;
+  const type = event.type;
+  if (err instanceof HandlerTimeoutError) {
+    // No more "still working" for it: the server may hand it to another replica after the delay.
+    active.handling.delete(msg);
+    active.deps.metrics.handlerTimeouts.inc({ type, consumer: def.durable });
+  }
+  const error = err as Error;
+  span.recordException(error);
+  span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+  if (err instanceof PermanentError) {
+    return deadLetter(active, msg, type, "permanent", error.message, span);
+  }
+  if (delivery >= policy.maxDeliver) {
+    return deadLetter(active, msg, type, "handler", `${error.message} (after ${delivery} deliveries)`, span);
+  }
+  const delay = err instanceof RetryLaterError ? err.delayMs : retryDelayMs(policy, delivery);
+  msg.nak(delay);
+  active.logger.warn(
+    { event_id: event.id, event_type: type, delivery, retry_in_ms: delay, err: error },
+    "handler failed; will retry",
+  );
+  return "retried";
+}
+
+/**
+ * `type` is the label of both counters: the event's type, or "unknown" for a message that did not
+ * validate (its reason says why). The log line is written in the span of the message's delivery,
+ * so it carries the message's trace_id.
+ */
+async function deadLetter(
+  active: ActiveConsumer,
+  msg: JsMsg,
+  type: string,
+  reason: DeadLetterReason,
+  error: string,
+  span: Span,
+): Promise<Outcome> {
+  const { deps, def } = active;
+  await publishDeadLetter({ js: deps.js, naming: deps.naming, timeoutMs: deps.publishTimeoutMs }, msg, {
+    consumer: def.durable,
+    reason,
+    error,
+  });
+  active.acks.add(msg);
+  deps.metrics.deadLettered.inc({ type, consumer: def.durable, reason });
+  context.with(trace.setSpan(context.active(), span), () =>
+    active.logger.error(
+      {
+        subject: msg.subject,
+        seq: msg.info.streamSequence,
+        deliveries: msg.info.deliveryCount,
+        reason,
+        error,
+      },
+      "message dead-lettered",
+    ),
+  );
+  return "dead_lettered";
 }
 
 /**
