@@ -22,12 +22,19 @@ export function outboxRow(event: AnyEvent, trace: string = JSON.stringify(traceC
   };
 }
 
+/** Prisma Client or an interactive transaction's client (`PrismaDb`): the rows go in by its raw SQL. */
+type RawSqlClient = { $executeRawUnsafe(query: string, ...values: unknown[]): PromiseLike<number> };
+
 /**
  * Writes events to the outbox in the caller's transaction: they are published if and only if the
  * transaction commits, even if the process dies right after the commit. The current trace context
- * is stored with each row so the relay's publish continues the caller's trace.
+ * is stored with each row so the relay's publish continues the caller's trace. `db` is a `pg`
+ * client, or the Prisma client of the interactive transaction that makes the change announced.
  */
-export async function enqueueEvents(db: Queryable, events: AnyEvent | readonly AnyEvent[]): Promise<void> {
+export async function enqueueEvents(
+  db: Queryable | RawSqlClient,
+  events: AnyEvent | readonly AnyEvent[],
+): Promise<void> {
   const list = Array.isArray(events) ? events : [events as AnyEvent];
   if (list.length === 0) return;
   const trace = JSON.stringify(traceContextRecord());
@@ -38,9 +45,8 @@ export async function enqueueEvents(db: Queryable, events: AnyEvent | readonly A
     const o = i * 5;
     return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}::jsonb, $${o + 5}::jsonb)`;
   });
-  await db.query(
-    `INSERT INTO outbox_events (id, subject, type, payload, trace_headers) VALUES ${rows.join(", ")}
-     ON CONFLICT (id) DO NOTHING`,
-    values,
-  );
+  const insert = `INSERT INTO outbox_events (id, subject, type, payload, trace_headers) VALUES ${rows.join(", ")}
+     ON CONFLICT (id) DO NOTHING`;
+  if ("$executeRawUnsafe" in db) await db.$executeRawUnsafe(insert, ...values);
+  else await db.query(insert, values);
 }
