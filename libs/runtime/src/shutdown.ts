@@ -18,7 +18,7 @@ export type Shutdown = {
   installSignalHandlers(): void;
 };
 
-type Hook = { name: string; fn: () => Promise<void> | void };
+type Step = { name: string; fn: () => Promise<void> | void };
 
 /**
  * Graceful shutdown. The process-event wiring (signals once, a second signal forces exit,
@@ -27,58 +27,15 @@ type Hook = { name: string; fn: () => Promise<void> | void };
  * also work without a signal (a failed start-up, tests).
  */
 export function createShutdown(options: ShutdownOptions): Shutdown {
-  const { logger, timeoutMs } = options;
+  const { logger } = options;
   const exit = options.exit ?? ((code: number) => process.exit(code));
-  const hooks: Hook[] = [];
+  const steps: Step[] = [];
+  /** The one run of the steps, once started; resolves to whether every step stopped cleanly. */
   let running: Promise<boolean> | undefined;
   let installed = false;
-  let lastUncaught: { err: unknown; origin: string } | undefined;
-
-  async function runHooks(reason: string): Promise<boolean> {
-    const order = [...hooks].reverse();
-    const pending = new Set(order.map((hook) => hook.name));
-    let current: string | undefined;
-    const started = performance.now();
-    logger.info({ reason, steps: order.map((hook) => hook.name), timeoutMs }, "shutting down");
-
-    const deadline = setTimeout(() => {
-      logger.error(
-        { reason, timeoutMs, running: current, notStarted: [...pending].filter((name) => name !== current) },
-        `shutdown did not finish within ${timeoutMs}ms; still running: ${current ?? "(none)"}`,
-      );
-      exit(1);
-    }, timeoutMs);
-
-    let ok = true;
-    try {
-      for (const hook of order) {
-        current = hook.name;
-        const hookStarted = performance.now();
-        try {
-          await hook.fn();
-          logger.info(
-            { step: hook.name, durationMs: Math.round(performance.now() - hookStarted) },
-            `stopped ${hook.name}`,
-          );
-        } catch (err) {
-          ok = false;
-          logger.error(
-            { err, step: hook.name, durationMs: Math.round(performance.now() - hookStarted) },
-            `failed to stop ${hook.name}`,
-          );
-        }
-        pending.delete(hook.name);
-      }
-      current = undefined;
-    } finally {
-      clearTimeout(deadline);
-    }
-    logger.info({ reason, ok, durationMs: Math.round(performance.now() - started) }, "shutdown complete");
-    return ok;
-  }
 
   function start(reason: string): Promise<boolean> {
-    running ??= runHooks(reason);
+    running ??= runSteps([...steps].reverse(), reason, { logger, timeoutMs: options.timeoutMs, exit });
     return running;
   }
 
@@ -88,7 +45,7 @@ export function createShutdown(options: ShutdownOptions): Shutdown {
         logger.warn({ step: name }, "shutdown already started; step not registered");
         return;
       }
-      hooks.push({ name, fn });
+      steps.push({ name, fn });
     },
 
     async run(reason) {
@@ -98,45 +55,110 @@ export function createShutdown(options: ShutdownOptions): Shutdown {
     installSignalHandlers() {
       if (installed) return;
       installed = true;
-      // Fires before the uncaughtException listener with the origin close-with-grace does not pass.
-      process.on("uncaughtExceptionMonitor", (err, origin) => {
-        lastUncaught = { err, origin };
-      });
-      closeWithGrace(
-        {
-          delay: false, // runHooks owns the deadline, so that `run` is bounded without a signal too
-          logger: { error: (message: unknown) => logger.error({ detail: message }, "shutdown error") },
-          skip: [
-            "SIGHUP",
-            "SIGQUIT",
-            "SIGILL",
-            "SIGTRAP",
-            "SIGABRT",
-            "SIGBUS",
-            "SIGFPE",
-            "SIGSEGV",
-            "SIGUSR2",
-            "beforeExit",
-          ],
-          onSecondSignal: (signal) =>
-            logger.warn({ signal }, `second ${signal} during shutdown; exiting now`),
-          onSecondError: (err) =>
-            logger.error({ err }, "another uncaught error during shutdown; exiting now"),
-        },
-        async ({ signal, err }) => {
-          if (err !== undefined) {
-            const origin = lastUncaught?.err === err ? lastUncaught.origin : "unhandledRejection";
-            logger.fatal(
-              { err, origin, uptimeSeconds: Math.round(process.uptime()) },
-              `${origin}; shutting down`,
-            );
-          } else {
-            logger.info({ signal }, `received ${signal}`);
-          }
-          const ok = await start(signal ?? (err !== undefined ? "uncaught error" : "manual"));
-          if (!ok) throw new Error("one or more shutdown steps failed");
-        },
-      );
+      installProcessHandlers(logger, start);
     },
   };
+}
+
+/**
+ * Runs `order`'s steps one after another; past `timeoutMs` it logs the step still running and the
+ * ones not started, and exits 1. Resolves to false when a step failed.
+ */
+async function runSteps(
+  order: readonly Step[],
+  reason: string,
+  { logger, timeoutMs, exit }: { logger: Logger; timeoutMs: number; exit: (code: number) => void },
+): Promise<boolean> {
+  const notFinished = new Set(order.map((step) => step.name));
+  let current: string | undefined;
+  const started = performance.now();
+  logger.info({ reason, steps: order.map((step) => step.name), timeoutMs }, "shutting down");
+
+  const deadline = setTimeout(() => {
+    logger.error(
+      {
+        reason,
+        timeoutMs,
+        running: current,
+        notStarted: [...notFinished].filter((name) => name !== current),
+      },
+      `shutdown did not finish within ${timeoutMs}ms; still running: ${current ?? "(none)"}`,
+    );
+    exit(1);
+  }, timeoutMs);
+
+  let ok = true;
+  try {
+    for (const step of order) {
+      current = step.name;
+      if (!(await stopStep(step, logger))) ok = false;
+      notFinished.delete(step.name);
+    }
+    current = undefined;
+  } finally {
+    clearTimeout(deadline);
+  }
+  logger.info({ reason, ok, durationMs: Math.round(performance.now() - started) }, "shutdown complete");
+  return ok;
+}
+
+/** Runs one step and logs how long it took; resolves to false (logged, not thrown) when it failed. */
+async function stopStep(step: Step, logger: Logger): Promise<boolean> {
+  const stepStarted = performance.now();
+  try {
+    await step.fn();
+    logger.info(
+      { step: step.name, durationMs: Math.round(performance.now() - stepStarted) },
+      `stopped ${step.name}`,
+    );
+    return true;
+  } catch (err) {
+    logger.error(
+      { err, step: step.name, durationMs: Math.round(performance.now() - stepStarted) },
+      `failed to stop ${step.name}`,
+    );
+    return false;
+  }
+}
+
+/** SIGTERM/SIGINT and uncaught errors call `start`, then exit (1 when it resolves to false). */
+function installProcessHandlers(logger: Logger, start: (reason: string) => Promise<boolean>): void {
+  let lastUncaught: { err: unknown; origin: string } | undefined;
+  // Fires before the uncaughtException listener with the origin close-with-grace does not pass.
+  process.on("uncaughtExceptionMonitor", (err, origin) => {
+    lastUncaught = { err, origin };
+  });
+  closeWithGrace(
+    {
+      delay: false, // runSteps owns the deadline, so that `run` is bounded without a signal too
+      logger: { error: (message: unknown) => logger.error({ detail: message }, "shutdown error") },
+      skip: [
+        "SIGHUP",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGSEGV",
+        "SIGUSR2",
+        "beforeExit",
+      ],
+      onSecondSignal: (signal) => logger.warn({ signal }, `second ${signal} during shutdown; exiting now`),
+      onSecondError: (err) => logger.error({ err }, "another uncaught error during shutdown; exiting now"),
+    },
+    async ({ signal, err }) => {
+      if (err !== undefined) {
+        const origin = lastUncaught?.err === err ? lastUncaught.origin : "unhandledRejection";
+        logger.fatal(
+          { err, origin, uptimeSeconds: Math.round(process.uptime()) },
+          `${origin}; shutting down`,
+        );
+      } else {
+        logger.info({ signal }, `received ${signal}`);
+      }
+      const ok = await start(signal ?? (err !== undefined ? "uncaught error" : "manual"));
+      if (!ok) throw new Error("one or more shutdown steps failed");
+    },
+  );
 }
