@@ -177,48 +177,18 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
 
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const received: ReceivedSpan[] = [];
+  /** One wake-up per pending `waitForSpans`, called after each accepted export. */
   const waiters = new Set<() => void>();
 
   const server = createServer((req, res) => {
-    void handle(req, res).catch((err: unknown) => {
+    const accept = (spans: ReceivedSpan[]): void => {
+      received.push(...spans);
+      for (const wake of waiters) wake();
+    };
+    void receiveExport(req, res, accept).catch((err: unknown) => {
       reply(res, 500, { message: err instanceof Error ? err.message : String(err) });
     });
   });
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? "").split("?")[0];
-    if (path !== "/v1/traces") {
-      await readBody(req);
-      reply(res, 404, { message: `this test receiver only accepts POST /v1/traces, not ${req.url}` });
-      return;
-    }
-    if (req.method !== "POST") {
-      reply(res, 405, { message: "POST only" });
-      return;
-    }
-    const contentType = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-    const body = await readBody(req);
-    if (contentType !== "application/json") {
-      reply(res, 415, {
-        message:
-          `unsupported content-type "${contentType}": this test receiver decodes OTLP/HTTP JSON only ` +
-          "(use @opentelemetry/exporter-trace-otlp-http, or OTEL_EXPORTER_OTLP_PROTOCOL=http/json)",
-      });
-      return;
-    }
-    let parsed: ExportTraceServiceRequest;
-    try {
-      parsed = JSON.parse(body.toString("utf8")) as ExportTraceServiceRequest;
-    } catch (err) {
-      reply(res, 400, { message: `invalid JSON: ${(err as Error).message}` });
-      return;
-    }
-    received.push(...flattenTraceRequest(parsed));
-    // OTLP answers a fully accepted export with an empty ExportTraceServiceResponse.
-    reply(res, 200, {});
-    for (const wake of waiters) wake();
-  }
-
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
@@ -235,44 +205,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
     },
     spans: () => [...received],
-    waitForSpans(predicate, timeoutMs = 10_000) {
-      return new Promise<ReceivedSpan[]>((resolve, reject) => {
-        const check = (): boolean => {
-          const snapshot = [...received];
-          let met: boolean;
-          try {
-            met = predicate(snapshot);
-          } catch (err) {
-            cleanup();
-            reject(err);
-            return true;
-          }
-          if (!met) return false;
-          cleanup();
-          resolve(snapshot);
-          return true;
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          const names = received.map((s) => `${s.serviceName}:${s.name}`);
-          reject(
-            new Error(
-              `waitForSpans: condition not met after ${timeoutMs}ms; ${received.length} span(s) received` +
-                (names.length ? `: ${names.join(", ")}` : ""),
-            ),
-          );
-        }, timeoutMs);
-        const wake = (): void => {
-          check();
-        };
-        const cleanup = (): void => {
-          clearTimeout(timer);
-          waiters.delete(wake);
-        };
-        waiters.add(wake);
-        check();
-      });
-    },
+    waitForSpans: (predicate, timeoutMs = 10_000) => waitForSpans(received, waiters, predicate, timeoutMs),
     close() {
       return new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
@@ -280,4 +213,87 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       });
     },
   };
+}
+
+/** Answers one request the way an OTLP/HTTP JSON endpoint does; hands the spans of a valid export to `accept`. */
+async function receiveExport(
+  req: IncomingMessage,
+  res: ServerResponse,
+  accept: (spans: ReceivedSpan[]) => void,
+): Promise<void> {
+  const path = (req.url ?? "").split("?")[0];
+  if (path !== "/v1/traces") {
+    await readBody(req);
+    reply(res, 404, { message: `this test receiver only accepts POST /v1/traces, not ${req.url}` });
+    return;
+  }
+  if (req.method !== "POST") {
+    reply(res, 405, { message: "POST only" });
+    return;
+  }
+  const contentType = (req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  const body = await readBody(req);
+  if (contentType !== "application/json") {
+    reply(res, 415, {
+      message:
+        `unsupported content-type "${contentType}": this test receiver decodes OTLP/HTTP JSON only ` +
+        "(use @opentelemetry/exporter-trace-otlp-http, or OTEL_EXPORTER_OTLP_PROTOCOL=http/json)",
+    });
+    return;
+  }
+  let parsed: ExportTraceServiceRequest;
+  try {
+    parsed = JSON.parse(body.toString("utf8")) as ExportTraceServiceRequest;
+  } catch (err) {
+    reply(res, 400, { message: `invalid JSON: ${(err as Error).message}` });
+    return;
+  }
+  const spans = flattenTraceRequest(parsed);
+  // OTLP answers a fully accepted export with an empty ExportTraceServiceResponse.
+  reply(res, 200, {});
+  accept(spans);
+}
+
+/**
+ * Resolves to the spans received so far once `predicate` holds for them (checked now and after each
+ * export), rejects when it throws or `timeoutMs` passes.
+ */
+function waitForSpans(
+  received: readonly ReceivedSpan[],
+  waiters: Set<() => void>,
+  predicate: (spans: ReceivedSpan[]) => boolean,
+  timeoutMs: number,
+): Promise<ReceivedSpan[]> {
+  return new Promise<ReceivedSpan[]>((resolve, reject) => {
+    const check = (): void => {
+      const snapshot = [...received];
+      let met: boolean;
+      try {
+        met = predicate(snapshot);
+      } catch (err) {
+        cleanup();
+        reject(err);
+        return;
+      }
+      if (!met) return;
+      cleanup();
+      resolve(snapshot);
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      const names = received.map((s) => `${s.serviceName}:${s.name}`);
+      reject(
+        new Error(
+          `waitForSpans: condition not met after ${timeoutMs}ms; ${received.length} span(s) received` +
+            (names.length ? `: ${names.join(", ")}` : ""),
+        ),
+      );
+    }, timeoutMs);
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      waiters.delete(check);
+    };
+    waiters.add(check);
+    check();
+  });
 }
