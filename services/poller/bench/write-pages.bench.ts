@@ -191,7 +191,7 @@ try {
       const results = await writePages(client, writes);
       latencies.push(performance.now() - t0);
       for (const r of results) {
-        if (!r.held) throw new Error("a page lost its claim");
+        if (!r.claimHeld) throw new Error("a page lost its claim");
         stored += r.page.added;
         comms += r.page.communicationEvents;
       }

@@ -366,7 +366,7 @@ export async function runPoll(
             }
           : null,
       });
-      if (!result.held) throw new ClaimLostError();
+      if (!result.claimHeld) throw new ClaimLostError();
 
       totals = result.totals;
       stored.records_added = (stored.records_added ?? 0) + result.page.added;

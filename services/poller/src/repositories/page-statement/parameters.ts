@@ -1,0 +1,132 @@
+import { uuidv7 } from "@syncwell/contracts";
+import type { PageWrite } from "../records.repository.ts";
+import type { PageStatementShape } from "./statement.ts";
+
+/**
+ * Separates the payloads of a batch, sent as one text: JSON text never holds a raw control
+ * character (inside strings they are escaped, and outside them only spaces, tabs and newlines may
+ * appear). A payload that did hold one would shift every later payload onto the wrong record, so
+ * it is refused.
+ */
+export const PAYLOAD_SEPARATOR = "\u001e";
+
+/**
+ * The page statement's parameters:
+ * - `$1` the pages, a JSON array (`pageJson`);
+ * - `$2`–`$5` the records as columns: page, id, external id, occurred at (ms);
+ * - `$6` their payloads, one text (`PAYLOAD_SEPARATOR` between them), null without records;
+ * - `$7`–`$13` the communication candidates as columns, only in a shape with `comms`: page, id,
+ *   external id, email, channel, direction, occurred at (ms).
+ * Records and events go as columns (unnest of arrays) and the payloads as one text: a JSON array
+ * of objects costs Postgres a jsonb tree of every record, with its keys sorted, before the columns
+ * are taken out of it.
+ */
+export function pageStatementValues(writes: readonly PageWrite[], shape: PageStatementShape): unknown[] {
+  const pages: string[] = [];
+  const records = new ColumnsText(4);
+  const payloads: string[] = [];
+  const comms = new ColumnsText(7);
+  writes.forEach((w, k) => {
+    pages.push(pageJson(w, k));
+    for (const r of w.records) {
+      if (r.payloadJson.includes(PAYLOAD_SEPARATOR)) {
+        throw new Error(`record ${r.externalId}: its payload text holds a raw U+001E, so it is not JSON`);
+      }
+      records.row(k, uuidv7(), quoted(r.externalId), r.occurredAt === null ? "NULL" : r.occurredAt.getTime());
+      payloads.push(r.payloadJson);
+    }
+    for (const c of w.communications) {
+      comms.row(
+        k,
+        c.id,
+        quoted(c.externalId),
+        quoted(c.email),
+        c.channel,
+        c.direction,
+        c.occurredAt.getTime(),
+      );
+    }
+  });
+  return [
+    joinFlat(pages, ",", "[", "]"),
+    ...records.arrays(),
+    // Null for a batch without records: string_to_array('') is an empty array, not one payload.
+    payloads.length > 0 ? payloads.join(PAYLOAD_SEPARATOR) : null,
+    ...(shape.comms ? comms.arrays() : []),
+  ];
+}
+
+/** One element of `$1`: the page `k` of the batch, as the `pages` CTE reads it. */
+export function pageJson(w: PageWrite, k: number): string {
+  const event = w.done?.event;
+  return (
+    JSON.stringify({
+      k,
+      connection_id: w.ref.connectionId,
+      platform: w.ref.platform,
+      resource: w.ref.resource,
+      claim: w.claimToken,
+      user_id: w.userId,
+      final: w.done !== null,
+      full_listing: w.fullListing,
+      poll_started_at: w.pollStartedAt.toISOString(),
+      page_token: w.next?.pageToken ?? null,
+      lease_ms: w.next?.leaseMs ?? null,
+      cursor: w.done?.cursor ?? null,
+      next_poll_ms: w.done?.nextPollInMs ?? null,
+      before: w.before,
+      skipped: w.skipped,
+      event_id: event?.id ?? null,
+      subject: event?.subject ?? null,
+      type: event?.type ?? null,
+    }).slice(0, -1) + // the event's payload and trace are JSON already: spliced in, not re-encoded
+    `,"payload":${event?.payload ?? "null"},"trace":${event?.traceHeaders ?? "null"}}`
+  );
+}
+
+/**
+ * `open + texts.join(separator) + close` as one flat string. The obvious template literal is a
+ * rope of three parts, which node-postgres flattens — copies, into a freshly allocated string as
+ * large as the batch (hundreds of kB) — when it measures the parameter's bytes; a flat string is
+ * measured as it is. (Takes over `texts`: its first and last elements get `open`/`close`.)
+ */
+export function joinFlat(
+  texts: Array<string | number>,
+  separator: string,
+  open: string,
+  close: string,
+): string {
+  if (texts.length === 0) return open + close;
+  texts[0] = `${open}${texts[0]}`;
+  texts[texts.length - 1] = `${texts[texts.length - 1]}${close}`;
+  return texts.join(separator);
+}
+
+/**
+ * Columns of rows as Postgres array literals (`{1,2}`, `{"a","b"}`), one per column, for
+ * `unnest($1::int[], $2::text[], …)`. Values go in as they are written in the literal: numbers,
+ * uuids, `NULL`, the fixed words of an enumeration, or `quoted()` text. (node-postgres quotes and
+ * escapes every element of an array parameter, numbers included, with two regular expressions.)
+ */
+export class ColumnsText {
+  private readonly columns: Array<Array<string | number>>;
+
+  constructor(width: number) {
+    this.columns = Array.from({ length: width }, () => []);
+  }
+
+  row(...values: Array<string | number>): void {
+    values.forEach((value, i) => {
+      (this.columns[i] as Array<string | number>).push(value);
+    });
+  }
+
+  arrays(): string[] {
+    return this.columns.map((column) => joinFlat(column, ",", "{", "}"));
+  }
+}
+
+/** Text as an element of an array literal: in double quotes, with `"` and `\` escaped. */
+export function quoted(text: string): string {
+  return `"${/["\\]/.test(text) ? text.replace(/["\\]/g, "\\$&") : text}"`;
+}
