@@ -3,7 +3,7 @@ import { createSimulator, type Simulator, SimulatorControl } from "@syncwell/pro
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { ProviderId } from "../config.ts";
 import { providerSpecs } from "../domain/providers.ts";
-import { maskTokens, parseRetryAfter, refreshAccessToken, type TokenEndpoint } from "./oauth-token.client.ts";
+import { maskTokens, refreshAccessToken, type TokenEndpoint } from "./oauth-token.client.ts";
 
 let sim: Simulator;
 let control: SimulatorControl;
@@ -229,22 +229,6 @@ describe("refreshAccessToken against the simulator", () => {
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
-  });
-});
-
-describe("parseRetryAfter", () => {
-  const now = Date.parse("2026-11-21T10:00:00Z");
-  it.each<[string | null, number | undefined]>([
-    ["30", 30_000],
-    [" 0 ", 0],
-    ["Sat, 21 Nov 2026 10:01:00 GMT", 60_000],
-    ["Sat, 21 Nov 2026 09:00:00 GMT", 0],
-    ["soon", undefined],
-    ["1.5", undefined],
-    ["", undefined],
-    [null, undefined],
-  ])("%j → %j", (value, expected) => {
-    expect(parseRetryAfter(value, now)).toBe(expected);
   });
 });
 

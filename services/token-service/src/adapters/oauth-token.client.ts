@@ -1,5 +1,4 @@
-import http from "node:http";
-import https from "node:https";
+import { createHttpClient, HttpRequestError, parseRetryAfter, type Timeouts } from "@syncwell/http-client";
 import { redactSecrets } from "@syncwell/telemetry";
 import {
   allowInsecureRequests,
@@ -26,9 +25,9 @@ import type { RefreshFailure } from "../domain/refresh-outcome.ts";
  * and Slack report errors with HTTP 200 (`{"error": "bad_refresh_token"}`, `{"ok": false}`), and
  * Google's `id_token` would be validated against an issuer configuration we have no use for.
  *
- * It goes over `node:http(s)` with keep-alive agents (oauth4webapi's `customFetch` hook) rather
- * than the global fetch: under a refresh run the fetch machinery (undici plus web streams) was a
- * fifth of the service's CPU, the largest single item; `http.request` does the same for a fraction.
+ * It goes over `@syncwell/http-client` (oauth4webapi's `customFetch` hook) rather than the global
+ * fetch, whose web streams are a large share of a refresh run's CPU, and because that client tells
+ * a request that never left from one whose answer was lost.
  *
  * Never throws for anything the network or the provider does: the answer is a result value.
  */
@@ -73,11 +72,10 @@ export async function refreshAccessToken(
   refreshToken: string,
   options: RefreshOptions,
 ): Promise<RefreshResult> {
-  const secrets = [refreshToken, endpoint.clientSecret];
-  const exchange = new Exchange(options);
   const url = new URL(endpoint.tokenUrl);
+  const timeouts: Timeouts = { sendMs: options.sendTimeoutMs, answerMs: options.answerTimeoutMs };
   const requestOptions: TokenEndpointRequestOptions = {
-    [customFetch]: (target: string, init: RequestInit) => nodeFetch(target, init, exchange),
+    [customFetch]: (target: string, init: RequestInit) => sendTokenRequest(target, init, timeouts),
   };
   if (url.protocol === "http:") requestOptions[allowInsecureRequests] = true;
   const auth =
@@ -97,20 +95,22 @@ export async function refreshAccessToken(
     );
     text = await response.text();
   } catch (err) {
-    // Once the request is out, a missing answer may hide a rotation the provider completed.
-    const lost = exchange.sent ? { answerLost: true } : {};
-    if (exchange.timedOut) return { ok: false, kind: "timeout", ...lost };
-    return { ok: false, kind: "network", errorDescription: networkDescription(err), ...lost };
-  } finally {
-    exchange.done();
+    return transportFailure(err);
   }
-
   const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), options.now?.() ?? Date.now());
-  const body = parseJsonObject(text);
+  return readTokenResponse(response.status, text, retryAfterMs, [refreshToken, endpoint.clientSecret]);
+}
 
-  if (response.status === 200) {
+/** A token endpoint's answer, any status, as a result (`secrets` are masked in what it quotes). */
+function readTokenResponse(
+  status: number,
+  text: string,
+  retryAfterMs: number | undefined,
+  secrets: string[],
+): RefreshResult {
+  const body = parseJsonObject(text);
+  if (status === 200) {
     if (body && typeof body.access_token === "string" && body.access_token.length > 0) {
-      secrets.push(body.access_token);
       const success: RefreshSuccess = { ok: true, accessToken: body.access_token };
       if (typeof body.refresh_token === "string" && body.refresh_token.length > 0) {
         success.refreshToken = body.refresh_token;
@@ -127,109 +127,45 @@ export async function refreshAccessToken(
   }
 
   if (body && typeof body.error === "string" && body.error.length > 0) {
-    return oauthError(response.status, body, secrets, retryAfterMs);
+    return oauthError(status, body, secrets, retryAfterMs);
   }
-  const failure: { ok: false } & RefreshFailure = { ok: false, kind: "http", status: response.status };
+  const failure: { ok: false } & RefreshFailure = { ok: false, kind: "http", status };
   if (retryAfterMs !== undefined) failure.retryAfterMs = retryAfterMs;
   return failure;
 }
 
-const agents = {
-  http: new http.Agent({ keepAlive: true, maxSockets: 512 }),
-  https: new https.Agent({ keepAlive: true, maxSockets: 512 }),
-};
+/**
+ * No answer. Once the whole request was out, the provider may have acted on it and rotated the
+ * refresh token, whose only copy was the lost answer; before that, it cannot have.
+ */
+function transportFailure(err: unknown): { ok: false } & RefreshFailure {
+  const failed = err instanceof HttpRequestError ? err : undefined;
+  const lost = failed?.sent ? { answerLost: true } : {};
+  if (failed?.reason === "timeout") return { ok: false, kind: "timeout", ...lost };
+  return { ok: false, kind: "network", errorDescription: networkDescription(err), ...lost };
+}
+
+/** One keep-alive pool for every provider's token endpoint; each request names its time limits. */
+const tokenHttp = createHttpClient({
+  timeouts: { sendMs: 10_000, answerMs: 60_000 },
+  // A token response is far smaller; anything this large is not one (see MAX_BODY_CHARS).
+  maxBodyBytes: MAX_BODY_CHARS * 4,
+});
 
 /** Statuses whose Response may not have a body. */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
-/**
- * The two phases of one token request and their time limits: sending (connect, write the request)
- * and waiting for the answer. Which phase a failure happened in decides whether the provider may
- * have acted on the request.
- */
-class Exchange {
-  sent = false;
-  timedOut = false;
-  private timer: NodeJS.Timeout | undefined;
-  private request: http.ClientRequest | undefined;
-  private readonly limits: Pick<RefreshOptions, "sendTimeoutMs" | "answerTimeoutMs">;
-
-  constructor(limits: Pick<RefreshOptions, "sendTimeoutMs" | "answerTimeoutMs">) {
-    this.limits = limits;
-  }
-
-  /** The request exists: the send phase's clock starts. */
-  begin(request: http.ClientRequest): void {
-    this.request = request;
-    this.arm(this.limits.sendTimeoutMs);
-    request.once("finish", () => {
-      this.sent = true;
-      this.arm(this.limits.answerTimeoutMs);
-    });
-  }
-
-  done(): void {
-    clearTimeout(this.timer);
-  }
-
-  private arm(ms: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timedOut = true;
-      this.request?.destroy(new Error(this.sent ? "no answer in time" : "could not send in time"));
-    }, ms);
-  }
-}
-
-/** The part of fetch oauth4webapi uses, on node:http(s): buffers the (small) body, bounded in size. */
-function nodeFetch(url: string, init: RequestInit, exchange: Exchange): Promise<Response> {
-  return new Promise<Response>((resolve, reject) => {
-    const target = new URL(url);
-    const secure = target.protocol === "https:";
-    const request = (secure ? https : http).request(
-      target,
-      {
-        method: init.method ?? "GET",
-        headers: Object.fromEntries(new Headers(init.headers).entries()),
-        agent: secure ? agents.https : agents.http,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on("data", (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_BODY_CHARS * 4) {
-            request.destroy(new Error("response body too large"));
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on("error", reject);
-        res.on("end", () => {
-          const headers = new Headers();
-          for (const [name, value] of Object.entries(res.headers)) {
-            if (typeof value === "string") headers.set(name, value);
-            else if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-          }
-          const status = res.statusCode ?? 500;
-          try {
-            resolve(
-              new Response(NULL_BODY.has(status) ? null : Buffer.concat(chunks), {
-                status,
-                ...(res.statusMessage ? { statusText: res.statusMessage } : {}),
-                headers,
-              }),
-            );
-          } catch (err) {
-            reject(err);
-          }
-        });
-      },
-    );
-    request.on("error", reject);
-    exchange.begin(request);
-    const body = init.body;
-    request.end(body === undefined || body === null ? undefined : String(body));
+/** The part of fetch oauth4webapi uses: one POST, its answer buffered (bounded) into a Response. */
+async function sendTokenRequest(url: string, init: RequestInit, timeouts: Timeouts): Promise<Response> {
+  const response = await tokenHttp.request(new URL(url), {
+    method: init.method === "GET" ? "GET" : "POST",
+    headers: Object.fromEntries(new Headers(init.headers).entries()),
+    ...(init.body === undefined || init.body === null ? {} : { body: String(init.body) }),
+    timeouts,
+  });
+  return new Response(NULL_BODY.has(response.status) ? null : response.text, {
+    status: response.status,
+    headers: response.headers,
   });
 }
 
@@ -269,31 +205,16 @@ function parseExpiresIn(value: unknown): number | undefined {
   return typeof n === "number" && Number.isFinite(n) && n > 0 ? Math.floor(n) : undefined;
 }
 
-/** The system error code (ECONNREFUSED, ENOTFOUND, ECONNRESET …) says what went wrong; messages may hold URLs. */
+/**
+ * What went wrong, without the message (which may hold the URL): the system error code
+ * (ECONNREFUSED, ENOTFOUND, ECONNRESET …), else the client's reason (body_too_large …).
+ */
 function networkDescription(err: unknown): string {
+  if (err instanceof HttpRequestError) return err.code ?? err.reason;
   const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
   const code =
     typeof e?.code === "string" ? e.code : typeof e?.cause?.code === "string" ? e.cause.code : undefined;
   return code ?? (err instanceof Error ? err.name : "network error");
-}
-
-/**
- * `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date. Returns milliseconds from `now`
- * (0 for a date in the past), or undefined when absent or unreadable.
- */
-export function parseRetryAfter(
-  value: string | null | undefined,
-  now: number = Date.now(),
-): number | undefined {
-  if (value === null || value === undefined) return undefined;
-  const trimmed = value.trim();
-  if (trimmed === "") return undefined;
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  // Dates only: Date.parse would also read a bare "12" or "1.5" as a year.
-  if (!/[A-Za-z]/.test(trimmed)) return undefined;
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
 }
 
 /** Long runs of token alphabet with both letters and digits: what an opaque token looks like. */
