@@ -2,7 +2,7 @@ import { trace } from "@opentelemetry/api";
 import { type RetryPolicy, retryDelayMs } from "@syncwell/bus";
 import { inSpan, type Logger, repeatedFailureLog } from "@syncwell/telemetry";
 import type pg from "pg";
-import { decideFire } from "../domain/fire-decision.ts";
+import { decideFire, type FireDecision } from "../domain/fire-decision.ts";
 import { latestSlotAtOrBefore, nextSlotAfter, type Schedule } from "../domain/schedule.ts";
 import { lastScheduledRunSlot } from "../repositories/job-run-reports.repository.ts";
 import { publishTick } from "./tick-publisher.ts";
@@ -49,130 +49,19 @@ const RETRY_BACKOFF: RetryPolicy = {
  * coordination, the unique (schedule, slot) of job_runs lets exactly one of them publish.
  */
 export async function startScheduleRunner(options: ScheduleRunnerOptions): Promise<ScheduleRunner> {
-  const clock = options.clock ?? (() => new Date());
-  const maxSleepMs = options.maxSleepMs ?? 60_000;
   const log = options.logger.child({ component: "schedule-runner" });
   let stopped = false;
+  const shared: LoopDeps = {
+    pool: options.pool,
+    log,
+    clock: options.clock ?? (() => new Date()),
+    maxSleepMs: options.maxSleepMs ?? 60_000,
+    lateAfterMs: options.lateAfterMs,
+    maxCatchUpAgeMs: options.maxCatchUpAgeMs,
+    isStopped: () => stopped,
+  };
 
-  function startLoop(schedule: Schedule) {
-    /** The slot the timer is armed for; null until the first arm (start-up). */
-    let expected: Date | null = null;
-    /** The latest slot this loop has decided on (fired, or found fired elsewhere). */
-    let handled: Date | null = null;
-    let timer: NodeJS.Timeout | undefined;
-    let inFlight: Promise<void> | undefined;
-    const failures = repeatedFailureLog(log, `firing a slot of ${schedule.name}`);
-
-    async function fire(latest: Date, now: Date): Promise<void> {
-      const lastRunSlot = await lastScheduledRunSlot(options.pool, schedule.name);
-      const decision = decideFire({
-        latestSlot: latest,
-        expectedSlot: expected,
-        lastRunSlot,
-        slotAfterLastRun: lastRunSlot ? nextSlotAfter(schedule, lastRunSlot) : null,
-        now,
-        lateAfterMs: options.lateAfterMs,
-        maxCatchUpAgeMs: options.maxCatchUpAgeMs,
-      });
-      if (!decision.fire) {
-        log.debug(
-          { schedule: schedule.name, slot: decision.slot, reason: decision.reason },
-          "slot not fired",
-        );
-        return;
-      }
-      // The root of the tick's trace: the outbox row stores this context, the relay's publish continues it.
-      await inSpan(
-        tracer,
-        `fire ${schedule.name}`,
-        {
-          attributes: {
-            "syncwell.schedule": schedule.name,
-            "syncwell.slot": decision.slot.toISOString(),
-            "syncwell.catch_up": decision.catchUp,
-          },
-        },
-        async (span) => {
-          const result = await publishTick(options.pool, {
-            schedule: schedule.name,
-            slot: decision.slot,
-            catchUp: decision.catchUp,
-            manual: false,
-          });
-          span.setAttribute("syncwell.published", result.published);
-          if (result.published) {
-            log.info(
-              {
-                schedule: schedule.name,
-                slot: result.slot.toISOString(),
-                catchUp: decision.catchUp,
-                jobRunId: result.jobRunId,
-                eventId: result.eventId,
-                lagMs: clock().getTime() - result.slot.getTime(),
-              },
-              decision.catchUp ? "tick enqueued (catch-up)" : "tick enqueued",
-            );
-          } else {
-            log.debug(
-              { schedule: schedule.name, slot: result.slot },
-              "slot already taken by another replica",
-            );
-          }
-        },
-      );
-    }
-
-    async function wake(): Promise<void> {
-      timer = undefined;
-      if (stopped) return;
-      const now = clock();
-      const latest = latestSlotAtOrBefore(schedule, now);
-      if (latest && (!handled || latest.getTime() > handled.getTime())) {
-        try {
-          await fire(latest, now);
-          handled = latest;
-          failures.succeeded({ schedule: schedule.name });
-        } catch (err) {
-          failures.failed(err, { schedule: schedule.name, slot: latest });
-          arm(retryDelayMs(RETRY_BACKOFF, failures.consecutive));
-          return;
-        }
-      }
-      arm();
-    }
-
-    function arm(retryInMs?: number): void {
-      if (stopped) return;
-      const now = clock();
-      const next = nextSlotAfter(schedule, now);
-      if (!next && retryInMs === undefined) {
-        log.info({ schedule: schedule.name }, "schedule has no future slot");
-        return;
-      }
-      expected = next;
-      const untilNext = next ? next.getTime() - now.getTime() : Number.POSITIVE_INFINITY;
-      const delay = Math.max(0, Math.min(untilNext, maxSleepMs, retryInMs ?? Number.POSITIVE_INFINITY));
-      timer = setTimeout(() => {
-        inFlight = wake().finally(() => {
-          inFlight = undefined;
-        });
-      }, delay);
-      timer.unref();
-    }
-
-    return {
-      name: schedule.name,
-      /** The start-up check (catch-up), which then arms the timer. */
-      first: () => wake(),
-      async stop() {
-        if (timer) clearTimeout(timer);
-        timer = undefined;
-        if (inFlight) await inFlight;
-      },
-    };
-  }
-
-  const loops = options.schedules.filter((s) => s.cron !== null).map(startLoop);
+  const loops = options.schedules.filter((s) => s.cron !== null).map((s) => startLoop(s, shared));
   await Promise.all(loops.map((loop) => loop.first()));
   log.info({ schedules: loops.map((l) => l.name) }, "schedule timers armed");
 
@@ -183,4 +72,145 @@ export async function startScheduleRunner(options: ScheduleRunnerOptions): Promi
       log.info("schedule timers stopped");
     },
   };
+}
+
+/** What every schedule's loop shares. */
+type LoopDeps = {
+  pool: pg.Pool;
+  log: Logger;
+  clock: () => Date;
+  maxSleepMs: number;
+  lateAfterMs: number;
+  maxCatchUpAgeMs: number | undefined;
+  /** True once the runner is stopping: no more wakes or timers. */
+  isStopped: () => boolean;
+};
+
+/** The timer of one schedule: each wake fires the latest slot if it is new, then arms for the next. */
+function startLoop(schedule: Schedule, deps: LoopDeps) {
+  const { clock, log } = deps;
+  /** The slot the timer is armed for; null until the first arm (start-up). */
+  let expected: Date | null = null;
+  /** The latest slot this loop has decided on (fired, or found fired elsewhere). */
+  let handled: Date | null = null;
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> | undefined;
+  const failures = repeatedFailureLog(log, `firing a slot of ${schedule.name}`);
+
+  async function wake(): Promise<void> {
+    timer = undefined;
+    if (deps.isStopped()) return;
+    const now = clock();
+    const latest = latestSlotAtOrBefore(schedule, now);
+    if (latest && (!handled || latest.getTime() > handled.getTime())) {
+      try {
+        await fire(deps, schedule, { latest, expected, now });
+        handled = latest;
+        failures.succeeded({ schedule: schedule.name });
+      } catch (err) {
+        failures.failed(err, { schedule: schedule.name, slot: latest });
+        arm(retryDelayMs(RETRY_BACKOFF, failures.consecutive));
+        return;
+      }
+    }
+    arm();
+  }
+
+  function arm(retryInMs?: number): void {
+    if (deps.isStopped()) return;
+    const now = clock();
+    const next = nextSlotAfter(schedule, now);
+    if (!next && retryInMs === undefined) {
+      log.info({ schedule: schedule.name }, "schedule has no future slot");
+      return;
+    }
+    expected = next;
+    const untilNext = next ? next.getTime() - now.getTime() : Number.POSITIVE_INFINITY;
+    const delay = Math.max(0, Math.min(untilNext, deps.maxSleepMs, retryInMs ?? Number.POSITIVE_INFINITY));
+    timer = setTimeout(() => {
+      inFlight = wake().finally(() => {
+        inFlight = undefined;
+      });
+    }, delay);
+    timer.unref();
+  }
+
+  return {
+    name: schedule.name,
+    /** The start-up check (catch-up), which then arms the timer. */
+    first: () => wake(),
+    async stop() {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      if (inFlight) await inFlight;
+    },
+  };
+}
+
+/**
+ * Fires `latest` unless decideFire says otherwise. `expected` is the slot the timer was armed for
+ * (null at start-up).
+ */
+async function fire(
+  deps: LoopDeps,
+  schedule: Schedule,
+  { latest, expected, now }: { latest: Date; expected: Date | null; now: Date },
+): Promise<void> {
+  const lastRunSlot = await lastScheduledRunSlot(deps.pool, schedule.name);
+  const decision = decideFire({
+    latestSlot: latest,
+    expectedSlot: expected,
+    lastRunSlot,
+    slotAfterLastRun: lastRunSlot ? nextSlotAfter(schedule, lastRunSlot) : null,
+    now,
+    lateAfterMs: deps.lateAfterMs,
+    maxCatchUpAgeMs: deps.maxCatchUpAgeMs,
+  });
+  if (!decision.fire) {
+    deps.log.debug(
+      { schedule: schedule.name, slot: decision.slot, reason: decision.reason },
+      "slot not fired",
+    );
+    return;
+  }
+  await publishSlot(deps, schedule, decision);
+}
+
+/** Creates the slot's run and tick (or finds another replica did), in the span that roots the tick's trace. */
+async function publishSlot(
+  deps: LoopDeps,
+  schedule: Schedule,
+  decision: Extract<FireDecision, { fire: true }>,
+): Promise<void> {
+  const { log } = deps;
+  // The root of the tick's trace: the outbox row stores this context, the relay's publish continues it.
+  const attributes = {
+    "syncwell.schedule": schedule.name,
+    "syncwell.slot": decision.slot.toISOString(),
+    "syncwell.catch_up": decision.catchUp,
+  };
+  await inSpan(tracer, `fire ${schedule.name}`, { attributes }, async (span) => {
+    const result = await publishTick(deps.pool, {
+      schedule: schedule.name,
+      slot: decision.slot,
+      catchUp: decision.catchUp,
+      manual: false,
+    });
+    span.setAttribute("syncwell.published", result.published);
+    if (!result.published) {
+      log.debug({ schedule: schedule.name, slot: result.slot }, "slot already taken by another replica");
+      return;
+    }
+    log.info(
+      {
+        schedule: schedule.name,
+        slot: result.slot.toISOString(),
+        catchUp: decision.catchUp,
+        jobRunId: result.jobRunId,
+        eventId: result.eventId,
+        lagMs: deps.clock().getTime() - result.slot.getTime(),
+      },
+      decision.catchUp ? "tick enqueued (catch-up)" : "tick enqueued",
+    );
+  });
 }
