@@ -18,7 +18,7 @@ export const tokenService = defineService({
       consumers: tokenServiceConsumers(refresh, { pool: ctx.pool, metrics: ctx.bus.metrics }),
       routes: (app) =>
         registerConnectionRoutes(app, {
-          pool: ctx.pool,
+          prisma: ctx.prisma,
           cipher: cipherFromConfig(ctx.config),
           apiToken: ctx.config.TOKEN_SERVICE_API_TOKEN,
           providers: providerIds,

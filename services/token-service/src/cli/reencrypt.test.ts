@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { createPrismaClient, type PrismaClient } from "@syncwell/db";
 import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -29,14 +30,17 @@ async function run(env: Record<string, string>, args: string[] = []) {
 }
 
 let db: TestDatabase;
+let prisma: PrismaClient;
 const k1 = randomKey();
 const k2 = randomKey();
 
 beforeAll(async () => {
   db = await createTestDatabase();
+  prisma = createPrismaClient(db.pool);
 });
 
 afterAll(async () => {
+  await prisma?.$disconnect();
   await db?.drop();
 });
 
@@ -46,12 +50,12 @@ describe("npm run reencrypt", () => {
     const written = new Map<string, { accessToken: string; refreshToken: string }>();
     for (let i = 0; i < 5; i++) {
       const tokens = { accessToken: secretToken("access"), refreshToken: secretToken("refresh") };
-      const row = await insertConnection(db.pool, {
+      const row = await insertConnection(prisma, {
         userId: await createUser(db.pool),
         provider: "google",
         providerAccountId: null,
         scopes: [],
-        sealed: sealTokens(tokens, old),
+        ...sealTokens(tokens, old),
         accessTokenExpiresAt: null,
         tokenExpiresNever: true,
       });
@@ -72,7 +76,7 @@ describe("npm run reencrypt", () => {
 
     const current = cipherFor({ k2 }, "k2"); // k1 could now be removed
     for (const [id, tokens] of written) {
-      const row = await findConnection(db.pool, id);
+      const row = await findConnection(prisma, id);
       expect(row?.tokenKeyId).toBe("k2");
       expect(row && decryptTokens(row, current)).toEqual(tokens);
     }

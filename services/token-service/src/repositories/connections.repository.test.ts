@@ -1,4 +1,5 @@
 import type { TokenCipher } from "@syncwell/credentials";
+import { createPrismaClient, type PrismaClient, uniqueViolation } from "@syncwell/db";
 import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { reencryptConnections } from "../engine/reencrypt.ts";
@@ -12,14 +13,17 @@ import {
 } from "./connections.repository.ts";
 
 let db: TestDatabase;
+let prisma: PrismaClient;
 const k1 = randomKey();
 const k2 = randomKey();
 
 beforeAll(async () => {
   db = await createTestDatabase();
+  prisma = createPrismaClient(db.pool);
 });
 
 afterAll(async () => {
+  await prisma?.$disconnect();
   await db?.drop();
 });
 
@@ -28,12 +32,12 @@ async function insert(
   tokens = { accessToken: secretToken("access"), refreshToken: secretToken("refresh") },
 ) {
   const userId = await createUser(db.pool);
-  const row = await insertConnection(db.pool, {
+  const row = await insertConnection(prisma, {
     userId,
     provider: "google",
     providerAccountId: null,
     scopes: [],
-    sealed: sealTokens(tokens, cipher),
+    ...sealTokens(tokens, cipher),
     accessTokenExpiresAt: null,
     tokenExpiresNever: true,
   });
@@ -51,14 +55,14 @@ describe("tokens at rest", () => {
     expect(rows[0]?.access_token_encrypted).toMatch(/^v1\.k1\./);
     expect(rows[0]?.token_key_id).toBe("k1");
 
-    const read = await findConnection(db.pool, row.id);
+    const read = await findConnection(prisma, row.id);
     expect(read && decryptTokens(read, cipher)).toEqual(tokens);
   });
 
   it("keeps rows written under k1 readable once k2 is current", async () => {
     const { row, tokens } = await insert(cipherFor({ k1 }, "k1"));
     const rotated = cipherFor({ k1, k2 }, "k2");
-    const read = await findConnection(db.pool, row.id);
+    const read = await findConnection(prisma, row.id);
     expect(read?.tokenKeyId).toBe("k1");
     expect(read && decryptTokens(read, rotated)).toEqual(tokens);
 
@@ -75,7 +79,7 @@ describe("tokens at rest", () => {
     } finally {
       await api.close();
     }
-    const after = await findConnection(db.pool, row.id);
+    const after = await findConnection(prisma, row.id);
     expect(after?.accessTokenEncrypted).toMatch(/^v1\.k2\./);
     expect(after?.refreshTokenEncrypted).toMatch(/^v1\.k2\./);
     expect(after && decryptTokens(after, cipherFor({ k2 }, "k2"))).toEqual({
@@ -87,21 +91,20 @@ describe("tokens at rest", () => {
   it("treats a missing provider account id as one value in the unique key (NULLS NOT DISTINCT)", async () => {
     const cipher = cipherFor({ k1 }, "k1");
     const { row } = await insert(cipher);
-    await expect(
-      insertConnection(db.pool, {
-        userId: row.userId,
-        provider: "google",
-        providerAccountId: null,
-        scopes: [],
-        sealed: sealTokens({ accessToken: "a", refreshToken: null }, cipher),
-        accessTokenExpiresAt: null,
-        tokenExpiresNever: true,
-      }),
-    ).rejects.toMatchObject({
-      code: "23505",
-      constraint: "connections_user_id_provider_provider_account_id_key",
-    });
-    const found = await findConnectionByAccount(db.pool, {
+    const refused = await insertConnection(prisma, {
+      userId: row.userId,
+      provider: "google",
+      providerAccountId: null,
+      scopes: [],
+      ...sealTokens({ accessToken: "a", refreshToken: null }, cipher),
+      accessTokenExpiresAt: null,
+      tokenExpiresNever: true,
+    }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(uniqueViolation(refused)).toBe("connections_user_id_provider_provider_account_id_key");
+    const found = await findConnectionByAccount(prisma, {
       userId: row.userId,
       provider: "google",
       providerAccountId: null,
@@ -113,6 +116,7 @@ describe("tokens at rest", () => {
 describe("reencryptConnections", () => {
   it("moves every row to the current key, skips rows it cannot read, and is idempotent", async () => {
     const isolated = await createTestDatabase();
+    const isolatedPrisma = createPrismaClient(isolated.pool);
     try {
       const old = cipherFor({ k1 }, "k1");
       const written: Array<{ id: string; tokens: { accessToken: string; refreshToken: string | null } }> = [];
@@ -122,12 +126,12 @@ describe("reencryptConnections", () => {
           accessToken: secretToken("access"),
           refreshToken: i % 2 === 0 ? secretToken("refresh") : null,
         };
-        const row = await insertConnection(isolated.pool, {
+        const row = await insertConnection(isolatedPrisma, {
           userId,
           provider: "spotify",
           providerAccountId: null,
           scopes: [],
-          sealed: sealTokens(tokens, old),
+          ...sealTokens(tokens, old),
           accessTokenExpiresAt: null,
           tokenExpiresNever: true,
         });
@@ -139,12 +143,12 @@ describe("reencryptConnections", () => {
       // A row under a key that is no longer configured.
       const lost = cipherFor({ k0: randomKey() }, "k0");
       const userId = await createUser(isolated.pool);
-      const orphan = await insertConnection(isolated.pool, {
+      const orphan = await insertConnection(isolatedPrisma, {
         userId,
         provider: "github",
         providerAccountId: null,
         scopes: [],
-        sealed: sealTokens({ accessToken: "orphan", refreshToken: null }, lost),
+        ...sealTokens({ accessToken: "orphan", refreshToken: null }, lost),
         accessTokenExpiresAt: null,
         tokenExpiresNever: true,
       });
@@ -161,7 +165,7 @@ describe("reencryptConnections", () => {
       expect(progress.at(-1)).toBe(7);
 
       for (const { id, tokens } of written) {
-        const row = await findConnection(isolated.pool, id);
+        const row = await findConnection(isolatedPrisma, id);
         expect(row?.tokenKeyId).toBe("k2");
         expect(row?.accessTokenEncrypted).toMatch(/^v1\.k2\./);
         expect(row && decryptTokens(row, cipherFor({ k2 }, "k2"))).toEqual(tokens);
@@ -171,23 +175,25 @@ describe("reencryptConnections", () => {
       expect(second).toMatchObject({ total: 1, reencrypted: 0, remaining: 0 });
       expect(second.failed.map((f) => f.id)).toEqual([orphan.id]);
     } finally {
+      await isolatedPrisma.$disconnect();
       await isolated.drop();
     }
   });
 
   it("skips rows another transaction holds and picks them up on a later pass", async () => {
     const isolated = await createTestDatabase();
+    const isolatedPrisma = createPrismaClient(isolated.pool);
     try {
       const old = cipherFor({ k1 }, "k1");
       const ids: string[] = [];
       for (let i = 0; i < 3; i++) {
         const userId = await createUser(isolated.pool);
-        const row = await insertConnection(isolated.pool, {
+        const row = await insertConnection(isolatedPrisma, {
           userId,
           provider: "slack",
           providerAccountId: null,
           scopes: [],
-          sealed: sealTokens({ accessToken: `a${i}`, refreshToken: null }, old),
+          ...sealTokens({ accessToken: `a${i}`, refreshToken: null }, old),
           accessTokenExpiresAt: null,
           tokenExpiresNever: true,
         });
@@ -209,6 +215,7 @@ describe("reencryptConnections", () => {
       expect(summary).toMatchObject({ total: 3, reencrypted: 3, remaining: 0, failed: [] });
       expect(summary.passes).toBeGreaterThan(1);
     } finally {
+      await isolatedPrisma.$disconnect();
       await isolated.drop();
     }
   });

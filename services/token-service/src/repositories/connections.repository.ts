@@ -1,46 +1,19 @@
-import type { ConnectionStatus } from "@syncwell/contracts";
-import { uuidv7 } from "@syncwell/contracts";
+import { type ConnectionStatus, connectionStatuses } from "@syncwell/contracts";
 import type { TokenCipher } from "@syncwell/credentials";
-import type { Queryable } from "@syncwell/db";
+import type { Connection, PrismaDb } from "@syncwell/db";
 
 /**
- * The `connections` table through `pg` (the routes write events to the outbox in the same
- * transaction, which needs the same client; the refresh side claims rows with SKIP LOCKED).
- * Every function takes the database (a pool, or a client inside a transaction) first.
+ * The connections API's reads and writes of the `connections` table, through Prisma Client. Every
+ * function takes the client first: Prisma Client, or an interactive transaction's client. (The
+ * refresh side claims and writes rows in batches through `pg`: refresh-claims.repository.ts.)
  *
  * Invariant kept by every writer: both ciphertexts of a row are under the key named by
  * `token_key_id` (null when the row holds no ciphertext). A writer that changes one token
  * re-encrypts the other under the current key too — see `sealTokens`.
  */
 
-/** One row, camelCased; ciphertexts included (never hand this to a response, a log or an event). */
-export type ConnectionRow = {
-  id: string;
-  userId: string;
-  provider: string;
-  providerAccountId: string | null;
-  scopes: string[];
-  status: ConnectionStatus;
-  accessTokenEncrypted: string | null;
-  refreshTokenEncrypted: string | null;
-  tokenKeyId: string | null;
-  accessTokenExpiresAt: Date | null;
-  tokenExpiresNever: boolean;
-  refreshTokenLastUsedAt: Date | null;
-  lastRefreshedAt: Date | null;
-  lastRefreshAttemptAt: Date | null;
-  consecutiveFailures: number;
-  consecutiveTransientFailures: number;
-  lastErrorCode: string | null;
-  lastFailureAt: Date | null;
-  nextRetryAt: Date | null;
-  lastSyncedAt: Date | null;
-  refreshClaimedUntil: Date | null;
-  refreshClaimedBy: string | null;
-  revokedAt: Date | null;
-  createdAt: Date;
-  updatedAt: Date;
-};
+/** One row; ciphertexts included (never hand this to a response, a log or an event). */
+export type ConnectionRow = Omit<Connection, "status"> & { status: ConnectionStatus };
 
 /** Plaintext tokens of a row; only ever held in memory for the duration of a request. */
 export type ConnectionTokens = { accessToken: string | null; refreshToken: string | null };
@@ -52,44 +25,15 @@ export type SealedTokens = {
   tokenKeyId: string | null;
 };
 
-const COLUMNS: ReadonlyArray<readonly [keyof ConnectionRow, string]> = [
-  ["id", "id"],
-  ["userId", "user_id"],
-  ["provider", "provider"],
-  ["providerAccountId", "provider_account_id"],
-  ["scopes", "scopes"],
-  ["status", "status"],
-  ["accessTokenEncrypted", "access_token_encrypted"],
-  ["refreshTokenEncrypted", "refresh_token_encrypted"],
-  ["tokenKeyId", "token_key_id"],
-  ["accessTokenExpiresAt", "access_token_expires_at"],
-  ["tokenExpiresNever", "token_expires_never"],
-  ["refreshTokenLastUsedAt", "refresh_token_last_used_at"],
-  ["lastRefreshedAt", "last_refreshed_at"],
-  ["lastRefreshAttemptAt", "last_refresh_attempt_at"],
-  ["consecutiveFailures", "consecutive_failures"],
-  ["consecutiveTransientFailures", "consecutive_transient_failures"],
-  ["lastErrorCode", "last_error_code"],
-  ["lastFailureAt", "last_failure_at"],
-  ["nextRetryAt", "next_retry_at"],
-  ["lastSyncedAt", "last_synced_at"],
-  ["refreshClaimedUntil", "refresh_claimed_until"],
-  ["refreshClaimedBy", "refresh_claimed_by"],
-  ["revokedAt", "revoked_at"],
-  ["createdAt", "created_at"],
-  ["updatedAt", "updated_at"],
-];
-
-const COLUMN_OF = new Map(COLUMNS);
-
-/**
- * The select list that yields a `ConnectionRow` (`"camelCase"` aliases), optionally qualified by a
- * table alias: `SELECT ${connectionColumns("c")} FROM connections c …`.
- */
-export function connectionColumns(alias?: string): string {
-  const prefix = alias ? `${alias}.` : "";
-  return COLUMNS.map(([field, column]) => `${prefix}${column} AS "${field}"`).join(", ");
+/** The status column holds a known status (a CHECK constraint): typed as one here. */
+function asRow(connection: Connection): ConnectionRow {
+  const status = connectionStatuses.find((s) => s === connection.status);
+  if (status === undefined)
+    throw new Error(`connection ${connection.id} has unknown status ${connection.status}`);
+  return { ...connection, status };
 }
+
+const asRowOrUndefined = (connection: Connection | null) => (connection ? asRow(connection) : undefined);
 
 /** Decrypts a row's tokens (any configured key). Throws TokenCipherError if a ciphertext is unreadable. */
 export function decryptTokens(
@@ -110,90 +54,57 @@ export function sealTokens(tokens: ConnectionTokens, cipher: TokenCipher): Seale
   return { accessTokenEncrypted, refreshTokenEncrypted, tokenKeyId: empty ? null : cipher.currentKeyId };
 }
 
+/**
+ * `forUpdate` locks the row until the caller's transaction ends (Prisma's queries cannot say
+ * FOR UPDATE): a writer that read it first then cannot be overtaken by a refresh holding the row.
+ */
 export async function findConnection(
-  db: Queryable,
+  db: PrismaDb,
   id: string,
   options: { forUpdate?: boolean } = {},
 ): Promise<ConnectionRow | undefined> {
-  const { rows } = await db.query<ConnectionRow>(
-    `SELECT ${connectionColumns()} FROM connections WHERE id = $1${options.forUpdate ? " FOR UPDATE" : ""}`,
-    [id],
-  );
-  return rows[0];
+  if (options.forUpdate) await db.$executeRaw`SELECT 1 FROM connections WHERE id = ${id}::uuid FOR UPDATE`;
+  return asRowOrUndefined(await db.connection.findUnique({ where: { id } }));
 }
+
+export type ProviderAccount = { userId: string; provider: string; providerAccountId: string | null };
 
 /** The connection of one provider account (a null account id is a value of its own: NULLS NOT DISTINCT). */
 export async function findConnectionByAccount(
-  db: Queryable,
-  key: { userId: string; provider: string; providerAccountId: string | null },
+  db: PrismaDb,
+  account: ProviderAccount,
   options: { forUpdate?: boolean } = {},
 ): Promise<ConnectionRow | undefined> {
-  const { rows } = await db.query<ConnectionRow>(
-    `SELECT ${connectionColumns()} FROM connections
-      WHERE user_id = $1 AND provider = $2 AND provider_account_id IS NOT DISTINCT FROM $3
-      ${options.forUpdate ? "FOR UPDATE" : ""}`,
-    [key.userId, key.provider, key.providerAccountId],
-  );
-  return rows[0];
+  if (options.forUpdate) {
+    await db.$executeRaw`SELECT 1 FROM connections
+      WHERE user_id = ${account.userId}::uuid AND provider = ${account.provider}
+        AND provider_account_id IS NOT DISTINCT FROM ${account.providerAccountId}
+      FOR UPDATE`;
+  }
+  const { userId, provider, providerAccountId } = account;
+  return asRowOrUndefined(await db.connection.findFirst({ where: { userId, provider, providerAccountId } }));
 }
 
-export type NewConnection = {
-  userId: string;
-  provider: string;
-  providerAccountId: string | null;
-  scopes: string[];
-  sealed: SealedTokens;
-  accessTokenExpiresAt: Date | null;
-  tokenExpiresNever: boolean;
-};
-
-export async function insertConnection(db: Queryable, input: NewConnection): Promise<ConnectionRow> {
-  const { rows } = await db.query<ConnectionRow>(
-    `INSERT INTO connections (id, user_id, provider, provider_account_id, scopes, access_token_encrypted,
-       refresh_token_encrypted, token_key_id, access_token_expires_at, token_expires_never)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-     RETURNING ${connectionColumns()}`,
-    [
-      uuidv7(),
-      input.userId,
-      input.provider,
-      input.providerAccountId,
-      input.scopes,
-      input.sealed.accessTokenEncrypted,
-      input.sealed.refreshTokenEncrypted,
-      input.sealed.tokenKeyId,
-      input.accessTokenExpiresAt,
-      input.tokenExpiresNever,
-    ],
-  );
-  return rows[0] as ConnectionRow;
-}
-
-/** Columns a writer may set; `updated_at` is always bumped. */
+/** Columns a writer may set; `updatedAt` is bumped by Prisma Client unless given. */
 export type ConnectionPatch = Partial<
-  Omit<ConnectionRow, "id" | "userId" | "provider" | "providerAccountId" | "createdAt" | "updatedAt">
+  Omit<ConnectionRow, "id" | "userId" | "provider" | "providerAccountId" | "createdAt">
 >;
 
+/** A new row (the id is a UUIDv7 Prisma Client generates); what the patch leaves out takes its default. */
+export async function insertConnection(
+  db: PrismaDb,
+  input: ProviderAccount & ConnectionPatch,
+): Promise<ConnectionRow> {
+  return asRow(await db.connection.create({ data: input }));
+}
+
+/** Throws when the row does not exist (callers have locked it). */
 export async function updateConnection(
-  db: Queryable,
+  db: PrismaDb,
   id: string,
   patch: ConnectionPatch,
-): Promise<ConnectionRow | undefined> {
-  const sets: string[] = [];
-  const values: unknown[] = [id];
-  for (const [field, value] of Object.entries(patch)) {
-    if (value === undefined) continue;
-    const column = COLUMN_OF.get(field as keyof ConnectionRow);
-    if (!column) throw new Error(`updateConnection: unknown field ${field}`);
-    values.push(value);
-    sets.push(`${column} = $${values.length}`);
-  }
-  sets.push("updated_at = now()");
-  const { rows } = await db.query<ConnectionRow>(
-    `UPDATE connections SET ${sets.join(", ")} WHERE id = $1 RETURNING ${connectionColumns()}`,
-    values,
-  );
-  return rows[0];
+): Promise<ConnectionRow> {
+  return asRow(await db.connection.update({ where: { id }, data: patch }));
 }
 
 /** What a user's re-authorization (or a fresh registration over a revoked row) resets. */
@@ -211,19 +122,27 @@ export const healthyState = {
   refreshClaimedBy: null,
 } as const satisfies ConnectionPatch;
 
-/** Revocation: tokens wiped, claim dropped; repeated calls keep the first `revoked_at`. */
-export async function revokeConnection(db: Queryable, id: string): Promise<ConnectionRow | undefined> {
-  const { rows } = await db.query<ConnectionRow>(
-    `UPDATE connections
-        SET status = 'revoked', access_token_encrypted = NULL, refresh_token_encrypted = NULL,
-            token_key_id = NULL, next_retry_at = NULL, refresh_claimed_until = NULL, refresh_claimed_by = NULL,
-            revoked_at = COALESCE(revoked_at, now()),
-            updated_at = CASE WHEN status = 'revoked' THEN updated_at ELSE now() END
-      WHERE id = $1
-      RETURNING ${connectionColumns()}`,
-    [id],
-  );
-  return rows[0];
+/**
+ * Revocation of a row the caller has locked: tokens wiped, claim dropped. Revoking a revoked row
+ * again keeps its first `revokedAt` and its `updatedAt`: nothing changed.
+ */
+export async function revokeConnection(
+  db: PrismaDb,
+  current: ConnectionRow,
+  now: Date,
+): Promise<ConnectionRow> {
+  const again = current.status === "revoked";
+  return updateConnection(db, current.id, {
+    status: "revoked",
+    accessTokenEncrypted: null,
+    refreshTokenEncrypted: null,
+    tokenKeyId: null,
+    nextRetryAt: null,
+    refreshClaimedUntil: null,
+    refreshClaimedBy: null,
+    revokedAt: current.revokedAt ?? now,
+    updatedAt: again ? current.updatedAt : now,
+  });
 }
 
 export type ConnectionFilter = {
@@ -234,27 +153,19 @@ export type ConnectionFilter = {
 
 /** One page in id order (ids are UUIDv7, so that is creation order); `afterId` is the keyset cursor. */
 export async function listConnections(
-  db: Queryable,
+  db: PrismaDb,
   filter: ConnectionFilter,
   page: { limit: number; afterId?: string | undefined },
 ): Promise<ConnectionRow[]> {
-  const where: string[] = [];
-  const values: unknown[] = [];
-  const add = (sql: (param: string) => string, value: unknown) => {
-    values.push(value);
-    where.push(sql(`$${values.length}`));
-  };
-  if (filter.userId !== undefined) add((p) => `user_id = ${p}`, filter.userId);
-  if (filter.provider !== undefined) add((p) => `provider = ${p}`, filter.provider);
-  if (filter.status !== undefined && filter.status.length > 0)
-    add((p) => `status = ANY(${p})`, filter.status);
-  if (page.afterId !== undefined) add((p) => `id > ${p}`, page.afterId);
-  values.push(page.limit);
-  const { rows } = await db.query<ConnectionRow>(
-    `SELECT ${connectionColumns()} FROM connections
-      ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
-      ORDER BY id LIMIT $${values.length}`,
-    values,
-  );
-  return rows;
+  const rows = await db.connection.findMany({
+    where: {
+      userId: filter.userId,
+      provider: filter.provider,
+      status: filter.status?.length ? { in: [...filter.status] } : undefined,
+      id: page.afterId === undefined ? undefined : { gt: page.afterId },
+    },
+    orderBy: { id: "asc" },
+    take: page.limit,
+  });
+  return rows.map(asRow);
 }

@@ -1,8 +1,10 @@
 import { createHash } from "node:crypto";
-import type { Queryable } from "@syncwell/db";
+import type { PrismaDb } from "@syncwell/db";
 
 /** How long an `Idempotency-Key` is remembered; a key older than this counts as new. */
 export const IDEMPOTENCY_KEY_TTL_HOURS = 24;
+
+const expiredBefore = (now: Date) => new Date(now.getTime() - IDEMPOTENCY_KEY_TTL_HOURS * 3_600_000);
 
 /**
  * A fingerprint of a request body: the same key must come with the same request. The body holds
@@ -15,45 +17,41 @@ export function requestHash(body: unknown): string {
 
 /**
  * Serialises requests carrying the same key until the caller's transaction ends, so two retries
- * racing each other cannot both create a connection.
+ * racing each other cannot both create a connection. (An advisory lock: Prisma has no query for it.)
  */
-export async function lockIdempotencyKey(db: Queryable, key: string): Promise<void> {
-  await db.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`connection-idempotency:${key}`]);
+export async function lockIdempotencyKey(db: PrismaDb, key: string): Promise<void> {
+  await db.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`connection-idempotency:${key}`}, 0))`;
 }
 
+/** The request a live key was first used with, and the connection it registered. */
 export async function findIdempotencyKey(
-  db: Queryable,
+  db: PrismaDb,
   key: string,
+  now: Date,
 ): Promise<{ requestHash: string; connectionId: string } | undefined> {
-  const { rows } = await db.query<{ requestHash: string; connectionId: string }>(
-    `SELECT request_hash AS "requestHash", connection_id AS "connectionId"
-       FROM connection_idempotency_keys
-      WHERE key = $1 AND created_at > now() - make_interval(hours => $2)`,
-    [key, IDEMPOTENCY_KEY_TTL_HOURS],
-  );
-  return rows[0];
+  const found = await db.connectionIdempotencyKey.findFirst({
+    where: { key, createdAt: { gt: expiredBefore(now) } },
+    select: { requestHash: true, connectionId: true },
+  });
+  return found ?? undefined;
 }
 
 /** Records the key; an expired row under the same key is replaced. */
 export async function saveIdempotencyKey(
-  db: Queryable,
+  db: PrismaDb,
   key: string,
   hash: string,
   connectionId: string,
+  now: Date,
 ): Promise<void> {
-  await db.query(
-    `INSERT INTO connection_idempotency_keys (key, request_hash, connection_id) VALUES ($1, $2, $3)
-     ON CONFLICT (key) DO UPDATE
-       SET request_hash = EXCLUDED.request_hash, connection_id = EXCLUDED.connection_id, created_at = now()`,
-    [key, hash, connectionId],
-  );
+  const row = { requestHash: hash, connectionId, createdAt: now };
+  await db.connectionIdempotencyKey.upsert({ where: { key }, create: { key, ...row }, update: row });
 }
 
 /** Drops keys past their lifetime (called now and then by the create route; cheap with the index). */
-export async function purgeExpiredIdempotencyKeys(db: Queryable): Promise<number> {
-  const { rowCount } = await db.query(
-    "DELETE FROM connection_idempotency_keys WHERE created_at < now() - make_interval(hours => $1)",
-    [IDEMPOTENCY_KEY_TTL_HOURS],
-  );
-  return rowCount ?? 0;
+export async function purgeExpiredIdempotencyKeys(db: PrismaDb, now: Date): Promise<number> {
+  const { count } = await db.connectionIdempotencyKey.deleteMany({
+    where: { createdAt: { lt: expiredBefore(now) } },
+  });
+  return count;
 }

@@ -1,4 +1,4 @@
-import type { Queryable } from "@syncwell/db";
+import type { PrismaDb } from "@syncwell/db";
 
 export type EnsureUserResult =
   | { kind: "exists" }
@@ -14,20 +14,21 @@ export type EnsureUserResult =
  * so the caller's transaction stays usable.
  */
 export async function ensureUser(
-  db: Queryable,
+  db: PrismaDb,
   userId: string,
   email: string | undefined,
 ): Promise<EnsureUserResult> {
   if (email !== undefined) {
-    const inserted = await db.query(
-      // Emails are stored lowercased (a CHECK enforces it). DO NOTHING covers both the id and the
-      // email unique index; which one it was is told by the lookup below.
-      "INSERT INTO users (id, email) VALUES ($1, lower($2)) ON CONFLICT DO NOTHING RETURNING id",
-      [userId, email],
-    );
-    if (inserted.rowCount === 1) return { kind: "created" };
+    // Emails are stored lowercased (a CHECK enforces it; the body's email is ASCII). skipDuplicates
+    // is ON CONFLICT DO NOTHING: it covers both the id and the email unique index, and which one it
+    // was is told by the lookup below.
+    const { count } = await db.user.createMany({
+      data: [{ id: userId, email: email.toLowerCase() }],
+      skipDuplicates: true,
+    });
+    if (count === 1) return { kind: "created" };
   }
-  const { rowCount } = await db.query("SELECT 1 FROM users WHERE id = $1", [userId]);
-  if (rowCount === 1) return { kind: "exists" };
+  const user = await db.user.findUnique({ where: { id: userId }, select: { id: true } });
+  if (user) return { kind: "exists" };
   return email === undefined ? { kind: "missing" } : { kind: "email_taken" };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { TokenCipher } from "@syncwell/credentials";
-import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
+import { createTestDatabase, type TestDatabase, waitFor } from "@syncwell/testing";
 import type { InjectOptions, LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decryptTokens, findConnection } from "../repositories/connections.repository.ts";
@@ -144,7 +144,7 @@ describe("POST /connections", () => {
     expect(stored[0]?.access_token_encrypted).not.toContain(t.accessToken);
     expect(stored[0]?.refresh_token_encrypted).not.toContain(t.refreshToken);
     expect(stored[0]?.token_key_id).toBe("k1");
-    const row = await findConnection(db.pool, view.id);
+    const row = await findConnection(api.prisma, view.id);
     expect(row && decryptTokens(row, cipher)).toEqual({
       accessToken: t.accessToken,
       refreshToken: t.refreshToken,
@@ -243,6 +243,40 @@ describe("POST /connections", () => {
         error: "connection_exists",
         connectionId: first.json<ConnectionView>().id,
       });
+    }
+  });
+
+  it("answers 409 naming the winner when another registration of the account commits first", async () => {
+    const userId = await createUser(db.pool);
+    const winner = randomUUID();
+    const holder = await db.pool.connect();
+    try {
+      // A registration that has inserted the row but not committed: the API's lookup does not see
+      // it, so its insert waits on the unique index and fails once the other commits.
+      await holder.query("BEGIN");
+      await holder.query(
+        "INSERT INTO connections (id, user_id, provider, provider_account_id) VALUES ($1, $2, 'github', 'raced')",
+        [winner, userId],
+      );
+      const pending = create({
+        userId,
+        provider: "github",
+        providerAccountId: "raced",
+        scopes: [],
+        ...tokens(),
+      });
+      await waitFor(async () => {
+        const { rows } = await db.pool.query(
+          "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        );
+        return rows.length > 0;
+      }, "the API's insert to wait for the other registration");
+      await holder.query("COMMIT");
+      const res = await pending;
+      expect(res.statusCode).toBe(409);
+      expect(res.json()).toMatchObject({ error: "connection_exists", connectionId: winner });
+    } finally {
+      holder.release();
     }
   });
 
@@ -424,7 +458,7 @@ describe("PUT /connections/:id", () => {
       accessTokenExpiresAt: "2031-01-01T00:00:00.000Z",
       hasRefreshToken: true,
     });
-    const row = await findConnection(db.pool, view.id);
+    const row = await findConnection(api.prisma, view.id);
     expect(row && decryptTokens(row, cipher)).toEqual({
       accessToken: t.accessToken,
       refreshToken: t.refreshToken,
@@ -450,7 +484,7 @@ describe("PUT /connections/:id", () => {
 
   it("keeps the stored refresh token when only the access token changes", async () => {
     const view = await newConnection();
-    const before = await findConnection(db.pool, view.id);
+    const before = await findConnection(api.prisma, view.id);
     const refreshToken = before && decryptTokens(before, cipher).refreshToken;
     const accessToken = tokens().accessToken;
     const res = await call({
@@ -464,7 +498,7 @@ describe("PUT /connections/:id", () => {
       tokenExpiresNever: true,
       accessTokenExpiresAt: null,
     });
-    const after = await findConnection(db.pool, view.id);
+    const after = await findConnection(api.prisma, view.id);
     expect(after && decryptTokens(after, cipher)).toEqual({ accessToken, refreshToken });
     const { rows } = await db.pool.query(
       "SELECT payload->'data' AS data FROM outbox_events WHERE payload->'data'->>'connectionId' = $1",

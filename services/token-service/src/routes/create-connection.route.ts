@@ -1,13 +1,13 @@
-import { withTransaction } from "@syncwell/db";
-import type { FastifyInstance } from "fastify";
+import type { TokenCipher } from "@syncwell/credentials";
+import { type PrismaDb, uniqueViolation } from "@syncwell/db";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import { z } from "zod";
 import {
   type ConnectionRow,
   findConnection,
   findConnectionByAccount,
-  healthyState,
   insertConnection,
-  sealTokens,
+  type ProviderAccount,
   updateConnection,
 } from "../repositories/connections.repository.ts";
 import {
@@ -25,6 +25,7 @@ import {
   atMostOneExpiry,
   expiresAtField,
   expiresInField,
+  grantFields,
   normaliseScopes,
   resolveExpiry,
   scopesField,
@@ -48,6 +49,8 @@ export function createConnectionBody(providers: readonly [string, ...string[]]) 
     .check(atMostOneExpiry);
 }
 
+type CreateBody = z.output<ReturnType<typeof createConnectionBody>>;
+
 /** Printable ASCII, as the IETF Idempotency-Key draft and Stripe accept. */
 const idempotencyHeaders = z.object({
   "idempotency-key": z
@@ -58,6 +61,9 @@ const idempotencyHeaders = z.object({
     .optional(),
 });
 
+/** One registration: the body, its `Idempotency-Key` and fingerprint, and the request's time. */
+type Registration = { body: CreateBody; key: string | undefined; hash: string; now: Date };
+
 type CreateResult =
   | { kind: "created"; row: ConnectionRow; reactivated: boolean }
   | { kind: "replayed"; row: ConnectionRow }
@@ -66,8 +72,14 @@ type CreateResult =
   | { kind: "user_missing" }
   | { kind: "email_taken" };
 
-const UNIQUE_VIOLATION = "23505";
 const ACCOUNT_UNIQUE = "connections_user_id_provider_provider_account_id_key";
+
+/** A registration over a revoked row starts with no refresh history, as a new row does. */
+const NO_REFRESH_HISTORY = {
+  refreshTokenLastUsedAt: null,
+  lastRefreshedAt: null,
+  lastRefreshAttemptAt: null,
+};
 
 /**
  * POST /connections — registers a connection. A provider account that already has a live
@@ -88,104 +100,123 @@ export function createConnectionRoute(app: FastifyInstance, deps: ConnectionRout
       userEmail: body.userEmail?.toLowerCase(),
       scopes: normaliseScopes(body.scopes),
     });
-    const now = new Date();
-
-    let result: CreateResult;
-    try {
-      result = await withTransaction(deps.pool, async (tx): Promise<CreateResult> => {
-        if (key !== undefined) {
-          await lockIdempotencyKey(tx, key);
-          const prior = await findIdempotencyKey(tx, key);
-          if (prior && prior.requestHash !== hash) return { kind: "key_reused" };
-          // A replay answers the connection as it is now, revoked or updated since included: the key
-          // stands for the registration already done, and a late retry must not register again.
-          const row = prior && (await findConnection(tx, prior.connectionId));
-          if (row) return { kind: "replayed", row };
-        }
-
-        const user = await ensureUser(tx, body.userId, body.userEmail);
-        if (user.kind === "missing") return { kind: "user_missing" };
-        if (user.kind === "email_taken") return { kind: "email_taken" };
-
-        const account = {
-          userId: body.userId,
-          provider: body.provider,
-          providerAccountId: body.providerAccountId ?? null,
-        };
-        const existing = await findConnectionByAccount(tx, account, { forUpdate: true });
-        if (existing && existing.status !== "revoked") return { kind: "exists", connectionId: existing.id };
-
-        const sealed = sealTokens(
-          { accessToken: body.accessToken, refreshToken: body.refreshToken ?? null },
-          deps.cipher,
-        );
-        const fields = { scopes: normaliseScopes(body.scopes), ...resolveExpiry(body, now) };
-        const row = existing
-          ? await updateConnection(tx, existing.id, {
-              ...healthyState,
-              ...sealed,
-              ...fields,
-              refreshTokenLastUsedAt: null,
-              lastRefreshedAt: null,
-              lastRefreshAttemptAt: null,
-            })
-          : await insertConnection(tx, { ...account, ...fields, sealed });
-        if (!row) throw new Error(`connection ${existing?.id} vanished while locked`);
-        if (key !== undefined) {
-          await saveIdempotencyKey(tx, key, hash, row.id);
-          // Keys expire after a day; sweeping on a small share of key-bearing creates keeps the table small.
-          if (Math.random() < 0.01) await purgeExpiredIdempotencyKeys(tx);
-        }
-        return { kind: "created", row, reactivated: existing !== undefined };
-      });
-    } catch (err) {
-      // Two requests for the same provider account raced past the lookup; the loser gets the 409.
-      const pgErr = err as { code?: string; constraint?: string };
-      if (pgErr.code !== UNIQUE_VIOLATION || pgErr.constraint !== ACCOUNT_UNIQUE) throw err;
-      const winner = await findConnectionByAccount(deps.pool, {
-        userId: body.userId,
-        provider: body.provider,
-        providerAccountId: body.providerAccountId ?? null,
-      });
-      result = { kind: "exists", connectionId: winner?.id ?? "unknown" };
+    const result = await registerConnection(deps, { body, key, hash, now: new Date() });
+    if (result.kind === "created") {
+      const { id, userId, provider } = result.row;
+      request.log.info(
+        { connectionId: id, userId, provider, reactivated: result.reactivated },
+        result.reactivated ? "revoked connection registered again" : "connection registered",
+      );
     }
-
-    switch (result.kind) {
-      case "created":
-        request.log.info(
-          {
-            connectionId: result.row.id,
-            userId: result.row.userId,
-            provider: result.row.provider,
-            reactivated: result.reactivated,
-          },
-          result.reactivated ? "revoked connection registered again" : "connection registered",
-        );
-        return reply.code(201).send(toConnectionView(result.row));
-      case "replayed":
-        return reply.code(201).header("idempotent-replayed", "true").send(toConnectionView(result.row));
-      case "key_reused":
-        return sendError(reply, 422, {
-          error: "idempotency_key_reused",
-          message: "this Idempotency-Key was used with a different request",
-        });
-      case "exists":
-        return sendError(reply, 409, {
-          error: "connection_exists",
-          message: `this provider account already has connection ${result.connectionId}; update it with PUT /connections/${result.connectionId}`,
-          connectionId: result.connectionId,
-        });
-      case "user_missing":
-        return sendError(reply, 400, {
-          error: "bad_request",
-          message: "request is invalid",
-          details: [{ path: "body.userEmail", message: `required: no user ${body.userId} exists yet` }],
-        });
-      case "email_taken":
-        return sendError(reply, 409, {
-          error: "email_taken",
-          message: `no user ${body.userId} exists and the email belongs to another user`,
-        });
-    }
+    return sendCreateResult(reply, result, body.userId);
   });
+}
+
+const providerAccount = (body: CreateBody): ProviderAccount => ({
+  userId: body.userId,
+  provider: body.provider,
+  providerAccountId: body.providerAccountId ?? null,
+});
+
+/** The registration in one transaction; an account registered meanwhile by another request is a 409. */
+async function registerConnection(
+  deps: ConnectionRoutesDeps,
+  registration: Registration,
+): Promise<CreateResult> {
+  try {
+    return await deps.prisma.$transaction((tx) => register(tx, deps.cipher, registration));
+  } catch (err) {
+    // Two requests for the same provider account raced past the lookup; the loser gets the 409.
+    if (uniqueViolation(err) !== ACCOUNT_UNIQUE) throw err;
+    const winner = await findConnectionByAccount(deps.prisma, providerAccount(registration.body));
+    return { kind: "exists", connectionId: winner?.id ?? "unknown" };
+  }
+}
+
+async function register(
+  tx: PrismaDb,
+  cipher: TokenCipher,
+  registration: Registration,
+): Promise<CreateResult> {
+  const { body, key, hash, now } = registration;
+  if (key !== undefined) {
+    const earlier = await earlierUseOfKey(tx, key, hash, now);
+    if (earlier) return earlier;
+  }
+
+  const user = await ensureUser(tx, body.userId, body.userEmail);
+  if (user.kind === "missing") return { kind: "user_missing" };
+  if (user.kind === "email_taken") return { kind: "email_taken" };
+
+  const account = providerAccount(body);
+  const existing = await findConnectionByAccount(tx, account, { forUpdate: true });
+  if (existing && existing.status !== "revoked") return { kind: "exists", connectionId: existing.id };
+
+  const tokens = { accessToken: body.accessToken, refreshToken: body.refreshToken ?? null };
+  const fields = {
+    scopes: normaliseScopes(body.scopes),
+    ...grantFields(tokens, resolveExpiry(body, now), cipher),
+    ...NO_REFRESH_HISTORY,
+  };
+  const row = existing
+    ? await updateConnection(tx, existing.id, fields)
+    : await insertConnection(tx, { ...account, ...fields });
+  if (key !== undefined) {
+    await saveIdempotencyKey(tx, key, hash, row.id, now);
+    // Keys expire after a day; sweeping on a small share of key-bearing creates keeps the table small.
+    if (Math.random() < 0.01) await purgeExpiredIdempotencyKeys(tx, now);
+  }
+  return { kind: "created", row, reactivated: existing !== undefined };
+}
+
+/**
+ * What an `Idempotency-Key` already used says: the same request is answered with the connection it
+ * registered, another request is refused; undefined for a key not (or no longer) known. The key is
+ * locked until the transaction ends, so retries racing each other register once.
+ */
+async function earlierUseOfKey(
+  tx: PrismaDb,
+  key: string,
+  hash: string,
+  now: Date,
+): Promise<CreateResult | undefined> {
+  await lockIdempotencyKey(tx, key);
+  const prior = await findIdempotencyKey(tx, key, now);
+  if (!prior) return undefined;
+  if (prior.requestHash !== hash) return { kind: "key_reused" };
+  // A replay answers the connection as it is now, revoked or updated since included: the key
+  // stands for the registration already done, and a late retry must not register again.
+  const row = await findConnection(tx, prior.connectionId);
+  return row && { kind: "replayed", row };
+}
+
+function sendCreateResult(reply: FastifyReply, result: CreateResult, userId: string): FastifyReply {
+  switch (result.kind) {
+    case "created":
+      return reply.code(201).send(toConnectionView(result.row));
+    case "replayed":
+      return reply.code(201).header("idempotent-replayed", "true").send(toConnectionView(result.row));
+    case "key_reused":
+      return sendError(reply, 422, {
+        error: "idempotency_key_reused",
+        message: "this Idempotency-Key was used with a different request",
+      });
+    case "exists":
+      return sendError(reply, 409, {
+        error: "connection_exists",
+        message: `this provider account already has connection ${result.connectionId}; update it with PUT /connections/${result.connectionId}`,
+        connectionId: result.connectionId,
+      });
+    case "user_missing":
+      return sendError(reply, 400, {
+        error: "bad_request",
+        message: "request is invalid",
+        details: [{ path: "body.userEmail", message: `required: no user ${userId} exists yet` }],
+      });
+    case "email_taken":
+      return sendError(reply, 409, {
+        error: "email_taken",
+        message: `no user ${userId} exists and the email belongs to another user`,
+      });
+  }
 }

@@ -1,9 +1,10 @@
 import type { TokenCipher } from "@syncwell/credentials";
-import type pg from "pg";
+import type { PrismaClient } from "@syncwell/db";
 
 /** What the connection routes need; `registerConnectionRoutes` receives it from the service wiring. */
 export type ConnectionRoutesDeps = {
-  pool: pg.Pool;
+  /** The routes' reads and writes, and their transactions (the outbox write included). */
+  prisma: PrismaClient;
   cipher: TokenCipher;
   /** TOKEN_SERVICE_API_TOKEN. */
   apiToken: string;

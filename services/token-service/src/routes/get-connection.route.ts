@@ -8,7 +8,7 @@ import { idParams, notFound, parseInput } from "./http.ts";
 export function getConnectionRoute(app: FastifyInstance, deps: ConnectionRoutesDeps): void {
   app.get("/connections/:id", async (request, reply) => {
     const { id } = parseInput(idParams, request.params, "params");
-    const row = await findConnection(deps.pool, id);
+    const row = await findConnection(deps.prisma, id);
     if (!row) return notFound(reply, id);
     return reply.send(toConnectionView(row));
   });

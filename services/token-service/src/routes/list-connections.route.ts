@@ -42,7 +42,7 @@ export function listConnectionsRoute(app: FastifyInstance, deps: ConnectionRoute
     const query = parseInput(querySchema, request.query, "query");
     // One row more than asked tells whether another page exists without a count.
     const rows = await listConnections(
-      deps.pool,
+      deps.prisma,
       { userId: query.userId, provider: query.provider, status: query.status },
       { limit: query.limit + 1, afterId: query.cursor },
     );

@@ -1,4 +1,3 @@
-import { withTransaction } from "@syncwell/db";
 import type { FastifyInstance } from "fastify";
 import { findConnection, revokeConnection } from "../repositories/connections.repository.ts";
 import { toConnectionView } from "./connection-view.ts";
@@ -14,12 +13,12 @@ import { idParams, notFound, parseInput } from "./http.ts";
 export function revokeConnectionRoute(app: FastifyInstance, deps: ConnectionRoutesDeps): void {
   app.delete("/connections/:id", async (request, reply) => {
     const { id } = parseInput(idParams, request.params, "params");
-    const result = await withTransaction(deps.pool, async (tx) => {
+    const now = new Date();
+    const result = await deps.prisma.$transaction(async (tx) => {
       // The row lock waits for a refresh transaction holding the row, so its write cannot land after ours.
       const current = await findConnection(tx, id, { forUpdate: true });
       if (!current) return undefined;
-      const row = await revokeConnection(tx, id);
-      return row && { row, wasRevoked: current.status === "revoked" };
+      return { row: await revokeConnection(tx, current, now), wasRevoked: current.status === "revoked" };
     });
     if (!result) return notFound(reply, id);
     if (!result.wasRevoked) {

@@ -1,6 +1,13 @@
+import type { TokenCipher } from "@syncwell/credentials";
 import { z } from "zod";
+import {
+  type ConnectionPatch,
+  type ConnectionTokens,
+  healthyState,
+  sealTokens,
+} from "../repositories/connections.repository.ts";
 
-/** Field schemas shared by the create and update bodies. */
+/** What the create and update routes share: their bodies' fields, and what a new grant writes. */
 
 const TEN_YEARS_S = 10 * 365 * 24 * 60 * 60;
 
@@ -42,4 +49,17 @@ export function resolveExpiry(
 /** Scopes in the order given, without repeats. */
 export function normaliseScopes(scopes: readonly string[]): string[] {
   return [...new Set(scopes)];
+}
+
+/**
+ * What tokens newly issued by the provider write (a registration, or the user granting access
+ * again): both tokens sealed under the current key, the new access token's expiry when it has one
+ * to set, and the connection healthy again.
+ */
+export function grantFields(
+  tokens: ConnectionTokens,
+  expiry: Expiry | undefined,
+  cipher: TokenCipher,
+): ConnectionPatch {
+  return { ...healthyState, ...sealTokens(tokens, cipher), ...expiry };
 }

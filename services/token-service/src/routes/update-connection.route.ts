@@ -1,13 +1,14 @@
 import { enqueueEvents } from "@syncwell/bus";
-import { createEvent } from "@syncwell/contracts";
-import { withTransaction } from "@syncwell/db";
+import { type AnyEvent, createEvent } from "@syncwell/contracts";
+import type { TokenCipher } from "@syncwell/credentials";
+import type { PrismaDb } from "@syncwell/db";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import {
   type ConnectionPatch,
   type ConnectionRow,
+  type ConnectionTokens,
   findConnection,
-  healthyState,
   sealTokens,
   updateConnection,
 } from "../repositories/connections.repository.ts";
@@ -18,6 +19,7 @@ import {
   atMostOneExpiry,
   expiresAtField,
   expiresInField,
+  grantFields,
   normaliseScopes,
   resolveExpiry,
   scopesField,
@@ -44,6 +46,8 @@ export const updateConnectionBody = z
   })
   .check(atMostOneExpiry);
 
+type UpdateBody = z.output<typeof updateConnectionBody>;
+
 type UpdateResult =
   | { kind: "updated"; row: ConnectionRow; reauthorized: boolean; previousStatus: ConnectionRow["status"] }
   | { kind: "not_found" }
@@ -60,61 +64,7 @@ export function updateConnectionRoute(app: FastifyInstance, deps: ConnectionRout
     const { id } = parseInput(idParams, request.params, "params");
     const body = parseInput(updateConnectionBody, request.body, "body");
     const now = new Date();
-
-    const result = await withTransaction(deps.pool, async (tx): Promise<UpdateResult> => {
-      const current = await findConnection(tx, id, { forUpdate: true });
-      if (!current) return { kind: "not_found" };
-      if (current.status === "revoked") return { kind: "revoked" };
-
-      // New credentials from the provider mean the user granted access again.
-      const reauthorized = body.accessToken !== undefined || typeof body.refreshToken === "string";
-      const patch: ConnectionPatch = {};
-      if (body.scopes !== undefined) patch.scopes = normaliseScopes(body.scopes);
-      if (body.accessToken !== undefined || body.refreshToken !== undefined) {
-        // Both tokens are written again under the current key, so token_key_id stays true for the row;
-        // only the one kept is decrypted.
-        const keep = (sealed: string | null) => (sealed === null ? null : deps.cipher.decrypt(sealed));
-        Object.assign(
-          patch,
-          sealTokens(
-            {
-              accessToken: body.accessToken ?? keep(current.accessTokenEncrypted),
-              refreshToken:
-                body.refreshToken === undefined ? keep(current.refreshTokenEncrypted) : body.refreshToken,
-            },
-            deps.cipher,
-          ),
-        );
-      }
-      if (reauthorized) Object.assign(patch, healthyState);
-      // A newly issued refresh token starts its idle period now.
-      if (typeof body.refreshToken === "string") patch.refreshTokenLastUsedAt = now;
-      if (body.accessToken !== undefined || body.expiresAt !== undefined || body.expiresIn !== undefined) {
-        Object.assign(patch, resolveExpiry(body, now));
-      }
-
-      const row = await updateConnection(tx, id, patch);
-      if (!row) throw new Error(`connection ${id} vanished while locked`);
-      if (reauthorized) {
-        await enqueueEvents(
-          tx,
-          createEvent(
-            "token.refreshed",
-            {
-              connectionId: row.id,
-              userId: row.userId,
-              provider: row.provider,
-              expiresAt: row.accessTokenExpiresAt?.toISOString() ?? null,
-              refreshTokenRotated: typeof body.refreshToken === "string",
-              recovered: current.status !== "connected",
-              previousStatus: current.status,
-            },
-            { source: deps.source, occurredAt: now },
-          ),
-        );
-      }
-      return { kind: "updated", row, reauthorized, previousStatus: current.status };
-    });
+    const result = await deps.prisma.$transaction((tx) => changeConnection(tx, deps, { id, body, now }));
 
     switch (result.kind) {
       case "not_found":
@@ -137,4 +87,84 @@ export function updateConnectionRoute(app: FastifyInstance, deps: ConnectionRout
         return reply.send(toConnectionView(result.row));
     }
   });
+}
+
+type Change = { id: string; body: UpdateBody; now: Date };
+
+async function changeConnection(
+  tx: PrismaDb,
+  deps: ConnectionRoutesDeps,
+  { id, body, now }: Change,
+): Promise<UpdateResult> {
+  const current = await findConnection(tx, id, { forUpdate: true });
+  if (!current) return { kind: "not_found" };
+  if (current.status === "revoked") return { kind: "revoked" };
+
+  const row = await updateConnection(tx, id, connectionPatch(body, current, deps.cipher, now));
+  const reauthorized = isReauthorization(body);
+  if (reauthorized) await enqueueEvents(tx, tokenRefreshed(row, current, body, deps.source, now));
+  return { kind: "updated", row, reauthorized, previousStatus: current.status };
+}
+
+/** New credentials from the provider mean the user granted access again. */
+const isReauthorization = (body: UpdateBody) =>
+  body.accessToken !== undefined || typeof body.refreshToken === "string";
+
+function connectionPatch(
+  body: UpdateBody,
+  current: ConnectionRow,
+  cipher: TokenCipher,
+  now: Date,
+): ConnectionPatch {
+  const patch: ConnectionPatch = {};
+  if (body.scopes !== undefined) patch.scopes = normaliseScopes(body.scopes);
+  const expiry =
+    body.accessToken !== undefined || body.expiresAt !== undefined || body.expiresIn !== undefined
+      ? resolveExpiry(body, now)
+      : undefined;
+  if (isReauthorization(body)) {
+    Object.assign(patch, grantFields(tokensAfter(body, current, cipher), expiry, cipher));
+    // A newly issued refresh token starts its idle period now.
+    if (typeof body.refreshToken === "string") patch.refreshTokenLastUsedAt = now;
+  } else {
+    Object.assign(patch, expiry);
+    // The refresh token removed: the access token kept is sealed again beside it.
+    if (body.refreshToken === null)
+      Object.assign(patch, sealTokens(tokensAfter(body, current, cipher), cipher));
+  }
+  return patch;
+}
+
+/**
+ * The tokens once the body is applied: both are written again under the current key, so
+ * token_key_id stays true for the row; only the one kept is decrypted.
+ */
+function tokensAfter(body: UpdateBody, current: ConnectionRow, cipher: TokenCipher): ConnectionTokens {
+  const keep = (sealed: string | null) => (sealed === null ? null : cipher.decrypt(sealed));
+  return {
+    accessToken: body.accessToken ?? keep(current.accessTokenEncrypted),
+    refreshToken: body.refreshToken === undefined ? keep(current.refreshTokenEncrypted) : body.refreshToken,
+  };
+}
+
+function tokenRefreshed(
+  row: ConnectionRow,
+  previous: ConnectionRow,
+  body: UpdateBody,
+  source: string,
+  now: Date,
+): AnyEvent {
+  return createEvent(
+    "token.refreshed",
+    {
+      connectionId: row.id,
+      userId: row.userId,
+      provider: row.provider,
+      expiresAt: row.accessTokenExpiresAt?.toISOString() ?? null,
+      refreshTokenRotated: typeof body.refreshToken === "string",
+      recovered: previous.status !== "connected",
+      previousStatus: previous.status,
+    },
+    { source, occurredAt: now },
+  );
 }

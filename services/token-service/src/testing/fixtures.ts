@@ -3,7 +3,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import { createTokenCipher, parseKeyList, type TokenCipher } from "@syncwell/credentials";
-import type { Queryable } from "@syncwell/db";
+import { createPrismaClient, type PrismaClient, type Queryable } from "@syncwell/db";
 import { createHttpServer, type HttpTimeouts } from "@syncwell/runtime";
 import { createLogger } from "@syncwell/telemetry";
 import type { FastifyInstance } from "fastify";
@@ -35,12 +35,14 @@ export function secretToken(kind: "access" | "refresh"): string {
 
 export type TestApi = {
   app: FastifyInstance;
+  /** The routes' Prisma Client, over the given pool (for reading rows back as the routes do). */
+  prisma: PrismaClient;
   /** Every log line written so far, raw. */
   logText(): string;
   close(): Promise<void>;
 };
 
-/** The connections API as the service wires it, on the given pool, logging to a buffer. */
+/** The connections API as the service wires it, through Prisma Client over the given pool, logging to a buffer. */
 export async function startTestApi(
   pool: pg.Pool,
   cipher: TokenCipher,
@@ -55,15 +57,20 @@ export async function startTestApi(
   });
   const logger = createLogger({ service: "token-service-test", level: "trace", destination });
   const app = createHttpServer({ logger, readiness: [], timeouts: options.timeouts });
+  const prisma = createPrismaClient(pool);
   await registerConnectionRoutes(app, {
-    pool,
+    prisma,
     cipher,
     apiToken: API_TOKEN,
     providers: providerIds,
     source: "token-service",
   });
   await app.ready();
-  return { app, logText: () => chunks.join(""), close: () => app.close() };
+  const close = async () => {
+    await app.close();
+    await prisma.$disconnect(); // leaves the caller's pool open
+  };
+  return { app, prisma, logText: () => chunks.join(""), close };
 }
 
 export const auth = { authorization: `Bearer ${API_TOKEN}` } as const;
