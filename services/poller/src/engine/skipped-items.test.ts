@@ -17,7 +17,8 @@ import {
   testEngine,
 } from "../testing/fixtures.ts";
 import { pollerMetrics } from "./metrics.ts";
-import { type RunnerDeps, reportSkipped } from "./poll-runner.ts";
+import type { RunnerDeps } from "./poll-runner.ts";
+import { reportSkipped } from "./prepare-page.ts";
 
 let db: TestDatabase;
 let platform: FakePlatform;
