@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Semaphore, Signal } from "./semaphore.ts";
+import { Condition, Semaphore } from "./semaphore.ts";
 
 describe("Semaphore", () => {
   it("takes in bulk up to what is free and counts what is in use", () => {
@@ -45,14 +45,14 @@ describe("Semaphore", () => {
   });
 });
 
-describe("Signal", () => {
+describe("Condition", () => {
   it("wakes every waiter at the next notify, once", async () => {
-    const signal = new Signal();
-    const a = signal.wait();
-    const b = signal.wait();
+    const condition = new Condition();
+    const a = condition.wait();
+    const b = condition.wait();
     expect(a).toBe(b);
-    signal.notify();
+    condition.notify();
     await a;
-    expect(signal.wait()).not.toBe(a);
+    expect(condition.wait()).not.toBe(a);
   });
 });

@@ -71,11 +71,12 @@ export class Semaphore {
 }
 
 /**
- * A level-free wake-up: `wait()` resolves at the next `notify()`. Every waiter shares one promise,
- * so waiting in a loop adds nothing that outlives the next notification (unlike racing a growing
- * set of promises, or registering a waiter per iteration).
+ * A condition to wait for, as with a condition variable's wait / notify-all: `wait()` resolves at
+ * the next `notify()`, and a notify with nobody waiting is not remembered. Every waiter shares one
+ * promise, so waiting in a loop adds nothing that outlives the next notification (unlike racing a
+ * growing set of promises, or registering a waiter per iteration).
  */
-export class Signal {
+export class Condition {
   private pending: { promise: Promise<void>; resolve: () => void } | undefined;
 
   wait(): Promise<void> {
@@ -95,3 +96,7 @@ export class Signal {
     pending?.resolve();
   }
 }
+
+/** The name `index.ts` still exports; remove once it exports `Condition` instead. */
+export const Signal = Condition;
+export type Signal = Condition;
