@@ -1,7 +1,7 @@
+import { createHttpClient, HttpRequestError, type HttpResponse, type Timeouts } from "@syncwell/http-client";
 import { BucketBlockedError, type RateLimiter } from "@syncwell/rate-limit";
 import type { PlatformHttp } from "./connectors/connector.ts";
 import { PlatformError, statusError } from "./connectors/errors.ts";
-import { type RawResponse, RequestTimeoutError, ResponseTooLargeError, send } from "./http-transport.ts";
 
 /** The poll was stopped (shutdown): not a platform failure; the claim is handed back. */
 export class PollAbortedError extends Error {
@@ -20,6 +20,18 @@ export class TokenExpiringError extends Error {
 /** A character `String.prototype.trim` would keep (`\s` is exactly the set trim removes). */
 const NON_BLANK = /\S/;
 const ACCEPT_JSON: Readonly<Record<string, string>> = { accept: "application/json" };
+
+/** A platform answering more than this for one page is refused rather than buffered. */
+export const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * One keep-alive pool per platform origin, shared by every poll of the process. Each poll gives its
+ * own time limit (see `PlatformHttpSession`).
+ */
+const platformClient = createHttpClient({
+  timeouts: { sendMs: 30_000, answerMs: 30_000 },
+  maxBodyBytes: MAX_RESPONSE_BYTES,
+});
 
 export type PlatformHttpOptions = {
   platform: string;
@@ -52,25 +64,104 @@ export type CountingPlatformHttp = PlatformHttp & {
  * token never goes anywhere else).
  */
 export function createPlatformHttp(options: PlatformHttpOptions): CountingPlatformHttp {
-  const base = new URL(options.baseUrl.endsWith("/") ? options.baseUrl : `${options.baseUrl}/`);
-  let requests = 0;
-  let lastRequest: string | undefined;
+  return new PlatformHttpSession(options);
+}
 
-  function resolveUrl(
+type Query = Record<string, string | number | string[] | undefined>;
+
+/** One poll's requests to one platform, with that poll's token, bucket, time limit and signal. */
+class PlatformHttpSession implements CountingPlatformHttp {
+  #requests = 0;
+  #lastRequest: string | undefined;
+  private readonly options: PlatformHttpOptions;
+  private readonly base: URL;
+  /** The poll's time limit bounds the whole exchange, whichever phase it is in. */
+  private readonly timeouts: Timeouts;
+
+  constructor(options: PlatformHttpOptions) {
+    this.options = options;
+    this.base = new URL(options.baseUrl.endsWith("/") ? options.baseUrl : `${options.baseUrl}/`);
+    const ms = options.timeoutMs;
+    this.timeouts = { sendMs: ms, answerMs: ms, totalMs: ms };
+  }
+
+  get requests(): number {
+    return this.#requests;
+  }
+
+  get lastRequest(): string | undefined {
+    return this.#lastRequest;
+  }
+
+  async get<T = unknown>(
     path: string,
-    query: Record<string, string | number | string[] | undefined> | undefined,
-  ): URL {
+    request: { query?: Query; headers?: Record<string, string> } = {},
+  ): Promise<{ status: number; body: T; headers: Headers }> {
+    const url = this.resolveUrl(path, request.query);
+    const response = await this.exchange(url, {
+      method: "GET",
+      calls: 1,
+      headers: request.headers === undefined ? ACCEPT_JSON : { ...ACCEPT_JSON, ...request.headers },
+    });
+    const { status, text } = response;
+
+    // The headers stay lazy (the client builds them on first use): most connectors never read them.
+    const answer = (body: T) => ({
+      status,
+      body,
+      get headers() {
+        return response.headers;
+      },
+    });
+    if (status === 304) return answer(null as T);
+    if (status < 200 || status >= 300)
+      throw statusError(`GET ${url.pathname}`, status, response.headers, text);
+    // Not `text.trim() === ""`: that copies every body just to look at it.
+    if (!NON_BLANK.test(text)) return answer(null as T);
+    let body: T;
+    try {
+      body = JSON.parse(text) as T;
+    } catch {
+      throw new PlatformError(
+        "malformed",
+        `GET ${url.pathname} returned ${status} with a body that is not JSON`,
+        {
+          status,
+        },
+      );
+    }
+    return answer(body);
+  }
+
+  async post(
+    path: string,
+    request: { body: string; contentType: string; calls?: number; headers?: Record<string, string> },
+  ): Promise<HttpResponse> {
+    const url = this.resolveUrl(path, undefined);
+    const response = await this.exchange(url, {
+      method: "POST",
+      calls: request.calls ?? 1,
+      headers: { ...request.headers, "content-type": request.contentType },
+      body: request.body,
+    });
+    if (response.status < 200 || response.status >= 300) {
+      throw statusError(`POST ${url.pathname}`, response.status, response.headers, response.text);
+    }
+    return response;
+  }
+
+  private resolveUrl(path: string, query: Query | undefined): URL {
     let url: URL;
     if (/^https?:\/\//i.test(path)) {
       url = new URL(path);
-      if (url.origin !== base.origin) {
+      if (url.origin !== this.base.origin) {
         throw new PlatformError(
           "permanent",
-          `refusing to send the ${options.platform} token to ${url.origin}`,
+          `refusing to send the ${this.options.platform} token to ${url.origin}`,
         );
       }
     } else {
-      url = new URL(path.replace(/^\/+/, ""), base);
+      url = new URL(path.replace(/^\/+/, ""), this.base);
     }
     for (const [name, value] of Object.entries(query ?? {})) {
       if (value === undefined) continue;
@@ -80,7 +171,8 @@ export function createPlatformHttp(options: PlatformHttpOptions): CountingPlatfo
     return url;
   }
 
-  function assertTokenUsable(): void {
+  private assertTokenUsable(): void {
+    const { options } = this;
     if (options.signal.aborted) throw new PollAbortedError("poll stopped");
     if (options.tokenExpiresAt === null) return;
     // The token must outlive the request, or the platform would see an expired token mid-flight.
@@ -93,9 +185,9 @@ export function createPlatformHttp(options: PlatformHttpOptions): CountingPlatfo
 
   /**
    * One request: a slot from the shared bucket for each platform call it carries, the bearer token,
-   * the timeout; transport failures mapped to PlatformError. Any status comes back.
+   * the time limit; transport failures mapped to PlatformError. Any status comes back.
    */
-  async function exchange(
+  private async exchange(
     url: URL,
     request: {
       method: "GET" | "POST";
@@ -103,11 +195,38 @@ export function createPlatformHttp(options: PlatformHttpOptions): CountingPlatfo
       headers: Readonly<Record<string, string>>;
       body?: string;
     },
-  ): Promise<RawResponse> {
+  ): Promise<HttpResponse> {
+    const { options } = this;
     const what = `${request.method} ${url.pathname}`;
-    assertTokenUsable();
+    this.assertTokenUsable();
+    await this.takeSlots(request.calls);
+    this.assertTokenUsable(); // the wait for a slot may have been long (and an abort ends takeMany early)
+
+    this.#requests += 1;
+    this.#lastRequest = what;
     try {
-      await options.limiter.takeMany(options.bucketKey, request.calls, options.signal);
+      return await platformClient.request(url, {
+        method: request.method,
+        headers: {
+          "user-agent": options.userAgent ?? "syncwell-poller",
+          ...request.headers,
+          authorization: `Bearer ${options.accessToken}`,
+        },
+        ...(request.body === undefined ? {} : { body: request.body }),
+        timeouts: this.timeouts,
+        signal: options.signal,
+        ...(options.onResponse === undefined ? {} : { observe: options.onResponse }),
+      });
+    } catch (err) {
+      throw this.transportError(what, err);
+    }
+  }
+
+  /** Slots from the platform's shared bucket; a blocked bucket is a rate limit with its wait. */
+  private async takeSlots(calls: number): Promise<void> {
+    const { options } = this;
+    try {
+      await options.limiter.takeMany(options.bucketKey, calls, options.signal);
     } catch (err) {
       if (err instanceof BucketBlockedError) {
         throw new PlatformError("rate_limited", `${options.platform}: ${err.message}`, {
@@ -117,99 +236,23 @@ export function createPlatformHttp(options: PlatformHttpOptions): CountingPlatfo
       if (options.signal.aborted) throw new PollAbortedError("poll stopped");
       throw err;
     }
-    assertTokenUsable(); // the wait for a slot may have been long (and an abort ends takeMany early)
-
-    requests += 1;
-    lastRequest = what;
-    const started = performance.now();
-    try {
-      const response = await send(url, {
-        method: request.method,
-        headers: {
-          "user-agent": options.userAgent ?? "syncwell-poller",
-          ...request.headers,
-          authorization: `Bearer ${options.accessToken}`,
-        },
-        ...(request.body === undefined ? {} : { body: request.body }),
-        timeoutMs: options.timeoutMs,
-        signal: options.signal,
-      });
-      options.onResponse?.(response.status, performance.now() - started);
-      return response;
-    } catch (err) {
-      options.onResponse?.("error", performance.now() - started);
-      if (options.signal.aborted) throw new PollAbortedError("poll stopped");
-      if (err instanceof ResponseTooLargeError)
-        throw new PlatformError("malformed", `${what}: ${err.message}`);
-      if (err instanceof RequestTimeoutError) {
-        throw new PlatformError("transient", `${what} timed out after ${options.timeoutMs} ms`, {
-          cause: err,
-        });
-      }
-      const reason = (err as { code?: string }).code ?? (err as Error).message;
-      throw new PlatformError("transient", `${what} failed: ${reason}`, { cause: err });
-    }
   }
 
-  return {
-    get requests() {
-      return requests;
-    },
-    get lastRequest() {
-      return lastRequest;
-    },
-    async get<T = unknown>(
-      path: string,
-      request: {
-        query?: Record<string, string | number | string[] | undefined>;
-        headers?: Record<string, string>;
-      } = {},
-    ): Promise<{ status: number; body: T; headers: Headers }> {
-      const url = resolveUrl(path, request.query);
-      const response = await exchange(url, {
-        method: "GET",
-        calls: 1,
-        headers: request.headers === undefined ? ACCEPT_JSON : { ...ACCEPT_JSON, ...request.headers },
+  /** No answer: the poll was stopped, the page was too large, or the platform is (for now) away. */
+  private transportError(what: string, err: unknown): Error {
+    if (this.options.signal.aborted) return new PollAbortedError("poll stopped");
+    if (err instanceof HttpRequestError && err.reason === "body_too_large") {
+      return new PlatformError("malformed", `${what}: response larger than ${MAX_RESPONSE_BYTES} bytes`);
+    }
+    if (err instanceof HttpRequestError && err.reason === "timeout") {
+      return new PlatformError("transient", `${what} timed out after ${this.options.timeoutMs} ms`, {
+        cause: err,
       });
-      const { status, text } = response;
-
-      // The headers stay lazy (see send): most connectors never read them.
-      const answer = (body: T) => ({
-        status,
-        body,
-        get headers() {
-          return response.headers;
-        },
-      });
-      if (status === 304) return answer(null as T);
-      if (status < 200 || status >= 300)
-        throw statusError(`GET ${url.pathname}`, status, response.headers, text);
-      // Not `text.trim() === ""`: that copies every body just to look at it.
-      if (!NON_BLANK.test(text)) return answer(null as T);
-      let body: T;
-      try {
-        body = JSON.parse(text) as T;
-      } catch {
-        throw new PlatformError(
-          "malformed",
-          `GET ${url.pathname} returned ${status} with a body that is not JSON`,
-          { status },
-        );
-      }
-      return answer(body);
-    },
-    async post(path, request) {
-      const url = resolveUrl(path, undefined);
-      const response = await exchange(url, {
-        method: "POST",
-        calls: request.calls ?? 1,
-        headers: { ...request.headers, "content-type": request.contentType },
-        body: request.body,
-      });
-      if (response.status < 200 || response.status >= 300) {
-        throw statusError(`POST ${url.pathname}`, response.status, response.headers, response.text);
-      }
-      return response;
-    },
-  };
+    }
+    const reason =
+      err instanceof HttpRequestError
+        ? (err.code ?? err.reason)
+        : ((err as { code?: string }).code ?? (err as Error).message);
+    return new PlatformError("transient", `${what} failed: ${reason}`, { cause: err });
+  }
 }

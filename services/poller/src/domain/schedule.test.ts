@@ -1,12 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  backoffMs,
-  grantsAnyOf,
-  intervalFor,
-  parseIntervals,
-  parseRetryAfterMs,
-  tokenUsable,
-} from "./schedule.ts";
+import { backoffMs, grantsAnyOf, intervalFor, parseIntervals, tokenUsable } from "./schedule.ts";
 
 describe("intervals", () => {
   it("parses per platform and per resource intervals; the more specific wins", () => {
@@ -74,18 +67,5 @@ describe("scopes", () => {
     expect(grantsAnyOf(["gmail.metadata"], ["gmail.readonly", "gmail.metadata"])).toBe(true);
     expect(grantsAnyOf(["identify"], ["guilds"])).toBe(false);
     expect(grantsAnyOf([], ["guilds"])).toBe(false);
-  });
-});
-
-describe("Retry-After", () => {
-  const now = Date.parse("2026-11-21T10:00:00Z");
-  it("reads delay-seconds and HTTP dates", () => {
-    expect(parseRetryAfterMs("30", now)).toBe(30_000);
-    expect(parseRetryAfterMs("1.5", now)).toBe(1_500);
-    expect(parseRetryAfterMs("Sat, 21 Nov 2026 10:00:42 GMT", now)).toBe(42_000);
-    expect(parseRetryAfterMs("Sat, 21 Nov 2026 09:00:00 GMT", now)).toBe(0);
-    expect(parseRetryAfterMs("soon", now)).toBeUndefined();
-    expect(parseRetryAfterMs(null, now)).toBeUndefined();
-    expect(parseRetryAfterMs("", now)).toBeUndefined();
   });
 });

@@ -72,17 +72,3 @@ export function tokenUsable(
 export function grantsAnyOf(scopes: readonly string[], required: readonly string[]): boolean {
   return required.length === 0 || required.some((scope) => scopes.includes(scope));
 }
-
-/**
- * Parses a `Retry-After` header (RFC 9110 §10.2.3: delay-seconds or an HTTP date) into
- * milliseconds from `now`; undefined when absent or unreadable. A date in the past means 0.
- */
-export function parseRetryAfterMs(value: string | null | undefined, now: number): number | undefined {
-  if (value === null || value === undefined) return undefined;
-  const trimmed = value.trim();
-  if (trimmed === "") return undefined;
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
-}

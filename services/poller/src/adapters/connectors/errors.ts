@@ -1,4 +1,4 @@
-import { parseRetryAfterMs } from "../../domain/schedule.ts";
+import { parseRetryAfter } from "@syncwell/http-client";
 
 /**
  * What can go wrong talking to a platform, as the engine needs to tell it apart:
@@ -69,7 +69,7 @@ function isRateLimitResponse(headers: Headers): boolean {
 
 /** How long a rate-limited response asks to wait: Retry-After, else the rate-limit reset headers. */
 export function retryAfterOf(headers: Headers, now: number): number {
-  const fromHeader = parseRetryAfterMs(headers.get("retry-after"), now);
+  const fromHeader = parseRetryAfter(headers.get("retry-after"), now);
   let ms = fromHeader;
   if (ms === undefined) {
     const resetAfter = Number(headers.get("x-ratelimit-reset-after") ?? Number.NaN); // Discord: seconds
