@@ -94,17 +94,17 @@ export class PollEngine {
   readonly settings: PollSettings;
   private readonly options: PollEngineOptions;
   private readonly deps: RunnerDeps;
-  private readonly global: Semaphore;
-  private readonly platformSlots = new Map<string, Semaphore>();
-  private readonly abort = new AbortController();
-  private readonly runs = new Set<Promise<unknown>>();
+  private readonly globalSlots: Semaphore;
+  private readonly slotsByPlatform = new Map<string, Semaphore>();
+  private readonly stopController = new AbortController();
+  private readonly runsInProgress = new Set<Promise<unknown>>();
   private readonly refreshRequests = new Map<string, number>();
   private readonly claimFailures = new Map<string, RepeatedFailureLog>();
   /** Notified whenever slots are given back: lanes waiting for capacity look again. */
   private readonly slotsReleased = new Signal();
-  private readonly stopped: Promise<void>;
-  private claimSeq = 0;
-  private configured: Promise<void> | undefined;
+  private readonly whenStopped: Promise<void>;
+  private claimTokensIssued = 0;
+  private bucketsConfigured: Promise<void> | undefined;
 
   constructor(options: PollEngineOptions) {
     this.options = options;
@@ -118,12 +118,12 @@ export class PollEngine {
         options.settings.requestTimeoutMs + 2_000,
       ),
     };
-    this.global = new Semaphore(options.settings.concurrency);
-    this.stopped = new Promise((resolve) =>
-      this.abort.signal.addEventListener("abort", () => resolve(), { once: true }),
+    this.globalSlots = new Semaphore(options.settings.concurrency);
+    this.whenStopped = new Promise((resolve) =>
+      this.stopController.signal.addEventListener("abort", () => resolve(), { once: true }),
     );
     for (const [platform, runtime] of options.platforms) {
-      this.platformSlots.set(platform, new Semaphore(runtime.concurrency));
+      this.slotsByPlatform.set(platform, new Semaphore(runtime.concurrency));
     }
     this.deps = {
       pool: options.pool,
@@ -140,7 +140,7 @@ export class PollEngine {
   }
 
   get stopping(): boolean {
-    return this.abort.signal.aborted;
+    return this.stopController.signal.aborted;
   }
 
   /** Every resource the connectors offer, with the provider and scopes it needs. */
@@ -161,7 +161,7 @@ export class PollEngine {
 
   /** Creates (or updates) each platform's shared rate-limit bucket; runs once. */
   configure(): Promise<void> {
-    this.configured ??= this.options.limiter
+    this.bucketsConfigured ??= this.options.limiter
       .configure(
         [...this.options.platforms].map(([platform, runtime]) => ({
           key: bucketKeyOf(platform),
@@ -170,10 +170,10 @@ export class PollEngine {
         })),
       )
       .catch((err: unknown) => {
-        this.configured = undefined;
+        this.bucketsConfigured = undefined;
         throw err;
       });
-    return this.configured;
+    return this.bucketsConfigured;
   }
 
   /**
@@ -181,20 +181,20 @@ export class PollEngine {
    * due within the horizon) until nothing is left, reporting counts to the job run if any.
    */
   async run(options: RunOptions = {}): Promise<RunSummary> {
-    const task = this.runInner(options);
-    this.runs.add(task);
+    const task = this.runLanes(options);
+    this.runsInProgress.add(task);
     try {
       return await task;
     } finally {
-      this.runs.delete(task);
+      this.runsInProgress.delete(task);
     }
   }
 
-  private async runInner(options: RunOptions): Promise<RunSummary> {
+  private async runLanes(options: RunOptions): Promise<RunSummary> {
     const started = performance.now();
     await this.configure();
     const { pool } = this.options;
-    const counter = new RunCounter(pool, options.jobRunId, this.options.logger);
+    const runCounts = new RunCounter(pool, options.jobRunId, this.options.logger);
     try {
       // Rounded up: a row made due just before this run, in the same millisecond, is due in it.
       const dbNow = await databaseNow(pool, "up");
@@ -209,16 +209,20 @@ export class PollEngine {
         )
         .map(([platform]) => platform);
       // A connection's prompt poll takes what is due now; a tick's run lingers for its horizon.
-      const lingering = linger && options.connectionId === undefined;
+      const lanesLinger = linger && options.connectionId === undefined;
       await Promise.all(
         platforms.map((platform) =>
-          this.lane(platform, { ...options, startedAt, dueBy, clockOffsetMs, linger: lingering }, counter),
+          this.pollLane(
+            platform,
+            { ...options, startedAt, dueBy, clockOffsetMs, linger: lanesLinger },
+            runCounts,
+          ),
         ),
       );
     } finally {
-      await counter.close();
+      await runCounts.close();
     }
-    return { ...counter.totals, durationMs: Math.round(performance.now() - started) };
+    return { ...runCounts.totals, durationMs: Math.round(performance.now() - started) };
   }
 
   /**
@@ -226,60 +230,65 @@ export class PollEngine {
    * ones. Slots (global and the platform's) are taken before claiming, so no claimed row waits for
    * a slot while its lease runs.
    */
-  private async lane(platform: string, run: LaneRun, counter: RunCounter): Promise<void> {
-    const signal = this.abort.signal;
-    const slots = this.platformSlots.get(platform) as Semaphore;
+  private async pollLane(platform: string, run: LaneRun, runCounts: RunCounter): Promise<void> {
+    const signal = this.stopController.signal;
+    const platformSlots = this.slotsByPlatform.get(platform) as Semaphore;
     const specs = this.resources.filter((r) => r.platform === platform);
     const resources = specs.map((r) => r.resource);
     await this.prepareLane(platform, specs, run);
-    const inflight = new Set<Promise<void>>();
-    const taskDone = new Signal();
+    const pollsInFlight = new Set<Promise<void>>();
+    const pollFinished = new Signal();
     // With polls running, wait for a few free slots before claiming again: one claim round trip
     // per batch rather than per finished poll.
     const batchThreshold = Math.max(
       1,
-      Math.min(this.settings.batchSize, Math.floor(Math.min(this.global.capacity, slots.capacity) / 4)),
+      Math.min(
+        this.settings.batchSize,
+        Math.floor(Math.min(this.globalSlots.capacity, platformSlots.capacity) / 4),
+      ),
     );
     // While Postgres is away every attempt fails at once: wait longer each time, log once in a while.
     const claimFailures = this.claimFailureLog(platform);
-    let failedClaims = 0;
+    let failedClaimsInARow = 0;
 
     while (!signal.aborted) {
-      const need = inflight.size > 0 ? batchThreshold : 1;
-      if (this.global.free < need || slots.free < need) {
-        await Promise.race([this.slotsReleased.wait(), taskDone.wait(), this.stopped]);
+      const slotsWanted = pollsInFlight.size > 0 ? batchThreshold : 1;
+      if (this.globalSlots.free < slotsWanted || platformSlots.free < slotsWanted) {
+        await Promise.race([this.slotsReleased.wait(), pollFinished.wait(), this.whenStopped]);
         continue;
       }
-      const got = this.global.take(Math.min(this.settings.batchSize, this.global.free, slots.free));
-      slots.take(got);
-      let rows: ClaimedSyncState[];
+      const slotsTaken = this.globalSlots.take(
+        Math.min(this.settings.batchSize, this.globalSlots.free, platformSlots.free),
+      );
+      platformSlots.take(slotsTaken);
+      let claimed: ClaimedSyncState[];
       try {
-        rows = await this.claimBatch(platform, resources, run, got);
+        claimed = await this.claimBatch(platform, resources, run, slotsTaken);
       } catch (err) {
-        this.releaseSlots(got, slots);
+        this.releaseSlots(slotsTaken, platformSlots);
         claimFailures.failed(err, { platform });
-        await sleep(retryDelayMs(CLAIM_BACKOFF, ++failedClaims), signal);
+        await sleep(retryDelayMs(CLAIM_BACKOFF, ++failedClaimsInARow), signal);
         continue;
       }
-      failedClaims = 0;
+      failedClaimsInARow = 0;
       claimFailures.succeeded({ platform });
-      this.releaseSlots(got - rows.length, slots);
-      for (const row of rows) {
-        const task = this.pollClaimed(row, slots, run.jobRunId, counter).finally(() => {
-          inflight.delete(task);
-          taskDone.notify();
+      this.releaseSlots(slotsTaken - claimed.length, platformSlots);
+      for (const row of claimed) {
+        const task = this.pollClaimed(row, platformSlots, run.jobRunId, runCounts).finally(() => {
+          pollsInFlight.delete(task);
+          pollFinished.notify();
         });
-        inflight.add(task);
+        pollsInFlight.add(task);
       }
-      if (rows.length === got) continue;
+      if (claimed.length === slotsTaken) continue;
 
       // Nothing more due right now.
-      if (inflight.size > 0) {
-        await Promise.race([taskDone.wait(), this.stopped]);
+      if (pollsInFlight.size > 0) {
+        await Promise.race([pollFinished.wait(), this.whenStopped]);
         continue;
       }
       if (!run.linger) break;
-      const next = await nextDueAt(this.options.pool, {
+      const nextDue = await nextDueAt(this.options.pool, {
         platform,
         resources,
         minValidityMs: this.settings.minTokenValidityMs,
@@ -288,10 +297,10 @@ export class PollEngine {
         this.options.logger.error({ err, platform }, "reading the next due time failed");
         return null;
       });
-      if (next === null || next.getTime() > run.dueBy.getTime()) break;
-      await sleep(Math.max(20, next.getTime() - (Date.now() + run.clockOffsetMs) + 10), signal);
+      if (nextDue === null || nextDue.getTime() > run.dueBy.getTime()) break;
+      await sleep(Math.max(20, nextDue.getTime() - (Date.now() + run.clockOffsetMs) + 10), signal);
     }
-    await Promise.allSettled(inflight);
+    await Promise.allSettled(pollsInFlight);
   }
 
   /**
@@ -330,44 +339,44 @@ export class PollEngine {
     run: LaneRun,
     limit: number,
   ): Promise<ClaimedSyncState[]> {
-    const claim = (phase: "healthy" | "failing", n: number) =>
+    const claimPhase = (phase: "healthy" | "failing", n: number) =>
       claimDue(this.options.pool, {
         platform,
         resources,
         phase,
         limit: n,
         leaseMs: this.settings.leaseMs,
-        claimToken: `${this.replicaId}/${++this.claimSeq}`,
+        claimToken: `${this.replicaId}/${++this.claimTokensIssued}`,
         minValidityMs: this.settings.minTokenValidityMs,
         dueBy: run.dueBy,
         ...(run.connectionId ? { connectionId: run.connectionId } : {}),
       });
-    const rows = await claim("healthy", limit);
-    return rows.length < limit ? rows.concat(await claim("failing", limit - rows.length)) : rows;
+    const rows = await claimPhase("healthy", limit);
+    return rows.length < limit ? rows.concat(await claimPhase("failing", limit - rows.length)) : rows;
   }
 
   /** Polls one claimed row; its slots were taken by the lane and are given back here. */
   private async pollClaimed(
     row: ClaimedSyncState,
-    slots: Semaphore,
+    platformSlots: Semaphore,
     jobRunId: string | undefined,
-    counter: RunCounter,
+    runCounts: RunCounter,
   ): Promise<void> {
     const started = performance.now();
     this.options.metrics.inFlight.inc({ platform: row.platform });
     try {
       const result = await runPoll(this.deps, row, {
-        signal: this.abort.signal,
+        signal: this.stopController.signal,
         ...(jobRunId ? { jobRunId } : {}),
       });
       this.observe(row, result, (performance.now() - started) / 1000);
-      counter.add(row.connectionId, result);
+      runCounts.add(row.connectionId, result);
     } catch (err) {
       // runPoll turns every error into an outcome; anything else is a bug worth a log line.
       this.options.logger.error({ err }, "poll task failed");
     } finally {
       this.options.metrics.inFlight.dec({ platform: row.platform });
-      this.releaseSlots(1, slots);
+      this.releaseSlots(1, platformSlots);
     }
   }
 
@@ -383,24 +392,26 @@ export class PollEngine {
 
   private releaseSlots(n: number, platformSlots: Semaphore): void {
     if (n <= 0) return;
-    this.global.release(n);
+    this.globalSlots.release(n);
     platformSlots.release(n);
     this.slotsReleased.notify();
   }
 
   private observe(row: ClaimedSyncState, result: PollResult, seconds: number): void {
-    const m = this.options.metrics;
+    const metrics = this.options.metrics;
     const platform = row.platform;
     const reason =
       result.outcome === "polled" ? "none" : result.outcome === "failed" ? result.kind : result.reason;
-    m.polls.inc({ platform, outcome: result.outcome, reason });
-    if (result.outcome === "polled") m.pollDuration.observe({ platform }, seconds);
-    const s = result.stored;
-    if (s.records_added) m.records.inc({ platform, outcome: "added" }, s.records_added);
-    if (s.records_updated) m.records.inc({ platform, outcome: "updated" }, s.records_updated);
-    if (s.records_unchanged) m.records.inc({ platform, outcome: "unchanged" }, s.records_unchanged);
-    if (s.records_deleted) m.records.inc({ platform, outcome: "deleted" }, s.records_deleted);
-    if (s.communication_events) m.communicationEvents.inc({ platform }, s.communication_events);
+    metrics.polls.inc({ platform, outcome: result.outcome, reason });
+    if (result.outcome === "polled") metrics.pollDuration.observe({ platform }, seconds);
+    const stored = result.stored;
+    if (stored.records_added) metrics.records.inc({ platform, outcome: "added" }, stored.records_added);
+    if (stored.records_updated) metrics.records.inc({ platform, outcome: "updated" }, stored.records_updated);
+    if (stored.records_unchanged)
+      metrics.records.inc({ platform, outcome: "unchanged" }, stored.records_unchanged);
+    if (stored.records_deleted) metrics.records.inc({ platform, outcome: "deleted" }, stored.records_deleted);
+    if (stored.communication_events)
+      metrics.communicationEvents.inc({ platform }, stored.communication_events);
   }
 
   private shouldRequestRefresh(connectionId: string): boolean {
@@ -417,8 +428,8 @@ export class PollEngine {
 
   /** Stops claiming, aborts polls in flight (their claims are handed back) and waits for the runs to end. */
   async stop(): Promise<void> {
-    this.abort.abort(new Error("poller stopping"));
-    await Promise.allSettled([...this.runs]);
+    this.stopController.abort(new Error("poller stopping"));
+    await Promise.allSettled([...this.runsInProgress]);
   }
 }
 
@@ -428,18 +439,18 @@ export class PollEngine {
  */
 class RunCounter {
   readonly totals: PollCounts = emptyCounts();
-  private pending: PollCounts = emptyCounts();
+  private unflushed: PollCounts = emptyCounts();
   private readonly connections = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> = Promise.resolve();
+  private lastFlush: Promise<void> = Promise.resolve();
   private readonly pool: pg.Pool;
   private readonly jobRunId: string | undefined;
-  private readonly failures: RepeatedFailureLog;
+  private readonly flushFailures: RepeatedFailureLog;
 
   constructor(pool: pg.Pool, jobRunId: string | undefined, logger: Logger) {
     this.pool = pool;
     this.jobRunId = jobRunId;
-    this.failures = repeatedFailureLog(logger, "adding poll counts to the job run", {
+    this.flushFailures = repeatedFailureLog(logger, "adding poll counts to the job run", {
       level: "warn",
       next: "they are added with the next flush",
     });
@@ -455,7 +466,7 @@ class RunCounter {
     else if (result.outcome === "failed") delta.failed = 1;
     else delta.skipped = 1;
     addCounts(this.totals, delta);
-    addCounts(this.pending, delta);
+    addCounts(this.unflushed, delta);
     if (this.jobRunId && !this.timer) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
@@ -468,21 +479,21 @@ class RunCounter {
   private flush(): Promise<void> {
     const jobRunId = this.jobRunId;
     if (!jobRunId) return Promise.resolve();
-    this.flushing = this.flushing.then(async () => {
+    this.lastFlush = this.lastFlush.then(async () => {
       // The six counts every poll run reports appear even when zero; the others only when they occurred.
       const counts = Object.fromEntries(
-        Object.entries(this.pending).filter(([k, v]) => v !== 0 || REPORTED_ALWAYS.has(k)),
+        Object.entries(this.unflushed).filter(([k, v]) => v !== 0 || REPORTED_ALWAYS.has(k)),
       );
-      this.pending = emptyCounts();
+      this.unflushed = emptyCounts();
       try {
         await recordJobRunCounts(this.pool, jobRunId, counts);
-        this.failures.succeeded({ jobRunId });
+        this.flushFailures.succeeded({ jobRunId });
       } catch (err) {
-        addCounts(this.pending, counts);
-        this.failures.failed(err, { jobRunId });
+        addCounts(this.unflushed, counts);
+        this.flushFailures.failed(err, { jobRunId });
       }
     });
-    return this.flushing;
+    return this.lastFlush;
   }
 
   async close(): Promise<void> {
