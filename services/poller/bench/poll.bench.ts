@@ -42,6 +42,7 @@ import {
   publishTick,
   waitFor,
 } from "@syncwell/testing";
+import type pg from "pg";
 import { formatReference, referenceWork } from "./reference-work.ts";
 import { finishSeeding, insertContacts, insertUsers } from "./seed.ts";
 
@@ -215,6 +216,97 @@ function postgresBackends(name: string): number[] {
     }
   }
   return pids;
+}
+
+/** What a run cost: CPU seconds of each process and of the machine, WAL written, the poller's memory. */
+type RunCosts = {
+  cpu: { poller: number; simulator: number; postgres: number; machine: number; steal: number };
+  walBytes: number;
+  /** The poller's largest RSS among the samples (its VmHWM is read as well). */
+  peakRssSampled: number;
+  /** The machine's load averages at the end. */
+  load: string;
+};
+
+/** Starts measuring what a run costs; `stop()` ends it as soon as the run's last event arrived. */
+async function measureCosts(
+  pool: pg.Pool,
+  measured: { poller: number; simulator: number; database: string },
+): Promise<{ stop(): Promise<RunCosts> }> {
+  // A checkpoint now rather than one starting mid-run (earlier runs' WAL can be close to
+  // max_wal_size): after a checkpoint every page's first change is logged whole, which would make
+  // one run differ from the next.
+  await pool.query("CHECKPOINT");
+  // WAL the whole server writes during the run (this database's share on a quiet server).
+  const walStart = (await pool.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn")).rows[0]
+    ?.lsn;
+  const cpuOf = {
+    poller: new CpuTracker(() => [measured.poller]),
+    simulator: new CpuTracker(() => [measured.simulator]),
+    // Pools open and close backends during the run: sampled, so one that exits still counts.
+    postgres: new CpuTracker(() => postgresBackends(measured.database)),
+  };
+  const machineBefore = machineSeconds();
+  let peakRssSampled = 0;
+  const sampler = setInterval(() => {
+    peakRssSampled = Math.max(peakRssSampled, processMemoryBytes(measured.poller, "VmRSS"));
+    cpuOf.postgres.sample();
+  }, 200);
+  return {
+    async stop() {
+      clearInterval(sampler);
+      const { rows } = await pool.query<{ bytes: string }>(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::text AS bytes",
+        [walStart],
+      );
+      const machineAfter = machineSeconds();
+      const cpu = {
+        poller: cpuOf.poller.seconds(),
+        simulator: cpuOf.simulator.seconds(),
+        postgres: cpuOf.postgres.seconds(),
+        machine: machineAfter.busy - machineBefore.busy,
+        steal: machineAfter.steal - machineBefore.steal,
+      };
+      const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+      return { cpu, walBytes: Number(rows[0]?.bytes ?? 0), peakRssSampled, load };
+    },
+  };
+}
+
+/** What the timed tick stored and polled (not the warm-up's), once its job run has finished. */
+async function storedByRun(pool: pg.Pool, jobRunId: string, tickAt: Date) {
+  await waitFor(
+    async () => (await findJobRun(pool, jobRunId))?.status !== "running",
+    "the job run to finish",
+    {
+      timeoutMs: 120_000,
+    },
+  );
+  const run = await findJobRun(pool, jobRunId);
+  const stats = await pool.query<{ records: number; comms: number }>(
+    `SELECT (SELECT count(*)::int FROM raw_records WHERE first_seen_at >= $1) AS records,
+            (SELECT count(*)::int FROM communication_events WHERE created_at >= $1) AS comms`,
+    [tickAt],
+  );
+  const durations = await pool.query<{ ms: number }>(
+    `SELECT extract(epoch FROM last_success_at - poll_started_at)::float8 * 1000 AS ms
+     FROM sync_states WHERE last_success_at IS NOT NULL AND poll_started_at >= $1 ORDER BY 1`,
+    [tickAt],
+  );
+  const sizes = await pool.query<{ platform: string; avg: number; compressed: number; method: string }>(
+    `SELECT platform, avg(octet_length(payload::text))::int AS avg,
+       count(*) FILTER (WHERE pg_column_compression(payload) IS NOT NULL)::int AS compressed,
+       string_agg(DISTINCT pg_column_compression(payload), '/') AS method
+     FROM raw_records GROUP BY 1 ORDER BY 1`,
+  );
+  return {
+    run,
+    records: stats.rows[0]?.records ?? 0,
+    comms: stats.rows[0]?.comms ?? 0,
+    /** Each poll's time from its start to its success, ascending. */
+    pollMs: durations.rows.map((r) => r.ms),
+    payloadSizes: sizes.rows,
+  };
 }
 
 const logger = createLogger({ service: "poll-bench", level: "warn" });
@@ -434,11 +526,8 @@ try {
     );
     process.stdout.write(`warmed up in ${((performance.now() - warmupStarted) / 1000).toFixed(1)} s\n`);
   }
-  /**
-   * One timed tick over the connections seeded for it (without a warm-up, the first round's were
-   * seeded at the start); prints its report, returns its rates.
-   */
-  const timedRun = async (round: number): Promise<{ connectionsPerS: number; recordsPerS: number }> => {
+  /** Counters of data.ingested back to zero and, unless the first round's are there, N new connections. */
+  const prepareRound = async (round: number): Promise<void> => {
     if (WARMUP > 0 || round > 1) {
       ingested = 0;
       arrivals.length = 0;
@@ -446,31 +535,9 @@ try {
       expectedPolls = await seed(round > 1 ? `bench${round}` : "bench", N);
       await db.pool.query("ANALYZE");
     }
-    process.stdout.write(`polling ${expectedPolls} resources of ${N} connections…\n`);
-    const simPid = sim.pid as number;
-    // A checkpoint now rather than one starting mid-run (earlier runs' WAL can be close to
-    // max_wal_size): after a checkpoint every page's first change is logged whole, which would make
-    // one run differ from the next by a few percent.
-    await db.pool.query("CHECKPOINT");
-    // WAL the whole server writes during the run (this database's share on a quiet server).
-    const walStart = (await db.pool.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn"))
-      .rows[0]?.lsn;
-    const cpuOf = {
-      poller: new CpuTracker(() => [pid]),
-      simulator: new CpuTracker(() => [simPid]),
-      // Pools open and close backends during the run: sampled, so one that exits still counts.
-      postgres: new CpuTracker(() => postgresBackends(db.name)),
-    };
-    const machineBefore = machineSeconds();
-    let peakSampled = 0;
-    const sampler = setInterval(() => {
-      peakSampled = Math.max(peakSampled, processMemoryBytes(pid, "VmRSS"));
-      cpuOf.postgres.sample();
-    }, 200);
-    // Rounded down: every row the tick writes is at or after it.
-    const tickAt = await databaseNow(db.pool, "down");
-    const started = performance.now();
-    const jobRunId = await tick(new Date());
+  };
+  /** Waits for every poll's data.ingested, printing the progress every 5 s. */
+  const waitForEveryIngested = async (started: number): Promise<void> => {
     let lastReport = started;
     await waitFor(
       () => {
@@ -485,54 +552,30 @@ try {
       "every data.ingested",
       { timeoutMs: 600_000 },
     );
-    clearInterval(sampler);
+  };
+  /**
+   * One timed tick over the connections seeded for it (without a warm-up, the first round's were
+   * seeded at the start); prints its report, returns its rates.
+   */
+  const timedRun = async (round: number): Promise<{ connectionsPerS: number; recordsPerS: number }> => {
+    await prepareRound(round);
+    process.stdout.write(`polling ${expectedPolls} resources of ${N} connections…\n`);
+    const costs = await measureCosts(db.pool, {
+      poller: pid,
+      simulator: sim.pid as number,
+      database: db.name,
+    });
+    // Rounded down: every row the tick writes is at or after it.
+    const tickAt = await databaseNow(db.pool, "down");
+    const started = performance.now();
+    const jobRunId = await tick(new Date());
+    await waitForEveryIngested(started);
+    const spent = await costs.stop();
     const elapsedS = (lastAt - started) / 1000;
-    const walBytes = Number(
-      (
-        await db.pool.query<{ bytes: string }>(
-          "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::text AS bytes",
-          [walStart],
-        )
-      ).rows[0]?.bytes ?? 0,
-    );
-    const machineAfter = machineSeconds();
-    const cpu = {
-      poller: cpuOf.poller.seconds(),
-      simulator: cpuOf.simulator.seconds(),
-      postgres: cpuOf.postgres.seconds(),
-      machine: machineAfter.busy - machineBefore.busy,
-      steal: machineAfter.steal - machineBefore.steal,
-    };
-    const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-
-    await waitFor(
-      async () => (await findJobRun(db.pool, jobRunId))?.status !== "running",
-      "the job run to finish",
-      { timeoutMs: 120_000 },
-    );
-    const run = await findJobRun(db.pool, jobRunId);
-    // What the timed tick stored and polled (not the warm-up's).
-    const stats = await db.pool.query<{ records: number; comms: number }>(
-      `SELECT (SELECT count(*)::int FROM raw_records WHERE first_seen_at >= $1) AS records,
-              (SELECT count(*)::int FROM communication_events WHERE created_at >= $1) AS comms`,
-      [tickAt],
-    );
-    const durations = await db.pool.query<{ ms: number }>(
-      `SELECT extract(epoch FROM last_success_at - poll_started_at)::float8 * 1000 AS ms
-       FROM sync_states WHERE last_success_at IS NOT NULL AND poll_started_at >= $1 ORDER BY 1`,
-      [tickAt],
-    );
-    const sorted = durations.rows.map((r) => r.ms);
-    const sizes = await db.pool.query<{ platform: string; avg: number; compressed: number; method: string }>(
-      `SELECT platform, avg(octet_length(payload::text))::int AS avg,
-         count(*) FILTER (WHERE pg_column_compression(payload) IS NOT NULL)::int AS compressed,
-         string_agg(DISTINCT pg_column_compression(payload), '/') AS method
-       FROM raw_records GROUP BY 1 ORDER BY 1`,
-    );
-    const records = stats.rows[0]?.records ?? 0;
-    const peak = Math.max(processMemoryBytes(pid, "VmHWM"), peakSampled);
-
+    const stored = await storedByRun(db.pool, jobRunId, tickAt);
+    const peak = Math.max(processMemoryBytes(pid, "VmHWM"), spent.peakRssSampled);
     const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+    const { cpu } = spent;
     const lines = [
       "",
       `poller bench: ${N} connections × ${kinds.length} platforms, ${ITEMS} new items per resource, simulator latency ${LATENCY} ms`,
@@ -540,27 +583,27 @@ try {
         args["node-flags"] ? `, node ${args["node-flags"]}` : ""
       }`,
       "",
-      `resource polls            ${sorted.length} (${run?.counts.failed ?? "?"} failed), job run ${run?.status}`,
+      `resource polls            ${stored.pollMs.length} (${stored.run?.counts.failed ?? "?"} failed), job run ${stored.run?.status}`,
       `tick → last data.ingested ${elapsedS.toFixed(2)} s (first after ${((firstAt - started) / 1000).toFixed(2)} s)`,
       `connections/s             ${(N / elapsedS).toFixed(0)}`,
-      `records stored/s          ${(records / elapsedS).toFixed(0)} (${records} records)`,
-      `communication events      ${stats.rows[0]?.comms ?? 0}`,
-      `per poll                  p50 ${percentile(sorted, 50).toFixed(0)} ms, p99 ${percentile(sorted, 99).toFixed(0)} ms, max ${(sorted.at(-1) ?? 0).toFixed(0)} ms`,
+      `records stored/s          ${(stored.records / elapsedS).toFixed(0)} (${stored.records} records)`,
+      `communication events      ${stored.comms}`,
+      `per poll                  p50 ${percentile(stored.pollMs, 50).toFixed(0)} ms, p99 ${percentile(stored.pollMs, 99).toFixed(0)} ms, max ${(stored.pollMs.at(-1) ?? 0).toFixed(0)} ms`,
       `per second                ${timeline(arrivals, started)}`,
       `last by resource          ${[...lastByResource]
         .sort((a, b) => a[1] - b[1])
         .map(([resource, at]) => `${resource} ${((at - started) / 1000).toFixed(1)} s`)
         .join(", ")}`,
-      `payload bytes (avg)       ${sizes.rows.map((r) => `${r.platform} ${r.avg}${r.compressed ? ` (${r.compressed} ${r.method}-compressed)` : ""}`).join(", ")}`,
-      `WAL written (server)      ${mb(walBytes)}`,
+      `payload bytes (avg)       ${stored.payloadSizes.map((r) => `${r.platform} ${r.avg}${r.compressed ? ` (${r.compressed} ${r.method}-compressed)` : ""}`).join(", ")}`,
+      `WAL written (server)      ${mb(spent.walBytes)}`,
       `poller RSS                start ${mb(rssAtStart)}, peak ${mb(peak)}`,
       `machine reference         ${formatReference(reference)}`,
-      `CPU during the run        poller ${cpu.poller.toFixed(1)} s, simulator ${cpu.simulator.toFixed(1)} s, postgres ${cpu.postgres.toFixed(1)} s; machine busy ${cpu.machine.toFixed(1)} s of ${(2 * elapsedS).toFixed(1)} s on 2 cores, stolen ${cpu.steal.toFixed(1)} s; load avg ${load}`,
+      `CPU during the run        poller ${cpu.poller.toFixed(1)} s, simulator ${cpu.simulator.toFixed(1)} s, postgres ${cpu.postgres.toFixed(1)} s; machine busy ${cpu.machine.toFixed(1)} s of ${(2 * elapsedS).toFixed(1)} s on 2 cores, stolen ${cpu.steal.toFixed(1)} s; load avg ${spent.load}`,
       "",
     ];
     process.stdout.write(lines.join("\n"));
 
-    return { connectionsPerS: N / elapsedS, recordsPerS: records / elapsedS };
+    return { connectionsPerS: N / elapsedS, recordsPerS: stored.records / elapsedS };
   };
   const results: Array<{ connectionsPerS: number; recordsPerS: number }> = [];
   for (let round = 1; round <= RUNS; round++) {
