@@ -12,10 +12,10 @@ export type PageWriterOptions = {
 };
 
 /**
- * Page statements in flight at once. Two keep Postgres busy while the next batch gathers; more
- * make concurrent statements contend for the same index pages (every new record goes to the right
- * edge of the UUIDv7 primary key) and split into smaller batches: 4 cost Postgres about 15% more
- * CPU in the poller bench, 1 left it idle between statements.
+ * Page statements in flight at once. Two keep Postgres busy while the next batch gathers; one
+ * leaves it idle between statements, and more make concurrent statements contend for the same
+ * index pages (every new record goes to the right edge of the UUIDv7 primary key) and split into
+ * smaller batches, costing Postgres more CPU for the same pages.
  */
 export const PAGE_WRITES_IN_FLIGHT = 2;
 
@@ -24,13 +24,10 @@ export const PAGE_WRITES_IN_FLIGHT = 2;
  * - Generic plans. The statement's plan does not depend on its parameters (every access to a large
  *   table is by index), while a custom plan costs a planning of the whole statement with each
  *   batch's values folded in (its arrays and payload text included) — done on the first five runs
- *   of each shape on every pooled connection, and whenever the planner judged it worth it. Planning
- *   took 4.2% of Postgres's CPU in a bench:poll tick, 1.9% with these connections (perf).
+ *   of each shape on every pooled connection, and whenever the planner judges it worth it.
  * - No sequential scans. A generic plan is kept until a table's statistics change, so one made
- *   while raw_records was nearly empty (a new deployment) read the whole table in every statement
- *   on a server without autovacuum: `bench:write-pages -- --pages 1 --batches 4000
- *   --no-autoanalyze` gave a statement p50 of 68.5 ms by 80,000 records, 1.8 ms with this (2.0 ms
- *   with the tables analyzed as they grow; no change in a batched run).
+ *   while raw_records is nearly empty (a new deployment) would read the whole table in every
+ *   statement on a server without autovacuum, however large the table grows.
  * Not for a pool shared with other statements, whose plans may depend on their values.
  */
 export const PAGE_WRITE_SESSION_SETTINGS = {

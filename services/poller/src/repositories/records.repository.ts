@@ -79,9 +79,9 @@ export async function writePages(db: Queryable, writes: readonly PageWrite[]): P
   const values = pageStatementValues(writes, shape);
   const { rows } = await db.query<PageStatementRow>({ ...pageStatement(shape), values });
   const byPage = new Map(rows.map((row) => [row.k, row]));
-  return writes.map((w, k): PageResult => {
+  return writes.map((write, k): PageResult => {
     const row = byPage.get(k);
-    if (!row) return { claimHeld: false, page: zeroTotals(), totals: w.before };
+    if (!row) return { claimHeld: false, page: zeroTotals(), totals: write.before };
     return {
       claimHeld: true,
       page: {
@@ -89,7 +89,7 @@ export async function writePages(db: Queryable, writes: readonly PageWrite[]): P
         updated: row.updated,
         unchanged: row.unchanged,
         deleted: row.deleted,
-        skipped: w.skipped,
+        skipped: write.skipped,
         communicationEvents: row.comms,
       },
       totals: row.counts,

@@ -26,16 +26,16 @@ export function pageStatementValues(writes: readonly PageWrite[], shape: PageSta
   const records = new ColumnsText(4);
   const payloads: string[] = [];
   const comms = new ColumnsText(7);
-  writes.forEach((w, k) => {
-    pages.push(pageJson(w, k));
-    for (const r of w.records) {
+  writes.forEach((write, k) => {
+    pages.push(pageJson(write, k));
+    for (const r of write.records) {
       if (r.payloadJson.includes(PAYLOAD_SEPARATOR)) {
         throw new Error(`record ${r.externalId}: its payload text holds a raw U+001E, so it is not JSON`);
       }
       records.row(k, uuidv7(), quoted(r.externalId), r.occurredAt === null ? "NULL" : r.occurredAt.getTime());
       payloads.push(r.payloadJson);
     }
-    for (const c of w.communications) {
+    for (const c of write.communications) {
       comms.row(
         k,
         c.id,
@@ -57,25 +57,25 @@ export function pageStatementValues(writes: readonly PageWrite[], shape: PageSta
 }
 
 /** One element of `$1`: the page `k` of the batch, as the `pages` CTE reads it. */
-export function pageJson(w: PageWrite, k: number): string {
-  const event = w.done?.event;
+export function pageJson(write: PageWrite, k: number): string {
+  const event = write.done?.event;
   return (
     JSON.stringify({
       k,
-      connection_id: w.ref.connectionId,
-      platform: w.ref.platform,
-      resource: w.ref.resource,
-      claim: w.claimToken,
-      user_id: w.userId,
-      final: w.done !== null,
-      full_listing: w.fullListing,
-      poll_started_at: w.pollStartedAt.toISOString(),
-      page_token: w.next?.pageToken ?? null,
-      lease_ms: w.next?.leaseMs ?? null,
-      cursor: w.done?.cursor ?? null,
-      next_poll_ms: w.done?.nextPollInMs ?? null,
-      before: w.before,
-      skipped: w.skipped,
+      connection_id: write.ref.connectionId,
+      platform: write.ref.platform,
+      resource: write.ref.resource,
+      claim: write.claimToken,
+      user_id: write.userId,
+      final: write.done !== null,
+      full_listing: write.fullListing,
+      poll_started_at: write.pollStartedAt.toISOString(),
+      page_token: write.next?.pageToken ?? null,
+      lease_ms: write.next?.leaseMs ?? null,
+      cursor: write.done?.cursor ?? null,
+      next_poll_ms: write.done?.nextPollInMs ?? null,
+      before: write.before,
+      skipped: write.skipped,
       event_id: event?.id ?? null,
       subject: event?.subject ?? null,
       type: event?.type ?? null,
