@@ -2,7 +2,7 @@
  * npm run bench:write-pages [-- --batches 200 --pages 32 --records 20 --contacts 5 --connections 20000
  *                             --setup 'SQL run after seeding' --explain 100 --no-autoanalyze]
  *
- * The page statement alone (engine/records.repository.ts `writePages`), the poller's main cost in
+ * The page statement alone (repositories/records.repository.ts `writePages`), the poller's main cost in
  * Postgres: batches of `--pages` final pages of a first sync (distinct connections, `--records`
  * new Gmail-like records each, from or to the user's contacts, so about two communication
  * events per record are created too), written one batch after another on one connection. Prints pages/s,
