@@ -197,8 +197,8 @@ class Exchange {
           ? (chunks[0] as Buffer).toString("utf8")
           : Buffer.concat(chunks, this.size).toString("utf8");
     this.settle();
-    this.request.observe?.(this.status, performance.now() - this.startedAt);
     this.resolve(new BufferedResponse(this.status, this.rawHeaders, text));
+    this.request.observe?.(this.status, performance.now() - this.startedAt);
   }
 
   onError(err: Error): void {
@@ -256,8 +256,8 @@ class Exchange {
     this.failure = err;
     this.settle();
     this.abortRequest?.(err);
-    this.request.observe?.("error", performance.now() - this.startedAt);
     this.reject(err);
+    this.request.observe?.("error", performance.now() - this.startedAt);
   }
 
   private settle(): void {
