@@ -30,7 +30,6 @@ export {
   type PublishResult,
   PublishValidationError,
 } from "./publisher.ts";
-export { type ReplicaWakeups, startReplicaWakeups, type WakeUp } from "./replica-wakeup.ts";
 export {
   defaultRetryPolicy,
   PermanentError,
@@ -38,11 +37,4 @@ export {
   type RetryPolicy,
   retryDelayMs,
 } from "./retry-policy.ts";
-export {
-  type ActiveClaims,
-  SharedTickRuns,
-  type SharedTickRunsOptions,
-  tickRunConsumer,
-  type WaitForPeerClaimsOptions,
-} from "./tick-run.ts";
 export { extractTraceContext, injectTraceContext } from "./trace-context.ts";

@@ -1,25 +1,11 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import { type AnyEvent, createEvent, streams } from "@syncwell/contracts";
-import { createTestNats, type TestNats } from "@syncwell/testing";
 import pino from "pino";
-import { Registry } from "prom-client";
-import { type Bus, createBus } from "../src/index.ts";
+import type { Bus } from "../src/index.ts";
 
 export const silentLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
 
-export async function testBus(nats: TestNats, name = "test"): Promise<Bus> {
-  const bus = await createBus({
-    servers: nats.url,
-    prefix: nats.prefix,
-    name,
-    logger: silentLogger,
-    registry: new Registry(),
-    streamOverrides: nats.streamOverrides,
-  });
-  return bus;
-}
-
-export { createTestNats };
+export { createTestBus as testBus, createTestNats } from "@syncwell/testing";
 
 let counter = 0;
 /** A valid token.refreshed event with a fresh id. */

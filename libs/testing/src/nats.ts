@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import type { StreamOverrides } from "@syncwell/bus";
+import { type Bus, createBus, type StreamOverrides } from "@syncwell/bus";
+import pino from "pino";
+import { Registry } from "prom-client";
 
 export const testNatsUrl = process.env.SYNCWELL_TEST_NATS_URL ?? "nats://127.0.0.1:4222";
 
@@ -41,4 +43,16 @@ export function createTestNats(label = "t"): TestNats {
       }
     },
   };
+}
+
+/** A bus of the test's own on its NATS prefix: silent logs, metrics in a registry of its own. */
+export function createTestBus(nats: TestNats, name = "test"): Promise<Bus> {
+  return createBus({
+    servers: nats.url,
+    prefix: nats.prefix,
+    name,
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+    registry: new Registry(),
+    streamOverrides: nats.streamOverrides,
+  });
 }

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import type { Bus } from "@syncwell/bus";
 import {
+  createTestBus,
   createTestDatabase,
   createTestNats,
   nodeBinary,
@@ -12,7 +13,7 @@ import {
   waitFor,
 } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readTicks, schedulerEnv, TEST_API_TOKEN, testBus } from "./testing/fixtures.ts";
+import { readTicks, schedulerEnv, TEST_API_TOKEN } from "./testing/fixtures.ts";
 
 // main.ts as production starts it: its own process, telemetry loaded first.
 const main = resolve(import.meta.dirname, "main.ts");
@@ -27,7 +28,7 @@ let receiver: OtlpReceiver;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  bus = await testBus(nats);
+  bus = await createTestBus(nats, "scheduler-test");
   receiver = await startOtlpReceiver();
 });
 

@@ -1,12 +1,13 @@
-import { type BusMetrics, type ConsumerDefinition, tickRunConsumer } from "@syncwell/bus";
+import type { BusMetrics, ConsumerDefinition } from "@syncwell/bus";
 import type { Queryable } from "@syncwell/db";
+import { tickRunConsumer } from "@syncwell/tick-runs";
 import type { PollerServices } from "../engine/start-polling.ts";
 
 export const POLL_SCHEDULE = "poll";
 
 /**
  * `tick.poll`: poll every resource that is due and whose connection has a usable token, on all
- * replicas (see PollRunCoordinator).
+ * replicas (see pollTickRuns).
  */
 export function tickPollConsumer(
   poller: PollerServices,

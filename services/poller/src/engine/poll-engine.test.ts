@@ -672,7 +672,7 @@ describe("replicas", () => {
     );
     const started = Date.now();
     // The replicas of one tick run from the same start (the owner's, passed on with the wake-up, as
-    // PollRunCoordinator does): each taking its own would leave one of them unable to claim the
+    // pollTickRuns does): each taking its own would leave one of them unable to claim the
     // sync states the other created, due at the other's later start (the test horizon is 0).
     const startedAt = await databaseNow(db.pool, "up");
     const [one, two] = await Promise.all(replicas.map((r) => r.run({ startedAt })));

@@ -1,21 +1,20 @@
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
 import { cipherFromKeyConfig } from "@syncwell/credentials";
 import { createPool } from "@syncwell/db";
 import { createRateLimiter } from "@syncwell/rate-limit";
 import type { ServiceContext } from "@syncwell/service";
+import { newReplicaId } from "@syncwell/tick-runs";
 import type { Connector } from "../adapters/connectors/connector.ts";
 import { type Config, defaultRateLimitPerSec, platformEnvSettings } from "../config.ts";
 import { checkAutovacuum } from "./autovacuum-check.ts";
 import { pollerMetrics } from "./metrics.ts";
 import { PAGE_WRITE_SESSION_SETTINGS, PAGE_WRITES_IN_FLIGHT } from "./page-writer.ts";
 import { PollEngine } from "./poll-engine.ts";
-import { PollRunCoordinator } from "./run-coordinator.ts";
+import { type PollTickRuns, pollTickRuns } from "./poll-tick-runs.ts";
 import type { PlatformRuntime, PollSettings } from "./settings.ts";
 
 export type PollerServices = {
   engine: PollEngine;
-  coordinator: PollRunCoordinator;
+  coordinator: PollTickRuns;
   /** Polls in flight hand their claims back; pages already written stay written. */
   stop(): Promise<void>;
 };
@@ -59,11 +58,6 @@ export function platformRuntimes(
   return platforms;
 }
 
-/** `claimed_by` prefix of this process: host, pid and a random suffix (pids repeat across pods). */
-export function newReplicaId(): string {
-  return `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`.slice(0, 100);
-}
-
 /**
  * The poll side of the service: the engine over the given connectors and the tick coordinator
  * listening for other replicas' wake-ups. Stopped before the bus on shutdown.
@@ -95,7 +89,7 @@ export function startPolling(ctx: ServiceContext<Config>, connectors: readonly C
     replicaId: newReplicaId(),
     source: ctx.name,
   });
-  const coordinator = new PollRunCoordinator({
+  const coordinator = pollTickRuns({
     engine,
     pool: ctx.pool,
     nc: ctx.bus.nc,

@@ -220,14 +220,6 @@ export async function nextDueAt(
   return rows[0]?.at ?? null;
 }
 
-/** Claims held right now by anyone (all replicas): how many, and when the first one lapses. */
-export async function activeClaims(db: Queryable): Promise<{ count: number; firstExpiry: Date | null }> {
-  const { rows } = await db.query<{ count: number; first: Date | null }>(
-    `SELECT count(*)::int AS count, min(claimed_until) AS first FROM sync_states WHERE claimed_until > now()`,
-  );
-  return { count: rows[0]?.count ?? 0, firstExpiry: rows[0]?.first ?? null };
-}
-
 /** Due resources left waiting because their connection's token expires too soon (they wait for token.refreshed). */
 export async function countWaitingForToken(
   db: Queryable,

@@ -2,9 +2,9 @@ import type { Bus } from "@syncwell/bus";
 import { uuidv7 } from "@syncwell/contracts";
 import { findJobRun, startJobRun } from "@syncwell/db";
 import { createLogger } from "@syncwell/telemetry";
-import { createTestDatabase, createTestNats, type TestDatabase } from "@syncwell/testing";
+import { createTestBus, createTestDatabase, createTestNats, type TestDatabase } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testBus } from "../testing/fixtures.ts";
+
 import { startJobRunSweeper } from "./job-run-sweeper.ts";
 
 const nats = createTestNats("sweeper");
@@ -13,7 +13,7 @@ let bus: Bus;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  bus = await testBus(nats);
+  bus = await createTestBus(nats, "scheduler-test");
   await bus.provision();
   // "busy" has a consumer (a service that never finishes its runs); "orphan" has none.
   await bus.consume({

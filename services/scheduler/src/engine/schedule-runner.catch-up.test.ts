@@ -1,11 +1,17 @@
 import { randomUUID } from "node:crypto";
 import type { Bus } from "@syncwell/bus";
 import { startJobRun } from "@syncwell/db";
-import { createTestDatabase, createTestNats, type TestDatabase, waitFor } from "@syncwell/testing";
+import {
+  createTestBus,
+  createTestDatabase,
+  createTestNats,
+  type TestDatabase,
+  waitFor,
+} from "@syncwell/testing";
 import { Cron } from "croner";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tickEventId } from "../domain/tick-id.ts";
-import { type RunningScheduler, readTicks, startScheduler, testBus } from "../testing/fixtures.ts";
+import { type RunningScheduler, readTicks, startScheduler } from "../testing/fixtures.ts";
 
 const nats = createTestNats("schedcu");
 let db: TestDatabase;
@@ -14,7 +20,7 @@ const running: RunningScheduler[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  bus = await testBus(nats);
+  bus = await createTestBus(nats, "scheduler-test");
 });
 
 afterAll(async () => {

@@ -1,8 +1,14 @@
 import type { Bus } from "@syncwell/bus";
-import { createTestDatabase, createTestNats, type TestDatabase, waitFor } from "@syncwell/testing";
+import {
+  createTestBus,
+  createTestDatabase,
+  createTestNats,
+  type TestDatabase,
+  waitFor,
+} from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tickEventId } from "../domain/tick-id.ts";
-import { type RunningScheduler, readTicks, startScheduler, testBus } from "../testing/fixtures.ts";
+import { type RunningScheduler, readTicks, startScheduler } from "../testing/fixtures.ts";
 
 const nats = createTestNats("schedrep");
 let db: TestDatabase;
@@ -11,7 +17,7 @@ const replicas: RunningScheduler[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  bus = await testBus(nats);
+  bus = await createTestBus(nats, "scheduler-test");
 });
 
 afterAll(async () => {

@@ -1,15 +1,15 @@
 import type { Bus } from "@syncwell/bus";
 import { finishJobRun } from "@syncwell/db";
-import { createTestDatabase, createTestNats, type TestDatabase, waitFor } from "@syncwell/testing";
+import {
+  createTestBus,
+  createTestDatabase,
+  createTestNats,
+  type TestDatabase,
+  waitFor,
+} from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tickEventId } from "../domain/tick-id.ts";
-import {
-  type RunningScheduler,
-  readTicks,
-  startScheduler,
-  TEST_API_TOKEN,
-  testBus,
-} from "../testing/fixtures.ts";
+import { type RunningScheduler, readTicks, startScheduler, TEST_API_TOKEN } from "../testing/fixtures.ts";
 
 const nats = createTestNats("schedapi");
 let db: TestDatabase;
@@ -18,7 +18,7 @@ let scheduler: RunningScheduler;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  bus = await testBus(nats);
+  bus = await createTestBus(nats, "scheduler-test");
   // Only a yearly schedule is on: nothing fires by itself while the test runs.
   scheduler = await startScheduler(db, nats, {
     SCHEDULES_EXTRA: "yearly-report=0 0 1 1 *",

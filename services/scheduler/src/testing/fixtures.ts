@@ -1,8 +1,7 @@
-import { type Bus, createBus } from "@syncwell/bus";
+import type { Bus } from "@syncwell/bus";
 import { type EventOf, streams } from "@syncwell/contracts";
 import type { CommonConfig } from "@syncwell/runtime";
 import { type RunningService, runService } from "@syncwell/service";
-import { createLogger } from "@syncwell/telemetry";
 import type { TestDatabase, TestNats } from "@syncwell/testing";
 
 import { freePort } from "@syncwell/testing";
@@ -56,17 +55,6 @@ export async function startScheduler(
   return runService(schedulerService, {
     env: await schedulerEnv(db, nats, extra),
     handleSignals: false,
-    streamOverrides: nats.streamOverrides,
-  });
-}
-
-/** A bus of the test's own for reading streams. */
-export function testBus(nats: TestNats): Promise<Bus> {
-  return createBus({
-    servers: nats.url,
-    prefix: nats.prefix,
-    name: "scheduler-test",
-    logger: createLogger({ service: "scheduler-test", level: "silent" }),
     streamOverrides: nats.streamOverrides,
   });
 }

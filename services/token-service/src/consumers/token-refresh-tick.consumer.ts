@@ -1,12 +1,13 @@
-import { type BusMetrics, type ConsumerDefinition, tickRunConsumer } from "@syncwell/bus";
+import type { BusMetrics, ConsumerDefinition } from "@syncwell/bus";
 import type { Queryable } from "@syncwell/db";
+import { tickRunConsumer } from "@syncwell/tick-runs";
 import type { RefreshServices } from "../engine/start-refresh.ts";
 
 export const TOKEN_REFRESH_SCHEDULE = "token-refresh";
 
 /**
  * `tick.token-refresh`: refresh every connection whose access token expires within the lead time
- * (and refresh tokens idle for too long), on all replicas (see RefreshRunCoordinator).
+ * (and refresh tokens idle for too long), on all replicas (see refreshTickRuns).
  */
 export function tokenRefreshTickConsumer(
   refresh: RefreshServices,

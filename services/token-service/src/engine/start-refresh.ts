@@ -1,11 +1,10 @@
-import { randomBytes } from "node:crypto";
-import { hostname } from "node:os";
 import type { ServiceContext } from "@syncwell/service";
+import { newReplicaId } from "@syncwell/tick-runs";
 import { type Config, cipherFromConfig } from "../config.ts";
 import { type ProviderRuntime, resolveProviders } from "../domain/providers.ts";
 import { createPostgresRateLimiter } from "./rate-limiter.ts";
 import { RefreshEngine, type RefreshSettings } from "./refresh-engine.ts";
-import { RefreshRunCoordinator } from "./refresh-run.coordinator.ts";
+import { type RefreshTickRuns, refreshTickRuns } from "./refresh-tick-runs.ts";
 import { RotationJournal } from "./rotation-journal.ts";
 
 /** Left of SHUTDOWN_TIMEOUT_MS for the steps after the refresh engine (bus, Postgres, spans). */
@@ -13,7 +12,7 @@ const SHUTDOWN_MARGIN_MS = 5_000;
 
 export type RefreshServices = {
   engine: RefreshEngine;
-  coordinator: RefreshRunCoordinator;
+  coordinator: RefreshTickRuns;
   providers: ReadonlyMap<string, ProviderRuntime>;
   /** Stops claiming, awaits the answers in flight and writes them; then stops the coordinator. */
   stop(): Promise<void>;
@@ -30,11 +29,6 @@ export function refreshSettings(config: Config): RefreshSettings {
     sendTimeoutMs: config.REFRESH_TIMEOUT,
     answerTimeoutMs: config.REFRESH_ANSWER_TIMEOUT,
   };
-}
-
-/** `refresh_claimed_by` of this process: host, pid and a random suffix (pids repeat across pods). */
-export function newReplicaId(): string {
-  return `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`.slice(0, 120);
 }
 
 /**
@@ -89,7 +83,7 @@ export function startRefresh(ctx: ServiceContext<Config>): RefreshServices {
     replicaId: newReplicaId(),
     settings,
   });
-  const coordinator = new RefreshRunCoordinator({
+  const coordinator = refreshTickRuns({
     engine,
     pool,
     nc: ctx.bus.nc,

@@ -173,15 +173,6 @@ export async function renewClaims(
   return rows.map((r) => r.id);
 }
 
-/** Claims still running somewhere (any replica): how many, and when the first one lapses. */
-export async function activeClaims(db: Queryable): Promise<{ count: number; firstExpiry: Date | null }> {
-  const { rows } = await db.query<{ count: number; first: Date | null }>(
-    `SELECT count(*)::int AS count, min(refresh_claimed_until) AS first
-     FROM connections WHERE refresh_claimed_until > now()`,
-  );
-  return { count: rows[0]?.count ?? 0, firstExpiry: rows[0]?.first ?? null };
-}
-
 /** Connections due now that belong to providers this replica does not refresh (disabled or held). */
 export async function countDueFor(
   db: Queryable,

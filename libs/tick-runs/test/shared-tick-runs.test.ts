@@ -1,26 +1,26 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Bus, RetryLaterError } from "@syncwell/bus";
 import { createEvent } from "@syncwell/contracts";
-import { waitFor } from "@syncwell/testing";
+import { createTestBus, createTestNats, waitFor } from "@syncwell/testing";
 import pino, { type Logger } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type ActiveClaims,
-  type Bus,
-  RetryLaterError,
   SharedTickRuns,
   type SharedTickRunsOptions,
   tickRunConsumer,
   type WaitForPeerClaimsOptions,
 } from "../src/index.ts";
-import { createTestNats, silentLogger, sleep, testBus } from "./helpers.ts";
 
+const silentLogger = pino({ level: "silent" });
 const nats = createTestNats("tickrun");
 /** Two replicas of a service: each has its own connection. */
 let busA: Bus;
 let busB: Bus;
 
 beforeAll(async () => {
-  busA = await testBus(nats, "replica-a");
-  busB = await testBus(nats, "replica-b");
+  busA = await createTestBus(nats, "replica-a");
+  busB = await createTestBus(nats, "replica-b");
   await busA.provision();
 });
 

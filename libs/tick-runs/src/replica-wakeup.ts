@@ -1,9 +1,8 @@
 import { headers, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { context } from "@opentelemetry/api";
+import { extractTraceContext, injectTraceContext, type Naming } from "@syncwell/bus";
 import type { Logger } from "pino";
 import { z } from "zod";
-import type { Naming } from "./naming.ts";
-import { extractTraceContext, injectTraceContext } from "./trace-context.ts";
 
 /**
  * A tick reaches one replica (the durable consumer is shared), but its work should not: the
