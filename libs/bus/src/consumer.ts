@@ -7,19 +7,14 @@ import {
 } from "@nats-io/jetstream";
 import { type Context, context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { type EventOf, type EventType, type StreamKey, streams, validateEvent } from "@syncwell/contracts";
+import { backoffDelayMs } from "@syncwell/runtime/backoff";
 import type { Logger } from "pino";
 import { type DeadLetterReason, publishDeadLetter } from "./dead-letter.ts";
 import type { BusMetrics } from "./metrics.ts";
 import type { Naming } from "./naming.ts";
 import { ensureDurableConsumer } from "./provision.ts";
 import { tracer } from "./publisher.ts";
-import {
-  defaultRetryPolicy,
-  PermanentError,
-  RetryLaterError,
-  type RetryPolicy,
-  retryDelayMs,
-} from "./retry-policy.ts";
+import { defaultRetryPolicy, PermanentError, RetryLaterError, type RetryPolicy } from "./retry-policy.ts";
 import { extractTraceContext } from "./trace-context.ts";
 
 export type HandlerContext = {
@@ -332,7 +327,7 @@ async function handleMessage(active: ActiveConsumer, msg: JsMsg): Promise<void> 
   } catch (err) {
     // Dead-lettering itself failed (NATS unreachable): let the server redeliver later.
     active.logger.error({ err, subject: msg.subject }, "could not settle message; it will be redelivered");
-    msg.nak(retryDelayMs(active.policy, info.deliveryCount));
+    msg.nak(backoffDelayMs(active.policy, info.deliveryCount));
     outcome = "retried";
   } finally {
     active.handling.delete(msg);
@@ -447,7 +442,7 @@ async function handlerFailed(
   if (delivery >= policy.maxDeliver) {
     return deadLetter(active, msg, type, "handler", `${error.message} (after ${delivery} deliveries)`, span);
   }
-  const delay = err instanceof RetryLaterError ? err.delayMs : retryDelayMs(policy, delivery);
+  const delay = err instanceof RetryLaterError ? err.delayMs : backoffDelayMs(policy, delivery);
   msg.nak(delay);
   active.logger.warn(
     { event_id: event.id, event_type: type, delivery, retry_in_ms: delay, err: error },

@@ -35,6 +35,5 @@ export {
   PermanentError,
   RetryLaterError,
   type RetryPolicy,
-  retryDelayMs,
 } from "./retry-policy.ts";
 export { extractTraceContext, injectTraceContext } from "./trace-context.ts";

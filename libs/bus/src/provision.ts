@@ -11,6 +11,7 @@ import {
 } from "@nats-io/jetstream";
 import { nanos, RequestError, TimeoutError } from "@nats-io/transport-node";
 import type { StreamDefinition } from "@syncwell/contracts";
+import { type Backoff, backoffDelayMs } from "@syncwell/runtime/backoff";
 import type { Logger } from "pino";
 import type { StartAt } from "./consumer.ts";
 import type { Naming } from "./naming.ts";
@@ -43,6 +44,8 @@ const API_STREAM_NOT_FOUND = 10059;
 const API_STREAM_NAME_IN_USE = 10058;
 const API_STREAM_SUBJECT_OVERLAP = 10065;
 const PROVISION_ATTEMPTS = 5;
+/** Between provisioning attempts (another replica is creating the same stream, or NATS is electing). */
+const PROVISION_BACKOFF: Backoff = { initialDelayMs: 200, maxDelayMs: 2_000 };
 
 function apiCode(err: unknown): number | undefined {
   return err instanceof JetStreamApiError ? err.code : undefined;
@@ -87,7 +90,7 @@ export async function ensureStream(
         );
       }
       logger.warn({ stream: config.name, attempt, reason }, "provisioning the stream again");
-      await sleep(100 * attempt + Math.random() * 100);
+      await sleep(backoffDelayMs(PROVISION_BACKOFF, attempt));
     }
   }
 }

@@ -1,4 +1,4 @@
-import { type Backoff, backoffDelayMs } from "@syncwell/runtime/backoff";
+import type { Backoff } from "@syncwell/runtime/backoff";
 
 /**
  * How a consumer retries a failing handler: bounded deliveries, with the backoff (jittered) between
@@ -15,15 +15,6 @@ export const defaultRetryPolicy: RetryPolicy = {
   maxDelayMs: 60_000,
   factor: 2,
 };
-
-/** Delay before the next delivery after delivery number `delivery` (1-based) failed. */
-export function retryDelayMs(
-  policy: RetryPolicy,
-  delivery: number,
-  random: () => number = Math.random,
-): number {
-  return backoffDelayMs(policy, delivery, random);
-}
 
 /** Throw from a handler when retrying cannot help (bad reference, impossible state): dead-letters at once. */
 export class PermanentError extends Error {

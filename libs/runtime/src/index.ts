@@ -42,6 +42,6 @@ export {
   textProblem,
 } from "./request-input.ts";
 export { clientRequestId, REDACTED_PARAM, redactUrl } from "./request-log.ts";
-export { Semaphore, Signal } from "./semaphore.ts";
+export { Condition, Semaphore } from "./semaphore.ts";
 export { createShutdown, type Shutdown, type ShutdownOptions } from "./shutdown.ts";
 export { sleep } from "./sleep.ts";

@@ -96,7 +96,3 @@ export class Condition {
     pending?.resolve();
   }
 }
-
-/** The name `index.ts` still exports; remove once it exports `Condition` instead. */
-export const Signal = Condition;
-export type Signal = Condition;

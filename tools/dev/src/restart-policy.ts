@@ -1,9 +1,8 @@
 /**
  * When run-all restarts a process that ended: pure functions, so the backoff can be tested without
- * spawning anything. The delay itself is the bus's retry backoff (one exponential helper in the
- * project), without its jitter.
+ * spawning anything. The delay itself is the project's one backoff, without its jitter.
  */
-import { retryDelayMs } from "@syncwell/bus";
+import { backoffDelayMs } from "@syncwell/runtime/backoff";
 
 export type RestartPolicy = {
   /** Delay before restarting a process that ended soon after it started. */
@@ -34,9 +33,8 @@ export type Restart = { readonly state: RestartState; readonly delayMs: number }
 /** The state after a process ended having been up for `uptimeMs`, and how long to wait before restarting it. */
 export function nextRestart(policy: RestartPolicy, state: RestartState, uptimeMs: number): Restart {
   const quickExits = uptimeMs >= policy.resetAfterMs ? 1 : state.quickExits + 1;
-  const delayMs = retryDelayMs(
+  const delayMs = backoffDelayMs(
     {
-      maxDeliver: Number.POSITIVE_INFINITY,
       initialDelayMs: policy.initialDelayMs,
       maxDelayMs: policy.maxDelayMs,
       factor: 2,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffMs, grantsAnyOf, intervalFor, parseIntervals, tokenUsable } from "./schedule.ts";
+import { grantsAnyOf, intervalFor, parseIntervals, tokenUsable } from "./schedule.ts";
 
 describe("intervals", () => {
   it("parses per platform and per resource intervals; the more specific wins", () => {
@@ -34,16 +34,6 @@ describe("intervals", () => {
       error: expect.stringContaining("twice"),
     });
     expect(parseIntervals("Gmail Messages=1m")).toMatchObject({ ok: false });
-  });
-});
-
-describe("backoff", () => {
-  it("doubles per failure up to the cap, with equal jitter", () => {
-    expect(backoffMs(1, 1_000, 60_000, () => 0)).toBe(500);
-    expect(backoffMs(1, 1_000, 60_000, () => 1)).toBe(1_000);
-    expect(backoffMs(3, 1_000, 60_000, () => 0.5)).toBe(3_000);
-    expect(backoffMs(20, 1_000, 60_000, () => 1)).toBe(60_000);
-    expect(backoffMs(20, 1_000, 60_000, () => 0)).toBe(30_000);
   });
 });
 

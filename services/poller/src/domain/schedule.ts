@@ -1,5 +1,4 @@
 import { parseDurationMs } from "@syncwell/runtime";
-import { backoffDelayMs } from "@syncwell/runtime/backoff";
 
 /**
  * When a resource is due, how long a failing one waits, and whether a token and its scopes may be
@@ -39,16 +38,6 @@ export function intervalFor(
   resource: string,
 ): number {
   return intervals.get(`${platform}.${resource}`) ?? intervals.get(platform) ?? defaultMs;
-}
-
-/** Delay before retrying after the `failures`-th consecutive failure (the shared jittered backoff). */
-export function backoffMs(
-  failures: number,
-  baseMs: number,
-  maxMs: number,
-  random: () => number = Math.random,
-): number {
-  return backoffDelayMs({ initialDelayMs: baseMs, maxDelayMs: maxMs }, failures, random);
 }
 
 /**

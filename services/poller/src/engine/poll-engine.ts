@@ -1,8 +1,7 @@
-import { type RetryPolicy, retryDelayMs } from "@syncwell/bus";
 import type { TokenCipher } from "@syncwell/credentials";
 import { databaseNow, recordJobRunCounts } from "@syncwell/db";
 import type { RateLimiter } from "@syncwell/rate-limit";
-import { Semaphore, Signal, sleep } from "@syncwell/runtime";
+import { type Backoff, backoffDelayMs, Condition, Semaphore, sleep } from "@syncwell/runtime";
 import { type Logger, type RepeatedFailureLog, repeatedFailureLog } from "@syncwell/telemetry";
 import type pg from "pg";
 import {
@@ -75,8 +74,7 @@ const REPORTED_ALWAYS = new Set([
   "skipped",
 ]);
 /** Delays between failed claim attempts of a lane (Postgres away): from 1 s up to 10 s, jittered. */
-const CLAIM_BACKOFF: RetryPolicy = {
-  maxDeliver: Number.POSITIVE_INFINITY,
+const CLAIM_BACKOFF: Backoff = {
   initialDelayMs: 1_000,
   maxDelayMs: 10_000,
   factor: 2,
@@ -101,7 +99,7 @@ export class PollEngine {
   private readonly refreshRequests = new Map<string, number>();
   private readonly claimFailures = new Map<string, RepeatedFailureLog>();
   /** Notified whenever slots are given back: lanes waiting for capacity look again. */
-  private readonly slotsReleased = new Signal();
+  private readonly slotsReleased = new Condition();
   private readonly whenStopped: Promise<void>;
   private claimTokensIssued = 0;
   private bucketsConfigured: Promise<void> | undefined;
@@ -237,7 +235,7 @@ export class PollEngine {
     const resources = specs.map((r) => r.resource);
     await this.prepareLane(platform, specs, run);
     const pollsInFlight = new Set<Promise<void>>();
-    const pollFinished = new Signal();
+    const pollFinished = new Condition();
     // With polls running, wait for a few free slots before claiming again: one claim round trip
     // per batch rather than per finished poll.
     const batchThreshold = Math.max(
@@ -267,7 +265,7 @@ export class PollEngine {
       } catch (err) {
         this.releaseSlots(slotsTaken, platformSlots);
         claimFailures.failed(err, { platform });
-        await sleep(retryDelayMs(CLAIM_BACKOFF, ++failedClaimsInARow), signal);
+        await sleep(backoffDelayMs(CLAIM_BACKOFF, ++failedClaimsInARow), signal);
         continue;
       }
       failedClaimsInARow = 0;

@@ -1,9 +1,9 @@
 import { enqueueEvents } from "@syncwell/bus";
 import { createEvent } from "@syncwell/contracts";
 import { withTransaction } from "@syncwell/db";
+import { backoffDelayMs } from "@syncwell/runtime/backoff";
 import { CursorExpiredError, PlatformError } from "../adapters/connectors/errors.ts";
 import { PollAbortedError, TokenExpiringError } from "../adapters/platform-http.ts";
-import { backoffMs } from "../domain/schedule.ts";
 import {
   delayConnection,
   type ErrorKind,
@@ -97,7 +97,10 @@ export async function outcomeOfFailure(
 /** The next attempt's delay after one more failure in a row. */
 function backoffOf(poll: PollAttempt): number {
   const { settings } = poll.deps;
-  return backoffMs(poll.claim.consecutiveFailures + 1, settings.backoffBaseMs, settings.backoffMaxMs);
+  return backoffDelayMs(
+    { initialDelayMs: settings.backoffBaseMs, maxDelayMs: settings.backoffMaxMs },
+    poll.claim.consecutiveFailures + 1,
+  );
 }
 
 async function platformFailure(

@@ -1,5 +1,5 @@
 import { trace } from "@opentelemetry/api";
-import { type RetryPolicy, retryDelayMs } from "@syncwell/bus";
+import { type Backoff, backoffDelayMs } from "@syncwell/runtime";
 import { inSpan, type Logger, repeatedFailureLog } from "@syncwell/telemetry";
 import type pg from "pg";
 import { decideFire, type FireDecision } from "../domain/fire-decision.ts";
@@ -30,8 +30,7 @@ export type ScheduleRunner = {
 };
 
 /** Delays before firing again after a failure (Postgres away): growing, jittered, at most 30 s. */
-const RETRY_BACKOFF: RetryPolicy = {
-  maxDeliver: Number.POSITIVE_INFINITY,
+const RETRY_BACKOFF: Backoff = {
   initialDelayMs: 1_000,
   maxDelayMs: 30_000,
   factor: 2,
@@ -109,7 +108,7 @@ function startLoop(schedule: Schedule, deps: LoopDeps) {
         failures.succeeded({ schedule: schedule.name });
       } catch (err) {
         failures.failed(err, { schedule: schedule.name, slot: latest });
-        arm(retryDelayMs(RETRY_BACKOFF, failures.consecutive));
+        arm(backoffDelayMs(RETRY_BACKOFF, failures.consecutive));
         return;
       }
     }

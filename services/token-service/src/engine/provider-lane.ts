@@ -1,4 +1,4 @@
-import { type Semaphore, Signal, sleep } from "@syncwell/runtime";
+import { Condition, type Semaphore, sleep } from "@syncwell/runtime";
 import type pg from "pg";
 import type { ProviderRuntime } from "../domain/providers.ts";
 import {
@@ -58,8 +58,8 @@ export class ProviderLane {
   private readonly queue: QueuedClaim[] = [];
   /** False once the claimer has ended: the starter ends when the queue is empty. */
   private claiming = true;
-  private readonly rowsQueued = new Signal();
-  private readonly roomInQueue = new Signal();
+  private readonly rowsQueued = new Condition();
+  private readonly roomInQueue = new Condition();
   /** Index into `claimPhases` of the phase being claimed. */
   private phaseIndex = 0;
   /** `expiring` phase: the latest expiry claimed so far. */
