@@ -32,7 +32,8 @@ export type ServiceContext<C extends CommonConfig> = {
   config: C;
   logger: Logger;
   pool: pg.Pool;
-  prisma: PrismaClient;
+  /** Prisma Client over `pool`, for CRUD paths; built on first use (a service without such paths never builds one). */
+  readonly prisma: PrismaClient;
   bus: Bus;
   shutdown: Shutdown;
 };
@@ -115,13 +116,13 @@ function streamOverridesFromEnv(config: CommonConfig): StreamOverrides {
   };
 }
 
-/** Postgres (pool and Prisma Client over it), checked; closed on shutdown. */
+/** Postgres, checked; closed on shutdown. */
 async function connectPostgres(
   name: string,
   config: CommonConfig,
   logger: Logger,
   shutdown: Shutdown,
-): Promise<{ pool: pg.Pool; prisma: PrismaClient }> {
+): Promise<pg.Pool> {
   // Every idle connection fails at once when Postgres goes away: one line per interval.
   const idleFailures = repeatedFailureLog(logger, "an idle Postgres connection", {
     level: "warn",
@@ -134,14 +135,12 @@ async function connectPostgres(
     onError: (err) => idleFailures.failed(err),
   });
   shutdown.add("postgres", () => pool.end());
-  const prisma = createPrismaClient(pool);
-  shutdown.add("prisma", () => prisma.$disconnect());
   await checkDatabase(pool, 5_000).catch((err: Error) => {
     throw new Error(`cannot reach Postgres at ${redactDatabaseUrl(config.DATABASE_URL)}: ${err.message}`, {
       cause: err,
     });
   });
-  return { pool, prisma };
+  return pool;
 }
 
 /** NATS with the streams provisioned; closed on shutdown (consumers and relays first). */
@@ -222,9 +221,22 @@ export async function runService<S extends z.ZodObject, P extends ServiceParts =
   shutdown.add("telemetry", () => shutdownTelemetry());
 
   try {
-    const { pool, prisma } = await connectPostgres(def.name, config, logger, shutdown);
+    const pool = await connectPostgres(def.name, config, logger, shutdown);
     const bus = await connectBus(def.name, config, logger, shutdown, options.streamOverrides);
-    const ctx: ServiceContext<C> = { name: def.name, config, logger, pool, prisma, bus, shutdown };
+    let prisma: PrismaClient | undefined;
+    shutdown.add("prisma", async () => prisma?.$disconnect());
+    const ctx: ServiceContext<C> = {
+      name: def.name,
+      config,
+      logger,
+      pool,
+      bus,
+      shutdown,
+      get prisma() {
+        prisma ??= createPrismaClient(pool);
+        return prisma;
+      },
+    };
 
     // Each service relays the rows it wrote: a service deployed with older contracts never
     // validates (or counts) another service's newer events.
@@ -240,7 +252,14 @@ export async function runService<S extends z.ZodObject, P extends ServiceParts =
     for (const consumer of parts.consumers ?? []) consumers.push(await bus.consume(consumer));
 
     logger.info({ url, consumers: consumers.map((c) => c.durable) }, `${def.name} ready`);
-    return { ...ctx, parts, app, url, consumers, stop: (reason = "stop requested") => shutdown.run(reason) };
+    // Extends the context in place: a spread would build the Prisma client through its getter.
+    return Object.assign(ctx, {
+      parts,
+      app,
+      url,
+      consumers,
+      stop: (reason = "stop requested") => shutdown.run(reason),
+    });
   } catch (err) {
     logger.fatal({ err }, `${def.name} failed to start`);
     await shutdown.run("start-up failed");
