@@ -66,6 +66,8 @@ const REFRESHABLE: ReadonlySet<string> = new Set(["connected", "warning", "rate_
 
 type Counts = { checked: number; refreshed: number; failed: number; skipped: number };
 
+type SuccessItem = Extract<WriteItem, { kind: "success" }>;
+
 export type BatchContext = {
   cipher: TokenCipher;
   /** This replica's claim id. */
@@ -89,30 +91,37 @@ export type BatchContext = {
  * presented.
  */
 export class OutcomeBatch {
+  /** Per item, in the order given. */
   readonly outcomes: WriteOutcome[] = [];
   private readonly events: AnyEvent[] = [];
-  private readonly releases: string[] = [];
-  private readonly ok = {
+  /** Rows whose claim is cleared and nothing else. */
+  private readonly claimsToRelease: string[] = [];
+  /** Columns of the rows refreshed, one entry per row (bound as arrays to one UPDATE). */
+  private readonly refreshedRows = {
     id: [] as string[],
-    access: [] as string[],
-    refresh: [] as string[],
+    accessTokenEncrypted: [] as string[],
+    refreshTokenEncrypted: [] as string[],
     keyId: [] as string[],
     expiresAt: [] as (Date | null)[],
-    never: [] as boolean[],
+    expiresNever: [] as boolean[],
+    /** JSON array of the granted scopes; null keeps the row's. */
     scopes: [] as (string | null)[],
+    /** Whether this replica holds the row's claim, which the write then clears. */
     releaseClaim: [] as boolean[],
   };
-  private readonly failed = {
+  /** Columns of the rows whose refresh failed, one entry per row. */
+  private readonly failedRows = {
     id: [] as string[],
     status: [] as string[],
     consecutiveFailures: [] as number[],
     consecutiveTransientFailures: [] as number[],
-    code: [] as string[],
+    errorCode: [] as string[],
     retryAt: [] as (Date | null)[],
     answerLost: [] as boolean[],
   };
-  private readonly counts = new Map<string, Counts>();
-  private readonly seen = new Set<string>();
+  private readonly jobRunCounts = new Map<string, Counts>();
+  /** A connection's second item in one batch waits for the next batch. */
+  private readonly connectionsInBatch = new Set<string>();
   private readonly context: BatchContext;
 
   constructor(context: BatchContext, items: readonly WriteItem[], rows: ReadonlyMap<string, LockedRow>) {
@@ -121,11 +130,11 @@ export class OutcomeBatch {
   }
 
   private add(item: WriteItem, row: LockedRow | undefined): void {
-    if (this.seen.has(item.claim.id)) {
+    if (this.connectionsInBatch.has(item.claim.id)) {
       this.count(item, "deferred");
       return;
     }
-    this.seen.add(item.claim.id);
+    this.connectionsInBatch.add(item.claim.id);
     if (!row) {
       this.count(item, "skipped");
       return;
@@ -139,7 +148,7 @@ export class OutcomeBatch {
       return;
     }
     if (item.kind === "release") {
-      this.releases.push(row.id);
+      this.claimsToRelease.push(row.id);
       this.count(item, "skipped");
       return;
     }
@@ -161,10 +170,11 @@ export class OutcomeBatch {
     }
   }
 
-  private addSuccess(item: Extract<WriteItem, { kind: "success" }>, row: LockedRow): void {
+  private addSuccess(item: SuccessItem, row: LockedRow): void {
     const rotated =
       item.result.refreshToken !== undefined && item.result.refreshToken !== item.usedRefreshToken;
-    if (!rotated && row.refresh_claimed_by !== this.context.claimedBy) {
+    const claimHeld = row.refresh_claimed_by === this.context.claimedBy;
+    if (!rotated && !claimHeld) {
       // Nothing is lost without the claim (the refresh token still works), and the claim is what
       // tells a retried batch whose COMMIT did go through from a first write: never twice.
       this.count(item, "released");
@@ -172,12 +182,12 @@ export class OutcomeBatch {
     }
     const current = this.currentToken(row, item.claim, item.usedRefreshToken);
     if (current !== item.usedRefreshToken || row.revoked_at !== null || row.status === "revoked") {
-      if (row.refresh_claimed_by === this.context.claimedBy) this.releases.push(row.id);
+      if (claimHeld) this.claimsToRelease.push(row.id);
       if (current !== null && current === item.result.refreshToken) {
         this.count(item, "released");
         return;
       }
-      if (item.result.refreshToken !== undefined && item.result.refreshToken !== item.usedRefreshToken) {
+      if (rotated) {
         this.context.logger.warn(
           { connectionId: row.id, provider: item.provider.id, status: row.status },
           "a rotated refresh token arrived for a connection whose tokens changed meanwhile (reconnected or revoked); the newer tokens are kept",
@@ -186,26 +196,9 @@ export class OutcomeBatch {
       this.count(item, "skipped");
       return;
     }
-    const { cipher } = this.context;
-    const { result, provider } = item;
+    const expiresAt = this.addRefreshedRow(item, row, claimHeld);
+    const { provider } = item;
     const decision = decideSuccess(this.state(row));
-    const lifetime = result.expiresIn ?? provider.spec.accessTokenLifetimeSec;
-    const expiresAt = lifetime === null ? null : new Date(item.receivedAt.getTime() + lifetime * 1000);
-    // Kept or rotated, the refresh token ends up under the current key, so both ciphertexts of the
-    // row stay under token_key_id (a kept one already under it is left as it is).
-    const kept = row.refresh_token_encrypted;
-    const keepCiphertext =
-      result.refreshToken === undefined && kept !== null && cipher.keyIdOf(kept) === cipher.currentKeyId;
-    this.ok.id.push(row.id);
-    this.ok.access.push(cipher.encrypt(result.accessToken));
-    this.ok.refresh.push(
-      keepCiphertext && kept !== null ? kept : cipher.encrypt(result.refreshToken ?? item.usedRefreshToken),
-    );
-    this.ok.keyId.push(cipher.currentKeyId);
-    this.ok.expiresAt.push(expiresAt);
-    this.ok.never.push(expiresAt === null);
-    this.ok.scopes.push(result.scope !== undefined ? JSON.stringify(parseScopes(result.scope)) : null);
-    this.ok.releaseClaim.push(row.refresh_claimed_by === this.context.claimedBy);
     this.events.push(
       createEvent(
         "token.refreshed",
@@ -225,8 +218,33 @@ export class OutcomeBatch {
     this.count(item, "refreshed");
   }
 
+  /** The row's new tokens, encrypted under the current key; returns the access token's expiry. */
+  private addRefreshedRow(item: SuccessItem, row: LockedRow, releaseClaim: boolean): Date | null {
+    const { cipher } = this.context;
+    const { result } = item;
+    const lifetime = result.expiresIn ?? item.provider.spec.accessTokenLifetimeSec;
+    const expiresAt = lifetime === null ? null : new Date(item.receivedAt.getTime() + lifetime * 1000);
+    // Kept or rotated, the refresh token ends up under the current key, so both ciphertexts of the
+    // row stay under token_key_id (a kept one already under it is left as it is).
+    const kept = row.refresh_token_encrypted;
+    const keepCiphertext =
+      result.refreshToken === undefined && kept !== null && cipher.keyIdOf(kept) === cipher.currentKeyId;
+    const rows = this.refreshedRows;
+    rows.id.push(row.id);
+    rows.accessTokenEncrypted.push(cipher.encrypt(result.accessToken));
+    rows.refreshTokenEncrypted.push(
+      keepCiphertext && kept !== null ? kept : cipher.encrypt(result.refreshToken ?? item.usedRefreshToken),
+    );
+    rows.keyId.push(cipher.currentKeyId);
+    rows.expiresAt.push(expiresAt);
+    rows.expiresNever.push(expiresAt === null);
+    rows.scopes.push(result.scope !== undefined ? JSON.stringify(parseScopes(result.scope)) : null);
+    rows.releaseClaim.push(releaseClaim);
+    return expiresAt;
+  }
+
   private addOperator(item: Extract<WriteItem, { kind: "operator" }>, row: LockedRow): void {
-    this.releases.push(row.id);
+    this.claimsToRelease.push(row.id);
     this.events.push(
       createEvent(
         "token.failed",
@@ -255,24 +273,25 @@ export class OutcomeBatch {
     // The user reconnected or revoked while the request was out: the failure is about old tokens.
     const current = this.currentToken(row, item.claim, item.usedRefreshToken);
     if (current !== item.usedRefreshToken || !REFRESHABLE.has(row.status) || row.revoked_at !== null) {
-      this.releases.push(row.id);
+      this.claimsToRelease.push(row.id);
       this.count(item, "skipped");
       return;
     }
     const decision = decideFailure(this.state(row), item.failure, item.receivedAt, this.context.random);
     if (decision.kind === "operator") {
       // Cannot happen (the engine classifies first); leave the row.
-      this.releases.push(row.id);
+      this.claimsToRelease.push(row.id);
       this.count(item, "skipped");
       return;
     }
-    this.failed.id.push(row.id);
-    this.failed.status.push(decision.status);
-    this.failed.consecutiveFailures.push(decision.consecutiveFailures);
-    this.failed.consecutiveTransientFailures.push(decision.consecutiveTransientFailures);
-    this.failed.code.push(decision.errorCode);
-    this.failed.retryAt.push(decision.retryAt);
-    this.failed.answerLost.push(item.failure.answerLost === true);
+    const rows = this.failedRows;
+    rows.id.push(row.id);
+    rows.status.push(decision.status);
+    rows.consecutiveFailures.push(decision.consecutiveFailures);
+    rows.consecutiveTransientFailures.push(decision.consecutiveTransientFailures);
+    rows.errorCode.push(decision.errorCode);
+    rows.retryAt.push(decision.retryAt);
+    rows.answerLost.push(item.failure.answerLost === true);
     const description = item.failure.errorDescription;
     this.events.push(
       createEvent(
@@ -323,10 +342,10 @@ export class OutcomeBatch {
     if (outcome === "released" || outcome === "deferred") return;
     this.context.metrics.refreshes.inc({ provider: item.provider.id, outcome, classification });
     if (!item.jobRunId) return;
-    let counts = this.counts.get(item.jobRunId);
+    let counts = this.jobRunCounts.get(item.jobRunId);
     if (!counts) {
       counts = { checked: 0, refreshed: 0, failed: 0, skipped: 0 };
-      this.counts.set(item.jobRunId, counts);
+      this.jobRunCounts.set(item.jobRunId, counts);
     }
     counts.checked += 1;
     counts[outcome] += 1;
@@ -334,30 +353,30 @@ export class OutcomeBatch {
 
   /** Writes the batch: rows, outbox events and the job runs' counts, in the caller's transaction. */
   async write(client: pg.PoolClient): Promise<void> {
-    if (this.ok.id.length > 0) await this.writeSuccesses(client);
-    if (this.failed.id.length > 0) await this.writeFailures(client);
-    if (this.releases.length > 0) {
+    if (this.refreshedRows.id.length > 0) await this.writeRefreshed(client);
+    if (this.failedRows.id.length > 0) await this.writeFailed(client);
+    if (this.claimsToRelease.length > 0) {
       await client.query(
         `UPDATE connections SET refresh_claimed_until = NULL, refresh_claimed_by = NULL
          WHERE id = ANY($1::uuid[]) AND refresh_claimed_by = $2`,
-        [this.releases, this.context.claimedBy],
+        [this.claimsToRelease, this.context.claimedBy],
       );
     }
     if (this.events.length > 0) await enqueueEvents(client, this.events);
     // The run's counts commit with the rows they count, so a run that sees no claim left also
     // sees every count.
-    for (const [jobRunId, counts] of this.counts) await recordJobRunCounts(client, jobRunId, counts);
+    for (const [jobRunId, counts] of this.jobRunCounts) await recordJobRunCounts(client, jobRunId, counts);
   }
 
-  private async writeSuccesses(client: pg.PoolClient): Promise<void> {
-    const { ok } = this;
+  private async writeRefreshed(client: pg.PoolClient): Promise<void> {
+    const rows = this.refreshedRows;
     await client.query(
       `UPDATE connections c SET
-         access_token_encrypted = u.access,
-         refresh_token_encrypted = u.refresh,
+         access_token_encrypted = u.access_token_encrypted,
+         refresh_token_encrypted = u.refresh_token_encrypted,
          token_key_id = u.key_id,
          access_token_expires_at = u.expires_at,
-         token_expires_never = u.never,
+         token_expires_never = u.expires_never,
          scopes = CASE WHEN u.scopes IS NULL THEN c.scopes ELSE ARRAY(SELECT jsonb_array_elements_text(u.scopes)) END,
          status = 'connected', consecutive_failures = 0, consecutive_transient_failures = 0,
          last_error_code = NULL, next_retry_at = NULL, refresh_answer_lost_at = NULL,
@@ -366,32 +385,42 @@ export class OutcomeBatch {
          refresh_claimed_by = CASE WHEN u.release_claim THEN NULL ELSE c.refresh_claimed_by END,
          updated_at = now()
        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bool[], $7::jsonb[], $8::bool[])
-         AS u(id, access, refresh, key_id, expires_at, never, scopes, release_claim)
+         AS u(id, access_token_encrypted, refresh_token_encrypted, key_id, expires_at, expires_never, scopes, release_claim)
        WHERE c.id = u.id`,
-      [ok.id, ok.access, ok.refresh, ok.keyId, ok.expiresAt, ok.never, ok.scopes, ok.releaseClaim],
+      [
+        rows.id,
+        rows.accessTokenEncrypted,
+        rows.refreshTokenEncrypted,
+        rows.keyId,
+        rows.expiresAt,
+        rows.expiresNever,
+        rows.scopes,
+        rows.releaseClaim,
+      ],
     );
   }
 
-  private async writeFailures(client: pg.PoolClient): Promise<void> {
-    const { failed } = this;
+  private async writeFailed(client: pg.PoolClient): Promise<void> {
+    const rows = this.failedRows;
     await client.query(
       `UPDATE connections c SET
-         status = u.status, consecutive_failures = u.cf, consecutive_transient_failures = u.ctf,
-         last_error_code = u.code, last_failure_at = now(), next_retry_at = u.retry_at,
+         status = u.status, consecutive_failures = u.consecutive_failures,
+         consecutive_transient_failures = u.consecutive_transient_failures,
+         last_error_code = u.error_code, last_failure_at = now(), next_retry_at = u.retry_at,
          refresh_answer_lost_at = CASE WHEN u.answer_lost THEN now() ELSE NULL END,
          last_refresh_attempt_at = now(), refresh_claimed_until = NULL, refresh_claimed_by = NULL,
          updated_at = now()
        FROM unnest($1::uuid[], $2::text[], $3::int[], $4::int[], $5::text[], $6::timestamptz[], $7::bool[])
-         AS u(id, status, cf, ctf, code, retry_at, answer_lost)
+         AS u(id, status, consecutive_failures, consecutive_transient_failures, error_code, retry_at, answer_lost)
        WHERE c.id = u.id`,
       [
-        failed.id,
-        failed.status,
-        failed.consecutiveFailures,
-        failed.consecutiveTransientFailures,
-        failed.code,
-        failed.retryAt,
-        failed.answerLost,
+        rows.id,
+        rows.status,
+        rows.consecutiveFailures,
+        rows.consecutiveTransientFailures,
+        rows.errorCode,
+        rows.retryAt,
+        rows.answerLost,
       ],
     );
   }
