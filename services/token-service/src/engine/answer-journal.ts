@@ -9,18 +9,24 @@ import type { JournalEntry, RotatedAnswer, RotationJournal } from "./rotation-jo
 /** Longest pause between two attempts to journal an answer while NATS is away. */
 const MAX_RETRY_MS = 5_000;
 /** Most answers in one journal message. */
-const MAX_GROUP = 256;
+const MAX_ANSWERS_PER_MESSAGE = 256;
 /** Journal writes out at once: answers wait for a free one, not for every write before them. */
-const MAX_WRITES = 4;
+const MAX_WRITES_OUT = 4;
 
-type Waiting = { answer: RotatedAnswer; seqs: number[]; done: (settle: () => void) => void };
+type WaitingAnswer = {
+  answer: RotatedAnswer;
+  /** The writer's list of journal messages holding the answer (see WriteItem `journalSeqs`). */
+  journalSeqs: number[];
+  /** Resolves `keep` with what to call once the writer has stored the answer. */
+  kept: (onStored: () => void) => void;
+};
 
 /**
  * The engine's side of the rotation journal: keeps each rotated answer until it is durable
  * somewhere (the journal, or Postgres through the writer), and turns journal messages back into
  * answers to store.
  *
- * Writes are grouped: answers that arrive while the journal writes are out (at most MAX_WRITES)
+ * Writes are grouped: answers that arrive while the journal writes are out (at most MAX_WRITES_OUT)
  * go together in the next one, so the journal costs one JetStream write (and later one delete) per
  * group rather than per answer. A message is deleted once every answer in it is stored.
  */
@@ -29,10 +35,10 @@ export class AnswerJournal {
   private readonly metrics: RefreshMetrics;
   private readonly logger: Logger;
   private notJournaled = 0;
-  private queue: Waiting[] = [];
-  private writing = 0;
-  /** Answers of each message of ours not yet stored. */
-  private readonly unstored = new Map<number, number>();
+  private queue: WaitingAnswer[] = [];
+  private writesOut = 0;
+  /** Journal message (sequence) of ours → how many of its answers are not stored yet. */
+  private readonly unstoredAnswers = new Map<number, number>();
 
   constructor(journal: RotationJournal, metrics: RefreshMetrics, logger: Logger) {
     this.journal = journal;
@@ -46,50 +52,50 @@ export class AnswerJournal {
   }
 
   /**
-   * Journals `answer`, adding its message's sequence to `seqs` (the writer hands those to
+   * Journals `answer`, adding its message's sequence to `journalSeqs` (the writer hands those to
    * `stored` once the answer is in Postgres). When the journal cannot be reached, the answer still
    * goes on to the writer (Postgres may be fine) and the journal is retried in the background
    * until one of the two has it: call the returned function once the writer has stored the answer.
    */
-  keep(answer: RotatedAnswer, seqs: number[]): Promise<() => void> {
-    return new Promise((done) => {
-      this.queue.push({ answer, seqs, done });
-      if (this.writing < MAX_WRITES) void this.writeGroups();
+  keep(answer: RotatedAnswer, journalSeqs: number[]): Promise<() => void> {
+    return new Promise((kept) => {
+      this.queue.push({ answer, journalSeqs, kept });
+      if (this.writesOut < MAX_WRITES_OUT) void this.writeGroups();
     });
   }
 
   /** One answer of message `seq` is stored: the message goes once all of its answers are. */
   stored(seq: number): Promise<void> {
-    const left = (this.unstored.get(seq) ?? 1) - 1;
+    const left = (this.unstoredAnswers.get(seq) ?? 1) - 1;
     if (left > 0) {
-      this.unstored.set(seq, left);
+      this.unstoredAnswers.set(seq, left);
       return Promise.resolve();
     }
-    this.unstored.delete(seq);
+    this.unstoredAnswers.delete(seq);
     return this.journal.remove(seq);
   }
 
   private async writeGroups(): Promise<void> {
-    this.writing += 1;
+    this.writesOut += 1;
     try {
       while (this.queue.length > 0) {
-        const group = this.queue.splice(0, MAX_GROUP);
+        const group = this.queue.splice(0, MAX_ANSWERS_PER_MESSAGE);
         await this.writeGroup(group);
       }
     } finally {
-      this.writing -= 1;
+      this.writesOut -= 1;
     }
   }
 
-  private async writeGroup(group: Waiting[]): Promise<void> {
+  private async writeGroup(group: WaitingAnswer[]): Promise<void> {
     try {
       const seq = await this.journal.record(group.map((w) => w.answer));
-      this.unstored.set(seq, group.length);
+      this.unstoredAnswers.set(seq, group.length);
       const now = Date.now();
       for (const waiting of group) {
-        waiting.seqs.push(seq);
+        waiting.journalSeqs.push(seq);
         this.metrics.journalWrite.observe((now - Date.parse(waiting.answer.receivedAt)) / 1000);
-        waiting.done(() => undefined);
+        waiting.kept(() => undefined);
       }
       this.metrics.journal.inc({ event: "recorded" }, group.length);
     } catch (err) {
@@ -98,15 +104,18 @@ export class AnswerJournal {
         { err, answers: group.length },
         "could not journal rotated refresh tokens; writing them to Postgres and retrying the journal meanwhile",
       );
-      for (const waiting of group) waiting.done(this.retryAlone(waiting));
+      for (const waiting of group) waiting.kept(this.retryInBackground(waiting));
     }
   }
 
-  /** Retries one answer's journal write in the background; the returned function ends it. */
-  private retryAlone(waiting: Waiting): () => void {
+  /**
+   * Retries one answer's journal write, alone, until it lands or the answer is stored (the
+   * returned function, called by the writer).
+   */
+  private retryInBackground(waiting: WaitingAnswer): () => void {
     let durable = false;
     this.notJournaled += 1;
-    const settle = () => {
+    const becameDurable = () => {
       if (durable) return;
       durable = true;
       this.notJournaled -= 1;
@@ -121,17 +130,17 @@ export class AnswerJournal {
           const seq = await this.journal.record([waiting.answer], msgID);
           if (durable) await this.journal.remove(seq);
           else {
-            this.unstored.set(seq, 1);
-            waiting.seqs.push(seq);
+            this.unstoredAnswers.set(seq, 1);
+            waiting.journalSeqs.push(seq);
           }
-          settle();
+          becameDurable();
           return;
         } catch {
           // NATS still away: the writer may store the answer first, which ends this loop.
         }
       }
     })();
-    return settle;
+    return becameDurable;
   }
 
   pendingFor(connectionIds: readonly string[]): Promise<JournalEntry[]> {

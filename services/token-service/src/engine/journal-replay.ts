@@ -46,11 +46,11 @@ export class JournalReplay {
     const { answers, outcomes } = this.parts;
     // Only a claim that ended without an outcome (its worker died, or lost Postgres and the lease)
     // can have left an answer in the journal: every outcome written clears `refresh_claimed_by`.
-    const suspect = claimed.filter((row) => row.previousAnswerLost);
-    if (!answers || suspect.length === 0) return claimed;
+    const answerMaybeJournaled = claimed.filter((row) => row.previousAnswerLost);
+    if (!answers || answerMaybeJournaled.length === 0) return claimed;
     let entries: JournalEntry[];
     try {
-      entries = await answers.pendingFor(suspect.map((row) => row.id));
+      entries = await answers.pendingFor(answerMaybeJournaled.map((row) => row.id));
     } catch (err) {
       for (const row of claimed) {
         trackInRun(

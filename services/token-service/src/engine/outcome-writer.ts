@@ -8,7 +8,8 @@ import { lockRows, OutcomeBatch, type WriteItem, type WriteOutcome } from "./out
 
 export { EVENT_SOURCE, type WriteItem, type WriteOutcome } from "./outcome-batch.ts";
 
-type Pending = { item: WriteItem; resolve: (o: WriteOutcome) => void; reject: (e: Error) => void };
+/** A submitted item and its caller's promise. */
+type Submitted = { item: WriteItem; resolve: (o: WriteOutcome) => void; reject: (e: Error) => void };
 
 export type OutcomeWriterOptions = {
   pool: pg.Pool;
@@ -37,8 +38,8 @@ export type OutcomeWriterOptions = {
 
 /**
  * Group commit of refresh outcomes (see OutcomeBatch for what each row gets). Transactions of up to
- * `maxBatch` rows: a transaction per connection costs five round trips and a WAL flush each, and at
- * 1,000 refreshes/s the commits alone would saturate a small Postgres.
+ * `maxBatch` rows: a transaction per connection would cost its round trips and a WAL flush for
+ * every refresh, and the commits alone would bound how fast the engine can refresh.
  *
  * A batch is retried until it is written while Postgres is unreachable: an answer that rotated a
  * refresh token exists nowhere else but here and in the journal, and dropping it would disconnect
@@ -48,8 +49,9 @@ export type OutcomeWriterOptions = {
 export class OutcomeWriter {
   private readonly options: Required<Omit<OutcomeWriterOptions, "random" | "removeJournalEntry">> &
     Pick<OutcomeWriterOptions, "removeJournalEntry"> & { random: () => number };
-  private queue: Pending[] = [];
+  private queue: Submitted[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** Transactions out now. */
   private flushing = 0;
   private readonly idleWaiters: Array<() => void> = [];
   private readonly outage: RepeatedFailureLog;
@@ -127,7 +129,7 @@ export class OutcomeWriter {
     });
   }
 
-  private async flushWithRetry(batch: Pending[]): Promise<void> {
+  private async flushWithRetry(batch: Submitted[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         const outcomes = await this.flush(batch.map((p) => p.item));
