@@ -58,11 +58,12 @@ export type ClaimOptions = {
 /** Read under the claim's row lock, before the claim overwrites `refresh_claimed_by`. */
 const PREVIOUS_ANSWER_LOST = `(c.refresh_claimed_by IS NOT NULL OR c.refresh_answer_lost_at IS NOT NULL) AS answer_lost`;
 
-const RETURNING = `c.id, c.user_id AS "userId", c.provider, c.status,
+/** A claimed row as `ClaimedConnection`. */
+const CONNECTION_COLUMNS = `c.id, c.user_id AS "userId", c.provider, c.status,
   c.refresh_token_encrypted AS "refreshTokenEncrypted", c.access_token_expires_at AS "accessTokenExpiresAt",
   c.consecutive_failures AS "consecutiveFailures",
   c.consecutive_transient_failures AS "consecutiveTransientFailures"`;
-const RETURNING_CLAIMED = `${RETURNING}, picked.answer_lost AS "previousAnswerLost"`;
+const CLAIMED_COLUMNS = `${CONNECTION_COLUMNS}, picked.answer_lost AS "previousAnswerLost"`;
 
 /** Conditions every claim shares (the first line matches the partial index `connections_refresh_due_idx`). */
 const CLAIMABLE = `c.status IN ('connected', 'warning', 'rate_limited') AND c.revoked_at IS NULL
@@ -118,7 +119,7 @@ export async function claimDue(db: Queryable, options: ClaimOptions): Promise<Cl
      UPDATE connections c
      SET refresh_claimed_until = now() + make_interval(secs => $4::float8 / 1000), refresh_claimed_by = $5
      FROM picked WHERE c.id = picked.id
-     RETURNING ${RETURNING_CLAIMED}`,
+     RETURNING ${CLAIMED_COLUMNS}`,
     params,
   );
   return rows;
@@ -143,7 +144,7 @@ export async function claimOne(
      UPDATE connections c
      SET refresh_claimed_until = now() + make_interval(secs => $2::float8 / 1000), refresh_claimed_by = $3
      FROM picked WHERE c.id = picked.id
-     RETURNING ${RETURNING_CLAIMED}`,
+     RETURNING ${CLAIMED_COLUMNS}`,
     [options.connectionId, options.leaseMs, options.claimedBy, options.minIntervalMs],
   );
   return rows[0];
@@ -161,12 +162,12 @@ export async function renewClaims(
 ): Promise<string[]> {
   if (options.ids.length === 0) return [];
   const { rows } = await db.query<{ id: string }>(
-    `WITH mine AS (
+    `WITH held_here AS (
        SELECT id FROM connections WHERE id = ANY($1::uuid[]) AND refresh_claimed_by = $2
        ORDER BY id FOR UPDATE SKIP LOCKED
      )
      UPDATE connections c SET refresh_claimed_until = now() + make_interval(secs => $3::float8 / 1000)
-     FROM mine WHERE c.id = mine.id
+     FROM held_here WHERE c.id = held_here.id
      RETURNING c.id`,
     [options.ids, options.claimedBy, options.leaseMs],
   );
