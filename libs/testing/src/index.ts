@@ -1,3 +1,4 @@
+export * from "./bench-results.ts";
 export * from "./database.ts";
 export * from "./events.ts";
 export * from "./measure.ts";
