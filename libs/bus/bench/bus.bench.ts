@@ -14,6 +14,9 @@
  * permissions (npm run nats:config), as in compose and Kubernetes: the token service's user
  * publishes, the poller's user consumes under its own durable (poller-token-refreshed), and the
  * operator's user purges the stream between runs.
+ *
+ * The run is appended to bench-results/bus.jsonl (`--no-record` or BENCH_RECORD=0: not): the child
+ * sends its figures to the parent, which adds the spans it received and records them.
  */
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
@@ -24,11 +27,13 @@ import { connect } from "@nats-io/transport-node";
 import { trace } from "@opentelemetry/api";
 import { type AnyEvent, createEvent, natsInboxPrefix, streams } from "@syncwell/contracts";
 import {
+  benchRecordOption,
   createTestDatabase,
   createTestNats,
   median,
   percentile,
   type SecuredNats,
+  startBenchRecord,
   startSecuredNats,
   waitFor,
 } from "@syncwell/testing";
@@ -44,7 +49,9 @@ const { values: args } = parseArgs({
     concurrency: { type: "string", default: "16" },
     variants: { type: "string", default: "raw,bus,inbox" },
     users: { type: "boolean", default: false },
+    ...benchRecordOption,
   },
+  allowNegative: true,
 });
 const N = Number(args.events);
 const LATENCY_N = Number(args["latency-events"]);
@@ -111,6 +118,26 @@ function medianResult(runs: Result[]): Result | undefined {
 }
 
 type Result = { name: string; publishPerSec: number; consumePerSec: number; p50: number; p99: number };
+
+/** What a run measured, as the table and the ratio print it: recorded in bench-results/bus.jsonl. */
+function runFigures(results: Result[], rounds: { raw: Result[]; bus: Result[] }, raw?: Result, bus?: Result) {
+  return {
+    variants: results.map((r) => ({
+      variant: r.name,
+      publishPerSec: r.publishPerSec,
+      consumePerSec: r.consumePerSec,
+      vsRawConsume: raw ? r.consumePerSec / raw.consumePerSec : null,
+      p50Ms: r.p50,
+      p99Ms: r.p99,
+    })),
+    rounds: Array.from({ length: Math.max(rounds.raw.length, rounds.bus.length) }, (_, i) => ({
+      rawConsumePerSec: rounds.raw[i]?.consumePerSec ?? null,
+      busConsumePerSec: rounds.bus[i]?.consumePerSec ?? null,
+    })),
+    busRawConsumeRatio: raw && bus ? bus.consumePerSec / raw.consumePerSec : null,
+    targetRatio: 0.5,
+  };
+}
 
 // Polled every 2 ms: the wait ends a timed run, so it must not add a probe interval of its own.
 const BENCH_WAIT = { timeoutMs: 300_000, intervalMs: 2 };
@@ -313,7 +340,7 @@ async function runBus(
   };
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<ReturnType<typeof runFigures>> {
   const db = await createTestDatabase();
   const server = args.users ? await startSecuredNats(nats.prefix) : undefined;
   const setup = server ? await usersSetup(server) : await plainSetup();
@@ -358,6 +385,7 @@ async function main(): Promise<void> {
         `bus/raw consume+ack ratio ${ratio.toFixed(2)} (target ≥ 0.50): ${ratio >= 0.5 ? "met" : "NOT met"}`,
       );
     }
+    return runFigures(results, { raw: rawRuns, bus: busRuns }, raw, plain);
   } finally {
     await setup.close();
     await server?.stop();
@@ -368,6 +396,7 @@ async function main(): Promise<void> {
 
 /** Parent: an OTLP/HTTP sink that accepts and discards spans, and the measured child. */
 async function parent(): Promise<number> {
+  const record = startBenchRecord("bus", args);
   let spanBytes = 0;
   const sink = createServer((req, res) => {
     req.on("data", (chunk: Buffer) => {
@@ -386,7 +415,8 @@ async function parent(): Promise<number> {
     process.execPath,
     ["--import", "@syncwell/telemetry/register", fileURLToPath(import.meta.url), ...process.argv.slice(2)],
     {
-      stdio: "inherit",
+      // The IPC channel carries the child's figures back.
+      stdio: ["inherit", "inherit", "inherit", "ipc"],
       env: {
         ...process.env,
         BENCH_CHILD: "1",
@@ -396,16 +426,28 @@ async function parent(): Promise<number> {
       },
     },
   );
-  const code = await new Promise<number>((resolve) => child.on("exit", (c) => resolve(c ?? 1)));
+  let figures: Record<string, unknown> | undefined;
+  child.on("message", (message: Record<string, unknown>) => {
+    figures = message;
+  });
+  // "close", not "exit": it comes after the IPC channel has delivered the figures.
+  const code = await new Promise<number>((resolve) => child.on("close", (c) => resolve(c ?? 1)));
   sink.close();
   console.log(`spans exported to the sink: ${(spanBytes / 1024 / 1024).toFixed(1)} MiB of OTLP (protobuf)`);
+  if (code === 0 && figures) record.finish({ figures: { ...figures, spansMiB: spanBytes / 1024 / 1024 } });
   return code;
 }
 
 if (process.env.BENCH_CHILD) {
-  await main();
+  const figures = await main();
   const { shutdownTelemetry } = await import("@syncwell/telemetry");
   await shutdownTelemetry();
+  await new Promise<void>((resolve, reject) =>
+    process.send
+      ? process.send(figures, (error: Error | null) => (error ? reject(error) : resolve()))
+      : resolve(),
+  );
+  process.disconnect?.();
 } else {
   process.exitCode = await parent();
 }

@@ -19,6 +19,8 @@
  * which other work may share). Tracing is off in the poller (OTEL_SDK_DISABLED). The concurrency
  * defaults here are a replica sized for a 10,000-connection tick (the service defaults, 64 and 32,
  * suit a replica among several), with the young generation the README gives such a replica.
+ * The run (every timed tick and their median) is appended to bench-results/poll.jsonl
+ * (`--no-record` or BENCH_RECORD=0: not).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -32,6 +34,7 @@ import { databaseNow, findJobRun } from "@syncwell/db";
 import { SimulatorControl } from "@syncwell/provider-simulator";
 import { createLogger } from "@syncwell/telemetry";
 import {
+  benchRecordOption,
   CpuTracker,
   createTestDatabase,
   createTestNats,
@@ -40,6 +43,7 @@ import {
   percentile,
   processMemoryBytes,
   publishTick,
+  startBenchRecord,
   waitFor,
 } from "@syncwell/testing";
 import type pg from "pg";
@@ -80,7 +84,9 @@ const { values: args } = parseArgs({
      * by 20% within minutes, so one run says little.
      */
     runs: { type: "string", default: "1" },
+    ...benchRecordOption,
   },
+  allowNegative: true,
 });
 const N = Number(args.connections);
 const ITEMS = Number(args.items);
@@ -90,6 +96,7 @@ const RUNS = Number(args.runs);
 if (!Number.isInteger(RUNS) || RUNS < 1)
   throw new Error(`--runs takes a whole number ≥ 1, not "${args.runs}"`);
 const root = fileURLToPath(new URL("../../../", import.meta.url));
+const record = startBenchRecord("poll", args);
 
 /** One kind of connection per platform: the provider and the scopes that give it one resource each (GitHub: two). */
 const allKinds = [
@@ -306,6 +313,42 @@ async function storedByRun(pool: pg.Pool, jobRunId: string, tickAt: Date) {
     /** Each poll's time from its start to its success, ascending. */
     pollMs: durations.rows.map((r) => r.ms),
     payloadSizes: sizes.rows,
+  };
+}
+
+/** What one timed tick measured: the figures it prints, as recorded in bench-results/poll.jsonl. */
+function tickFigures(tick: {
+  elapsedS: number;
+  firstS: number;
+  stored: Awaited<ReturnType<typeof storedByRun>>;
+  spent: RunCosts;
+  rssStartBytes: number;
+  rssPeakBytes: number;
+  perSecond: string;
+  lastByResourceS: Record<string, number>;
+}) {
+  const { stored, spent, elapsedS } = tick;
+  return {
+    resourcePolls: stored.pollMs.length,
+    failed: stored.run?.counts.failed ?? null,
+    jobRunStatus: stored.run?.status ?? null,
+    tickToLastIngestedS: elapsedS,
+    firstIngestedS: tick.firstS,
+    connectionsPerS: N / elapsedS,
+    recordsPerS: stored.records / elapsedS,
+    records: stored.records,
+    communicationEvents: stored.comms,
+    pollP50Ms: percentile(stored.pollMs, 50),
+    pollP99Ms: percentile(stored.pollMs, 99),
+    pollMaxMs: stored.pollMs.at(-1) ?? 0,
+    ingestedPerSecond: tick.perSecond.split(" ").map(Number),
+    lastByResourceS: tick.lastByResourceS,
+    payloads: stored.payloadSizes,
+    walBytes: spent.walBytes,
+    pollerRssStartBytes: tick.rssStartBytes,
+    pollerRssPeakBytes: tick.rssPeakBytes,
+    cpuS: spent.cpu,
+    loadAverageAtEnd: spent.load.split(" ").map(Number),
   };
 }
 
@@ -555,9 +598,9 @@ try {
   };
   /**
    * One timed tick over the connections seeded for it (without a warm-up, the first round's were
-   * seeded at the start); prints its report, returns its rates.
+   * seeded at the start); prints its report, returns its figures.
    */
-  const timedRun = async (round: number): Promise<{ connectionsPerS: number; recordsPerS: number }> => {
+  const timedRun = async (round: number): Promise<ReturnType<typeof tickFigures>> => {
     await prepareRound(round);
     process.stdout.write(`polling ${expectedPolls} resources of ${N} connections…\n`);
     const costs = await measureCosts(db.pool, {
@@ -576,6 +619,7 @@ try {
     const peak = Math.max(processMemoryBytes(pid, "VmHWM"), spent.peakRssSampled);
     const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
     const { cpu } = spent;
+    const perSecond = timeline(arrivals, started);
     const lines = [
       "",
       `poller bench: ${N} connections × ${kinds.length} platforms, ${ITEMS} new items per resource, simulator latency ${LATENCY} ms`,
@@ -589,7 +633,7 @@ try {
       `records stored/s          ${(stored.records / elapsedS).toFixed(0)} (${stored.records} records)`,
       `communication events      ${stored.comms}`,
       `per poll                  p50 ${percentile(stored.pollMs, 50).toFixed(0)} ms, p99 ${percentile(stored.pollMs, 99).toFixed(0)} ms, max ${(stored.pollMs.at(-1) ?? 0).toFixed(0)} ms`,
-      `per second                ${timeline(arrivals, started)}`,
+      `per second                ${perSecond}`,
       `last by resource          ${[...lastByResource]
         .sort((a, b) => a[1] - b[1])
         .map(([resource, at]) => `${resource} ${((at - started) / 1000).toFixed(1)} s`)
@@ -603,9 +647,14 @@ try {
     ];
     process.stdout.write(lines.join("\n"));
 
-    return { connectionsPerS: N / elapsedS, recordsPerS: stored.records / elapsedS };
+    const lastByResourceS = Object.fromEntries(
+      [...lastByResource].map(([resource, at]) => [resource, (at - started) / 1000]),
+    );
+    const firstS = (firstAt - started) / 1000;
+    const rss = { rssStartBytes: rssAtStart, rssPeakBytes: peak };
+    return tickFigures({ elapsedS, firstS, stored, spent, ...rss, perSecond, lastByResourceS });
   };
-  const results: Array<{ connectionsPerS: number; recordsPerS: number }> = [];
+  const results: Array<ReturnType<typeof tickFigures>> = [];
   for (let round = 1; round <= RUNS; round++) {
     if (RUNS > 1) process.stdout.write(`\nrun ${round} of ${RUNS}\n`);
     results.push(await timedRun(round));
@@ -618,6 +667,16 @@ try {
       `\n${`median of ${RUNS} runs`.padEnd(26)}${median(conns).toFixed(0)} connections/s (${list(conns)}), ${median(recs).toFixed(0)} records/s (${list(recs)})\n`,
     );
   }
+  record.finish({
+    reference,
+    figures: {
+      median: {
+        connectionsPerS: median(results.map((r) => r.connectionsPerS)),
+        recordsPerS: median(results.map((r) => r.recordsPerS)),
+      },
+      runs: results,
+    },
+  });
 
   subscription.unsubscribe();
   await nc.close();

@@ -8,13 +8,20 @@
  * events per record are created too), written one batch after another on one connection. Prints pages/s,
  * records/s, the statement's latency and the CPU the Postgres backend used per page and per record
  * — the figure to watch when changing the statement, free of HTTP, NATS and the poller's own CPU.
+ * The run is appended to bench-results/write-pages.jsonl (`--no-record` or BENCH_RECORD=0: not).
  */
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { outboxRow } from "@syncwell/bus";
 import { createEvent } from "@syncwell/contracts";
 import { createPool } from "@syncwell/db";
-import { createTestDatabase, percentile, processCpuSeconds } from "@syncwell/testing";
+import {
+  benchRecordOption,
+  createTestDatabase,
+  percentile,
+  processCpuSeconds,
+  startBenchRecord,
+} from "@syncwell/testing";
 import { payloadJson } from "../src/domain/payload-json.ts";
 import { communicationCandidates } from "../src/engine/communication.ts";
 import { PAGE_WRITE_SESSION_SETTINGS } from "../src/engine/page-writer.ts";
@@ -41,6 +48,7 @@ const { values: args } = parseArgs({
     explain: { type: "string" },
     /** Analyze the tables as they grow, as autovacuum would (`--no-autoanalyze`: never, as on a server without it). */
     autoanalyze: { type: "boolean", default: true },
+    ...benchRecordOption,
   },
   allowNegative: true,
 });
@@ -49,6 +57,7 @@ const PAGES = Number(args.pages);
 const RECORDS = Number(args.records);
 const CONTACTS = Number(args.contacts);
 const CONNECTIONS = Math.max(Number(args.connections), BATCHES * PAGES);
+const record = startBenchRecord("write-pages", args);
 
 /** A message as Gmail's `format=metadata` returns it (about 700 bytes of JSON). */
 function gmailMessage(i: number, contacts: readonly string[]) {
@@ -220,6 +229,23 @@ try {
         "",
       ].join("\n"),
     );
+    record.finish({
+      reference,
+      figures: {
+        pages,
+        records: stored,
+        communicationEvents: comms,
+        analyzes,
+        elapsedS: elapsed,
+        pagesPerS: pages / elapsed,
+        recordsPerS: stored / elapsed,
+        statementP50Ms: percentile(latencies, 50),
+        statementP99Ms: percentile(latencies, 99),
+        backendCpuS: cpu,
+        backendCpuPerPageUs: (cpu * 1e6) / pages,
+        backendCpuPerRecordUs: (cpu * 1e6) / stored,
+      },
+    });
   } finally {
     client.release();
     await writer.end();

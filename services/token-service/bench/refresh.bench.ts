@@ -18,6 +18,8 @@
  *   --late-answers 0.3 [--late-ms 12000]   that share of answers arrives late, after the rotation
  *   --pg-cut 20000 [--pg-cut-after 2000]   Postgres is cut off (a proxy between the service and it)
  *                                          that long, starting that long after the tick
+ *
+ * The run is appended to bench-results/refresh.jsonl (`--no-record` or BENCH_RECORD=0: not).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -28,6 +30,7 @@ import type { AnyEvent } from "@syncwell/contracts";
 import { createSimulator } from "@syncwell/provider-simulator";
 import { createLogger } from "@syncwell/telemetry";
 import {
+  benchRecordOption,
   createTestDatabase,
   createTestNats,
   finishedJobRun,
@@ -35,6 +38,7 @@ import {
   percentile,
   processMemoryBytes,
   publishTick,
+  startBenchRecord,
   startTcpProxy,
   waitFor,
 } from "@syncwell/testing";
@@ -58,7 +62,9 @@ const { values: args } = parseArgs({
     "late-ms": { type: "string", default: "12000" },
     "pg-cut": { type: "string", default: "0" },
     "pg-cut-after": { type: "string", default: "2000" },
+    ...benchRecordOption,
   },
+  allowNegative: true,
 });
 const N = Number(args.connections);
 const LATENCY = Number(args.latency);
@@ -78,6 +84,7 @@ for (const [name, value, ok] of [
     process.exit(64);
   }
 }
+const record = startBenchRecord("refresh", args);
 const providers: ProviderId[] = ["google", "spotify", "github-app", "discord", "linkedin", "slack"];
 const mainPath = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
@@ -248,6 +255,7 @@ try {
     startedAt: new Date(startedWall).toISOString(),
   };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  record.finish({ figures: result });
   await observer.stop();
 } finally {
   for (const child of children) child.kill("SIGTERM");
