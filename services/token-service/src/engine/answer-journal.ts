@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { sleep } from "@syncwell/runtime";
+import { backoffDelayMs } from "@syncwell/runtime/backoff";
 import type { Logger } from "@syncwell/telemetry";
 import type { RefreshSuccess } from "../adapters/oauth-token.client.ts";
 import type { ClaimedConnection } from "../repositories/refresh-claims.repository.ts";
@@ -123,7 +124,7 @@ export class AnswerJournal {
     const msgID = randomUUID();
     void (async () => {
       for (let attempt = 1; !durable; attempt++) {
-        await sleep(Math.min(MAX_RETRY_MS, 250 * 2 ** attempt));
+        await sleep(backoffDelayMs({ initialDelayMs: 500, maxDelayMs: MAX_RETRY_MS }, attempt));
         if (durable) return;
         try {
           // The same message id: a retry whose first try did land is dropped as a duplicate.

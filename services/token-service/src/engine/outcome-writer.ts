@@ -1,6 +1,7 @@
 import type { TokenCipher } from "@syncwell/credentials";
 import { isDatabaseUnavailable, withTransaction } from "@syncwell/db";
 import { sleep } from "@syncwell/runtime";
+import { backoffDelayMs } from "@syncwell/runtime/backoff";
 import { type Logger, type RepeatedFailureLog, repeatedFailureLog } from "@syncwell/telemetry";
 import type pg from "pg";
 import type { RefreshMetrics } from "./metrics.ts";
@@ -162,8 +163,8 @@ export class OutcomeWriter {
             { err, attempt, size: batch.length },
             "writing refresh outcomes failed; retrying",
           );
-        const step = Math.min(this.options.maxRetryDelayMs, 200 * 2 ** Math.min(attempt - 1, 10));
-        await sleep(step / 2 + (step / 2) * this.options.random());
+        const backoff = { initialDelayMs: 200, maxDelayMs: this.options.maxRetryDelayMs };
+        await sleep(backoffDelayMs(backoff, attempt, this.options.random));
       }
     }
   }
