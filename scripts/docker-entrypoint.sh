@@ -16,8 +16,8 @@ case "$what" in
     export OTEL_SERVICE_NAME="${OTEL_SERVICE_NAME:-$what}"
     if [ "$what" = poller ]; then
       # Pages of hundreds of polls in flight survive the default 16 MB young generation and are
-      # promoted: a larger one cuts the poller's CPU by a fifth (npm run bench:poll). A flag set
-      # in NODE_OPTIONS by the operator comes later and wins.
+      # promoted; a larger one keeps them young (docs/decisions/0007). A flag set in NODE_OPTIONS
+      # by the operator comes later and wins.
       export NODE_OPTIONS="--max-semi-space-size=64${NODE_OPTIONS:+ $NODE_OPTIONS}"
     fi
     exec node --import @syncwell/telemetry/register "services/$what/src/main.ts" "$@"

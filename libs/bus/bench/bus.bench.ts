@@ -349,8 +349,8 @@ async function main(): Promise<ReturnType<typeof runFigures>> {
       `bench:bus — ${N} events per variant, ${LATENCY_N} for latency, handler concurrency ${CONCURRENCY}${server ? ", per-service NATS users (own nats-server with the generated configuration)" : ""}`,
     );
     // Each run gets fresh events (message ids) so the duplicate window never hides work. Raw and
-    // bus alternate over several rounds and the medians are compared: single runs on a shared
-    // 2-core VM swing by ±30%.
+    // bus alternate over several rounds and the medians are compared: on a shared machine a single
+    // run says little (docs/decisions/0012).
     const variants = new Set(args.variants.split(","));
     const rawRuns: Result[] = [];
     const busRuns: Result[] = [];

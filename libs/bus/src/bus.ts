@@ -73,8 +73,9 @@ export async function createBus(options: BusOptions): Promise<Bus> {
     pingInterval: 30_000,
     maxPingOut: 2,
     // nats.js otherwise builds two errors (stack traces included) ahead of every request, in case
-    // it fails — for every JetStream publish, about a tenth of a publish's CPU. A failed request
-    // still rejects with its error; the trace then ends in nats.js instead of at our call site.
+    // it fails: a cost on every JetStream publish, almost never used (docs/decisions/0012). A
+    // failed request still rejects with its error; the trace then ends in nats.js instead of at
+    // our call site.
     noAsyncTraces: true,
   });
   logger.info({ server: nc.getServer(), prefix: naming.prefix || "(none)" }, "connected to NATS");

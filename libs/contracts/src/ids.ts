@@ -3,8 +3,8 @@ import { V7Generator } from "uuidv7";
 
 /**
  * Cryptographically random numbers drawn 4 KiB at a time. The uuidv7 package's default draws 32
- * bytes per call (one `getRandomValues` per four ids), which shows in the poller's profile: it
- * makes an id for every record and communication event it stores.
+ * bytes per call (one `getRandomValues` per four ids), and the poller makes an id for every record
+ * and communication event it stores: one draw per 4 KiB keeps that off its hot path.
  */
 class PooledRandom {
   private readonly pool = new Uint32Array(1_024);

@@ -26,10 +26,10 @@ export function resolveServiceName(
 export function buildSdkConfiguration(env: NodeJS.ProcessEnv = process.env): Partial<NodeSDKConfiguration> {
   const serviceName = resolveServiceName(env);
   // OTLP/HTTP protobuf (the OTLP default, which Jaeger accepts) to
-  // `${OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces` (default http://localhost:4318): a fifth of the bytes
-  // of JSON, which matters at thousands of spans a second. If the operator picked an exporter or a
-  // protocol (`OTEL_EXPORTER_OTLP_PROTOCOL=http/json`) through the standard variables, the SDK
-  // builds the exporter from them instead.
+  // `${OTEL_EXPORTER_OTLP_ENDPOINT}/v1/traces` (default http://localhost:4318): far fewer bytes than
+  // JSON, which matters at thousands of spans a second (docs/decisions/0012). If the operator
+  // picked an exporter or a protocol (`OTEL_EXPORTER_OTLP_PROTOCOL=http/json`) through the
+  // standard variables, the SDK builds the exporter from them instead.
   const exporterChosenByEnv =
     env.OTEL_TRACES_EXPORTER !== undefined ||
     env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL !== undefined ||

@@ -80,8 +80,8 @@ const { values: args } = parseArgs({
     warmup: { type: "string", default: "600" },
     platforms: { type: "string" },
     /**
-     * Timed ticks, each over N newly seeded connections, and their median: this VM's speed swings
-     * by 20% within minutes, so one run says little.
+     * Timed ticks, each over N newly seeded connections, and their median: a shared VM's speed
+     * swings within minutes, so one run says little (docs/decisions/0013).
      */
     runs: { type: "string", default: "1" },
     ...benchRecordOption,

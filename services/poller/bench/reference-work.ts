@@ -1,8 +1,8 @@
 /**
  * A fixed amount of CPU work, timed in Node and in a Postgres backend, printed beside a benchmark's
- * results. The machines these benchmarks run on differ (the same poller run has taken from 31 to 60
- * CPU-seconds on different days of the "same" 2-core VM): two runs are only comparable when their
- * reference times are close, and a result can be scaled by the ratio when they are not.
+ * results. The machines these benchmarks run on differ, and so does one VM from day to day (figures
+ * in docs/decisions/0013): two runs are only comparable when their reference times are close, and
+ * a result can be scaled by the ratio when they are not.
  */
 import type { Queryable } from "@syncwell/db";
 import { median } from "@syncwell/testing";

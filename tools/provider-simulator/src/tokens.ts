@@ -1,7 +1,7 @@
 import { randomFillSync } from "node:crypto";
 
 // One syscall per 8 KiB instead of one per token: under benchmark load (thousands of tokens per
-// second) per-call randomBytes showed up as a top item in the profile.
+// second) a syscall per token is a large share of the simulator's work (docs/decisions/0014).
 const POOL_SIZE = 8192;
 const pool = Buffer.allocUnsafe(POOL_SIZE);
 let offset = POOL_SIZE;

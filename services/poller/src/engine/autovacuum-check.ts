@@ -6,9 +6,8 @@ import type { Logger } from "@syncwell/telemetry";
  * changed record its row, so without vacuum their dead rows pile up; and Postgres keeps a
  * session's plans until a table's statistics change, so a plan made while a table was nearly empty
  * (a new deployment) may keep reading all of it as it grows. (The page statements and the
- * reference checks plan without sequential scans and no longer depend on analyses: `npm run
- * bench:write-pages -- --pages 1 --no-autoanalyze`.) Returns whether autovacuum is on (null when
- * the setting could not be read).
+ * reference checks plan without sequential scans, so they do not depend on analyses; the poller's
+ * other statements do.) Returns whether autovacuum is on (null when the setting could not be read).
  */
 export async function checkAutovacuum(db: Queryable, logger: Logger): Promise<boolean | null> {
   try {

@@ -49,8 +49,8 @@ export function createRng(seed: number): Rng {
       return items[int(items.length)] as T;
     },
     // From character codes, not `+=`: a string built char by char stays a rope of one V8 node per
-    // character, which made ids cost a kilobyte each across thousands of cached datasets (and
-    // fromCharCode is twice as fast as joining an array of one-character strings).
+    // character, so every cached id would hold a node per character across thousands of cached
+    // datasets; and fromCharCode is faster than joining an array of one-character strings.
     string: (alphabet, length) => {
       const codes = new Array<number>(length);
       for (let i = 0; i < length; i += 1) codes[i] = alphabet.charCodeAt(int(alphabet.length));

@@ -1,9 +1,10 @@
 import { DAY, HOUR, MINUTE } from "./seed.ts";
 
 /**
- * Timestamps as the platforms write them, cheaper than Date's own formatting: V8's toISOString
- * and toUTCString cost about a microsecond each, and every rendered item has a few timestamps.
- * The date part is formatted by Date once per day and cached; the time of day is arithmetic.
+ * Timestamps as the platforms write them, cheaper than Date's own formatting: every rendered item
+ * has a few timestamps, and the simulator shares its machine with what benchmarks measure
+ * (docs/decisions/0014). The date part is formatted by Date once per day and cached; the time of
+ * day is arithmetic.
  */
 
 /** Date writes four-digit years up to here (later years, and years before 0, differently). */
