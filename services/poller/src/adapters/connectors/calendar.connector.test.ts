@@ -1,9 +1,15 @@
 import type { calendar_v3 } from "@googleapis/calendar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  poll,
+  rejection,
+  resource,
+  type SimulatorFixture,
+  startSimulator,
+} from "../../testing/connector-support.ts";
 import { calendarConnector } from "./calendar.connector.ts";
 import type { RawRecordInput } from "./connector.ts";
 import { CursorExpiredError } from "./errors.ts";
-import { poll, rejection, resource, type SimulatorFixture, startSimulator } from "./test-support.ts";
 
 const events = resource(calendarConnector, "events");
 

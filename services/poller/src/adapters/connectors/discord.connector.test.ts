@@ -1,7 +1,7 @@
 import type { RESTGetAPICurrentUserGuildsResult } from "discord-api-types/v10";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { poll, resource, type SimulatorFixture, startSimulator } from "../../testing/connector-support.ts";
 import { discordConnector } from "./discord.connector.ts";
-import { poll, resource, type SimulatorFixture, startSimulator } from "./test-support.ts";
 
 const guilds = resource(discordConnector, "guilds");
 

@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  poll,
+  rejection,
+  resource,
+  type SimulatorFixture,
+  startSimulator,
+} from "../../testing/connector-support.ts";
 import { githubConnector } from "./github.connector.ts";
 import { githubExample } from "./github-openapi.ts";
-import { poll, rejection, resource, type SimulatorFixture, startSimulator } from "./test-support.ts";
 
 const events = resource(githubConnector, "events");
 const repositories = resource(githubConnector, "repositories");

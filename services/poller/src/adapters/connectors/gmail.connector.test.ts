@@ -1,8 +1,14 @@
 import type { gmail_v1 } from "@googleapis/gmail";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  poll,
+  rejection,
+  resource,
+  type SimulatorFixture,
+  startSimulator,
+} from "../../testing/connector-support.ts";
 import { CursorExpiredError, PlatformError } from "./errors.ts";
 import { gmailConnector } from "./gmail.connector.ts";
-import { poll, rejection, resource, type SimulatorFixture, startSimulator } from "./test-support.ts";
 
 const messages = resource(gmailConnector, "messages");
 const METADATA_ONLY = ["https://www.googleapis.com/auth/gmail.metadata"];

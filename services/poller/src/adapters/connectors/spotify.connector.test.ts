@@ -1,7 +1,7 @@
 import type { Page, PlayHistory, RecentlyPlayedTracksPage, Track } from "@spotify/web-api-ts-sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { poll, resource, type SimulatorFixture, startSimulator } from "../../testing/connector-support.ts";
 import { spotifyConnector } from "./spotify.connector.ts";
-import { poll, resource, type SimulatorFixture, startSimulator } from "./test-support.ts";
 
 const recentlyPlayed = resource(spotifyConnector, "recently-played");
 const topTracks = resource(spotifyConnector, "top-tracks");

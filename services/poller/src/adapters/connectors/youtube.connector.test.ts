@@ -1,7 +1,13 @@
 import type { youtube_v3 } from "@googleapis/youtube";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  poll,
+  rejection,
+  resource,
+  type SimulatorFixture,
+  startSimulator,
+} from "../../testing/connector-support.ts";
 import { PlatformError } from "./errors.ts";
-import { poll, rejection, resource, type SimulatorFixture, startSimulator } from "./test-support.ts";
 import { youtubeConnector } from "./youtube.connector.ts";
 
 const likedVideos = resource(youtubeConnector, "liked-videos");

@@ -14,8 +14,8 @@ import type {
   RawRecordInput,
   ResourceDefinition,
   SyncPosition,
-} from "./connector.ts";
-import { PlatformError, statusError } from "./errors.ts";
+} from "../adapters/connectors/connector.ts";
+import { PlatformError, statusError } from "../adapters/connectors/errors.ts";
 
 export type TestHttp = PlatformHttp & {
   /** Every request made, as `path?query` (a POST as `POST path`), in order. */
