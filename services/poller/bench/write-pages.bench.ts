@@ -1,6 +1,7 @@
 /**
  * npm run bench:write-pages [-- --batches 200 --pages 32 --records 20 --contacts 5 --connections 20000
- *                             --setup 'SQL run after seeding' --explain 100 --no-autoanalyze]
+ *                             --setup 'SQL run after seeding' --explain 100 --no-autoanalyze
+ *                             --no-comms --variant current|copy-merge]
  *
  * The page statement alone (repositories/records.repository.ts `writePages`), the poller's main cost in
  * Postgres: batches of `--pages` final pages of a first sync (distinct connections, `--records`
@@ -9,6 +10,9 @@
  * records/s, the statement's latency and the CPU the Postgres backend used per page and per record
  * — the figure to watch when changing the statement, free of HTTP, NATS and the poller's own CPU.
  * The run is appended to bench-results/write-pages.jsonl (`--no-record` or BENCH_RECORD=0: not).
+ * `--no-comms`: pages without communication candidates (records only). `--variant copy-merge`: the
+ * records written by COPY into a temporary table and one MERGE instead (copy-merge-variant.ts, an
+ * experiment the poller does not use; it writes no communication events, so it needs `--no-comms`).
  */
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
@@ -31,6 +35,7 @@ import {
   writePages,
   zeroTotals,
 } from "../src/repositories/records.repository.ts";
+import { writePagesCopyMerge } from "./copy-merge-variant.ts";
 import { formatReference, referenceWork } from "./reference-work.ts";
 import { finishSeeding, insertContacts, insertUsers } from "./seed.ts";
 
@@ -48,6 +53,10 @@ const { values: args } = parseArgs({
     explain: { type: "string" },
     /** Analyze the tables as they grow, as autovacuum would (`--no-autoanalyze`: never, as on a server without it). */
     autoanalyze: { type: "boolean", default: true },
+    /** Communication candidates on every record (`--no-comms`: none, records only). */
+    comms: { type: "boolean", default: true },
+    /** `current`: the poller's page statement; `copy-merge`: the experiment in copy-merge-variant.ts. */
+    variant: { type: "string", default: "current" },
     ...benchRecordOption,
   },
   allowNegative: true,
@@ -57,6 +66,15 @@ const PAGES = Number(args.pages);
 const RECORDS = Number(args.records);
 const CONTACTS = Number(args.contacts);
 const CONNECTIONS = Math.max(Number(args.connections), BATCHES * PAGES);
+if (args.variant !== "current" && args.variant !== "copy-merge") {
+  throw new Error(`--variant ${args.variant}: current or copy-merge`);
+}
+if (args.variant === "copy-merge" && args.comms) {
+  throw new Error(
+    "--variant copy-merge writes no communication events: run it (and what it is compared with) with --no-comms",
+  );
+}
+const write = args.variant === "copy-merge" ? writePagesCopyMerge : writePages;
 const record = startBenchRecord("write-pages", args);
 
 /** A message as Gmail's `format=metadata` returns it (about 700 bytes of JSON). */
@@ -157,7 +175,7 @@ try {
           claimToken: "bench",
           userId: connection.userId,
           records,
-          communications: communicationCandidates(items, new Set()),
+          communications: args.comms ? communicationCandidates(items, new Set()) : [],
           before: zeroTotals(),
           skipped: 0,
           fullListing: false,
@@ -197,7 +215,7 @@ try {
     for (let b = 0; b < BATCHES; b++) {
       const writes = batchWrites(b);
       const t0 = performance.now();
-      const results = await writePages(client, writes);
+      const results = await write(client, writes);
       latencies.push(performance.now() - t0);
       for (const r of results) {
         if (!r.claimHeld) throw new Error("a page lost its claim");
@@ -220,7 +238,7 @@ try {
     process.stdout.write(
       [
         "",
-        `write-pages bench: ${BATCHES} batches × ${PAGES} pages × ${RECORDS} records, ${CONTACTS} contacts per user`,
+        `write-pages bench (${args.variant}): ${BATCHES} batches × ${PAGES} pages × ${RECORDS} records, ${CONTACTS} contacts per user${args.comms ? "" : ", no communication candidates"}`,
         `stored                 ${stored} records, ${comms} communication events (${args.autoanalyze ? `${analyzes} analyzes as autovacuum would` : "never analyzed"})`,
         `throughput             ${(pages / elapsed).toFixed(0)} pages/s, ${(stored / elapsed).toFixed(0)} records/s (includes building the batches)`,
         `statement              p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms`,
