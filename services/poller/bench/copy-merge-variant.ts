@@ -4,7 +4,8 @@
  * (docs/decisions/0004-page-statement.md). In one transaction:
  *
  * 1. the pages whose poll still holds its claim, their sync states locked;
- * 2. their records `COPY`d into a temporary table (ON COMMIT DROP);
+ * 2. their records `COPY`d into a temporary table: created in the transaction (ON COMMIT DROP), or
+ *    with `table: "kept"` once per session (ON COMMIT DELETE ROWS), its statements then prepared;
  * 3. one `MERGE INTO raw_records`: insert the new, update the changed (content hash, or marked
  *    deleted), only move `last_seen_at` of the unchanged;
  * 4. the per-page counts, read back from raw_records (Postgres 15's MERGE returns no rows);
@@ -28,21 +29,33 @@ import {
 
 type Counts = { added: number; updated: number; unchanged: number };
 
+const PAGE_RECORDS = `page_records (k int, id uuid, connection_id uuid, platform text, resource text,
+  external_id text, occurred_at timestamptz, payload jsonb)`;
+
+/** The sessions whose kept temporary table exists. */
+const withKeptTable = new WeakSet<pg.ClientBase>();
+
 /** Writes the batch as `writePages` does, its records by COPY and MERGE (communication events left out). */
 export async function writePagesCopyMerge(
   client: pg.ClientBase,
   writes: readonly PageWrite[],
+  table: "dropped" | "kept" = "dropped",
 ): Promise<PageResult[]> {
+  const kept = table === "kept";
+  if (kept && !withKeptTable.has(client)) {
+    await client.query(`CREATE TEMP TABLE ${PAGE_RECORDS} ON COMMIT DELETE ROWS`);
+    withKeptTable.add(client);
+  }
   // jit off: the temporary table can only be read whole, which the page writer's sessions cost as
   // a disabled sequential scan, and that cost alone would compile every MERGE.
-  await client.query(`BEGIN; SET LOCAL jit = off;
-    CREATE TEMP TABLE page_records (k int, id uuid, connection_id uuid, platform text, resource text,
-      external_id text, occurred_at timestamptz, payload jsonb) ON COMMIT DROP`);
+  await client.query(
+    `BEGIN; SET LOCAL jit = off${kept ? "" : `; CREATE TEMP TABLE ${PAGE_RECORDS} ON COMMIT DROP`}`,
+  );
   try {
     const held = await lockHeldPages(client, writes);
     await copyIn(client, "COPY page_records FROM STDIN", copyRows(writes, held));
-    await client.query(MERGE_RECORDS);
-    const counts = await pageCounts(client);
+    await client.query(kept ? { name: "bench-merge-records", text: MERGE_RECORDS } : MERGE_RECORDS);
+    const counts = await pageCounts(client, kept);
     const rest = await writePages(
       client,
       writes.map((w, k) => ({
@@ -102,9 +115,10 @@ const MERGE_RECORDS = `MERGE INTO raw_records r
  * Per page, what the MERGE did, told by the transaction's `now()` (as the columns store it, to the
  * millisecond): first seen now is added, updated now (and not added) is updated, the rest unchanged.
  */
-async function pageCounts(client: pg.ClientBase): Promise<Map<number, Counts>> {
-  const { rows } = await client.query<Counts & { k: number }>(
-    `SELECT s.k,
+async function pageCounts(client: pg.ClientBase, prepared: boolean): Promise<Map<number, Counts>> {
+  const { rows } = await client.query<Counts & { k: number }>({
+    ...(prepared ? { name: "bench-page-counts" } : {}),
+    text: `SELECT s.k,
             count(*) FILTER (WHERE r.first_seen_at = n.now)::int AS added,
             count(*) FILTER (WHERE r.updated_at = n.now AND r.first_seen_at <> n.now)::int AS updated,
             count(*) FILTER (WHERE r.updated_at <> n.now)::int AS unchanged
@@ -112,7 +126,7 @@ async function pageCounts(client: pg.ClientBase): Promise<Map<number, Counts>> {
      JOIN raw_records r ON r.connection_id = s.connection_id AND r.platform = s.platform
        AND r.resource = s.resource AND r.external_id = s.external_id
      GROUP BY s.k`,
-  );
+  });
   return new Map(rows.map(({ k, ...c }) => [k, c]));
 }
 

@@ -1,7 +1,7 @@
 /**
  * npm run bench:write-pages [-- --batches 200 --pages 32 --records 20 --contacts 5 --connections 20000
  *                             --setup 'SQL run after seeding' --explain 100 --no-autoanalyze
- *                             --no-comms --variant current|copy-merge]
+ *                             --no-comms --variant current|copy-merge|copy-merge-kept]
  *
  * The page statement alone (repositories/records.repository.ts `writePages`), the poller's main cost in
  * Postgres: batches of `--pages` final pages of a first sync (distinct connections, `--records`
@@ -12,7 +12,8 @@
  * The run is appended to bench-results/write-pages.jsonl (`--no-record` or BENCH_RECORD=0: not).
  * `--no-comms`: pages without communication candidates (records only). `--variant copy-merge`: the
  * records written by COPY into a temporary table and one MERGE instead (copy-merge-variant.ts, an
- * experiment the poller does not use; it writes no communication events, so it needs `--no-comms`).
+ * experiment the poller does not use; it writes no communication events, so it needs `--no-comms`);
+ * `copy-merge-kept`: the same with the temporary table kept by the session and its statements prepared.
  */
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
@@ -26,10 +27,12 @@ import {
   processCpuSeconds,
   startBenchRecord,
 } from "@syncwell/testing";
+import type pg from "pg";
 import { payloadJson } from "../src/domain/payload-json.ts";
 import { communicationCandidates } from "../src/engine/communication.ts";
 import { PAGE_WRITE_SESSION_SETTINGS } from "../src/engine/page-writer.ts";
 import {
+  type PageResult,
   type PageWrite,
   type PreparedRecord,
   writePages,
@@ -55,7 +58,7 @@ const { values: args } = parseArgs({
     autoanalyze: { type: "boolean", default: true },
     /** Communication candidates on every record (`--no-comms`: none, records only). */
     comms: { type: "boolean", default: true },
-    /** `current`: the poller's page statement; `copy-merge`: the experiment in copy-merge-variant.ts. */
+    /** `current`: the poller's page statement; `copy-merge`, `copy-merge-kept`: the experiment in copy-merge-variant.ts. */
     variant: { type: "string", default: "current" },
     ...benchRecordOption,
   },
@@ -66,15 +69,18 @@ const PAGES = Number(args.pages);
 const RECORDS = Number(args.records);
 const CONTACTS = Number(args.contacts);
 const CONNECTIONS = Math.max(Number(args.connections), BATCHES * PAGES);
-if (args.variant !== "current" && args.variant !== "copy-merge") {
-  throw new Error(`--variant ${args.variant}: current or copy-merge`);
-}
-if (args.variant === "copy-merge" && args.comms) {
+const VARIANTS = ["current", "copy-merge", "copy-merge-kept"];
+if (!VARIANTS.includes(args.variant))
+  throw new Error(`--variant ${args.variant}: one of ${VARIANTS.join(", ")}`);
+if (args.variant !== "current" && args.comms) {
   throw new Error(
     "--variant copy-merge writes no communication events: run it (and what it is compared with) with --no-comms",
   );
 }
-const write = args.variant === "copy-merge" ? writePagesCopyMerge : writePages;
+const write = (client: pg.ClientBase, writes: readonly PageWrite[]): Promise<PageResult[]> =>
+  args.variant === "current"
+    ? writePages(client, writes)
+    : writePagesCopyMerge(client, writes, args.variant === "copy-merge-kept" ? "kept" : "dropped");
 const record = startBenchRecord("write-pages", args);
 
 /** A message as Gmail's `format=metadata` returns it (about 700 bytes of JSON). */
