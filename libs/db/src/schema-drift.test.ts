@@ -56,6 +56,31 @@ function referenceCheckedByTriggers(
   ];
 }
 
+/**
+ * A health score's subject lives in one of three tables, which no foreign key can reference:
+ * schema.prisma declares no relation, the database has the triggers that stand in for one.
+ */
+function healthSubjectChecked(migration: string): KnownDifference[] {
+  const reason = `health_scores (subject_type, subject_id, user_id) -> its subject's table, by triggers (migration ${migration})`;
+  return [
+    {
+      schema: null,
+      database: triggerFact("health_scores_subject_fkey_check", "health_scores"),
+      reason: `${reason}: inserts`,
+    },
+    {
+      schema: null,
+      database: triggerFact("health_scores_subject_fkey_fixed", "health_scores"),
+      reason: `${reason}: the subject never changes`,
+    },
+    ...["connections", "contacts", "deals"].map((table) => ({
+      schema: null,
+      database: triggerFact("health_scores_subject_fkey_cascade", table),
+      reason: `${reason}: deleting ${table} deletes their scores`,
+    })),
+  ];
+}
+
 /** A CHECK constraint: Prisma's schema cannot declare one; the field's doc comment names it. */
 const check = (name: string, table: string, what: string): KnownDifference => ({
   schema: null,
@@ -108,6 +133,32 @@ const KNOWN_DIFFERENCES: KnownDifference[] = [
   check("communication_events_channel_check", "communication_events", "channel values"),
   check("communication_events_direction_check", "communication_events", "direction values"),
   check("rate_limit_buckets_config_check", "rate_limit_buckets", "capacity and refill above zero"),
+  ...healthSubjectChecked("20261208000000_health_scores"),
+  {
+    schema: null,
+    database: triggerFact("deal_contacts_owner_check", "deal_contacts"),
+    reason:
+      "a deal and its contacts belong to one user (a check across two tables, which no constraint makes)",
+  },
+  check("contacts_external_id_check", "contacts", "external id length"),
+  check("deals_status_check", "deals", "status values"),
+  check("deals_closed_at_check", "deals", "a close time exactly when won or lost"),
+  check("deals_amount_check", "deals", "amount at least 0, with its currency code"),
+  check("deals_text_check", "deals", "name, stage and external id lengths"),
+  check("health_scores_subject_type_check", "health_scores", "subject type values"),
+  check("health_scores_status_check", "health_scores", "status on the subject type's scale"),
+  check("health_scores_score_check", "health_scores", "score from 0 to 100"),
+  check("health_scores_components_check", "health_scores", "components are a structure, not a bare value"),
+  check("health_scores_inputs_check", "health_scores", "input window in order"),
+  check("health_score_history_status_check", "health_score_history", "statuses on the subject type's scale"),
+  check("health_score_history_score_check", "health_score_history", "scores from 0 to 100"),
+  check("health_score_history_previous_check", "health_score_history", "previous score and status together"),
+  check("health_score_history_change_check", "health_score_history", "a row is a change"),
+  check(
+    "health_score_history_components_check",
+    "health_score_history",
+    "components are a structure, not a bare value",
+  ),
 ];
 
 let db: TestDatabase;

@@ -85,8 +85,12 @@ function postgresType(model: Model, field: Field): string {
     "String @db.Uuid": "uuid",
     "String @db.VarChar": `character varying${precision}`,
     Int: "integer",
+    "Int @db.SmallInt": "smallint",
     BigInt: "bigint",
     Float: "double precision",
+    // Prisma's Decimal without a native type is DECIMAL(65,30).
+    Decimal: "numeric(65,30)",
+    "Decimal @db.Decimal": `numeric${precision}`,
     Boolean: "boolean",
     Json: "jsonb",
     Bytes: "bytea",
