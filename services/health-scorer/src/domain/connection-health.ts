@@ -77,6 +77,10 @@ export type ConnectionHealthInput = {
 
 export type ConnectionHealth = HealthScore<ConnectionHealthStatus, ConnectionComponent>;
 
+/**
+ * The weighted components against the thresholds; a connection only the user can mend (needs_reauth,
+ * disconnected, revoked) scores 0 and is critical whatever its other components say.
+ */
 export function connectionHealth(
   input: ConnectionHealthInput,
   settings: ConnectionHealthSettings,

@@ -66,6 +66,7 @@ export function stageKey(stage: string): string {
   return stage.trim().toLowerCase();
 }
 
+/** The weighted components against the thresholds; a deal past its stage's expected duration is stalled. */
 export function dealHealth(input: DealHealthInput, settings: DealHealthSettings): DealHealth {
   const { now } = input;
   assertInstant(now);

@@ -89,6 +89,7 @@ type WindowSummary = {
   firstUnansweredAt: number | null;
 };
 
+/** The weighted components against the thresholds; a ghost is a ghost whatever the score. */
 export function relationshipHealth(
   input: RelationshipHealthInput,
   settings: RelationshipHealthSettings,

@@ -97,7 +97,7 @@ export function weighComponents<Name extends string>(
 
 /**
  * 0–100 integer from weighted components: Σ weight × score × 100, rounded. Uses the components'
- * rounded scores, so the stored components reproduce the stored score.
+ * rounded scores, so stored components reproduce the score (unless a rule of the subject overrides it).
  */
 export function weightedScore(components: readonly Component[]): number {
   const sum = components.reduce((acc, c) => acc + c.weight * (c.score ?? 0), 0);
