@@ -1,3 +1,4 @@
+export { normalizeAddress } from "./addresses.ts";
 export * from "./catalog.ts";
 export * from "./create-event.ts";
 export * from "./define-event.ts";

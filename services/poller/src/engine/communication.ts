@@ -1,5 +1,5 @@
-import { uuidv7 } from "@syncwell/contracts";
-import { type Communication, communicationParties, normalizeAddress } from "../domain/participants.ts";
+import { normalizeAddress, uuidv7 } from "@syncwell/contracts";
+import { type Communication, communicationParties } from "../domain/participants.ts";
 
 /** A possible communication event: the record, the other person's address, which way. */
 export type CommunicationCandidate = {
