@@ -176,4 +176,27 @@ describe("health-scorer config", () => {
     expect(err.issues.map((i) => i.variable)).toEqual(["HEALTH_CONTACT_WEIGHTS", "HEALTH_DEAL_STAGE_DAYS"]);
     expect(err.issues[1]?.message).toContain("(expected days in each deal stage");
   });
+
+  it("reads HEALTH_API_KEYS as a list of keys, every one valid; unset means no API", () => {
+    const current = "k".repeat(32);
+    const next = "n".repeat(40);
+    expect(load().HEALTH_API_KEYS).toBeUndefined();
+    expect(load({ HEALTH_API_KEYS: ` ${current} , ${next}` }).HEALTH_API_KEYS).toEqual([current, next]);
+  });
+
+  it("refuses a short or blank API key naming the variable and the key's place, never quoting a key", () => {
+    const secret = "s".repeat(31);
+    for (const value of [
+      secret,
+      `${"k".repeat(32)},`,
+      `${"k".repeat(32)},${secret}`,
+      `${"k".repeat(20)} ${"k".repeat(20)}`,
+    ]) {
+      const err = configError({ HEALTH_API_KEYS: value });
+      expect(err.issues.map((i) => i.variable)).toEqual(["HEALTH_API_KEYS"]);
+      expect(err.issues[0]?.message).toMatch(/has key \d of \d/);
+      expect(err.message).not.toContain("kkkkkkkkkk");
+      expect(err.message).not.toContain(secret);
+    }
+  });
 });

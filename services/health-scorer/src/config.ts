@@ -113,10 +113,44 @@ function envDuration(meaning: string, defaultMs: number, defaultText: string) {
     .describe(`${meaning} (duration: 500ms, 10s, 5m, 1h; default ${defaultText})`);
 }
 
+/** The shortest API key accepted: 32 characters of a random key are out of reach of guessing. */
+export const MIN_API_KEY_LENGTH = 32;
+
+/**
+ * HEALTH_API_KEYS: bearer keys of the contacts, deals and scores API, comma-separated, every one
+ * valid (a new key is added beside the old one, clients move, the old one is removed). Messages
+ * never quote a key: the runtime hides the value of a variable named *KEY*, and these say only
+ * which item is wrong.
+ */
+function envApiKeys() {
+  return z
+    .string()
+    .transform((raw, ctx) => {
+      const keys = raw.split(",").map((key) => key.trim());
+      keys.forEach((key, index) => {
+        const problem =
+          key.length < MIN_API_KEY_LENGTH
+            ? `shorter than ${MIN_API_KEY_LENGTH} characters`
+            : /^[\x21-\x2b\x2d-\x7e]+$/.test(key)
+              ? undefined
+              : "with a character other than printable ASCII";
+        const message = `has key ${index + 1} of ${keys.length} ${problem}`;
+        if (problem) ctx.issues.push({ code: "custom", message, input: raw });
+      });
+      return [...new Set(keys)];
+    })
+    .optional()
+    .describe(
+      `bearer keys of the API, comma-separated, each of at least ${MIN_API_KEY_LENGTH} printable ASCII characters; every listed key is valid (rotation); unset: no API`,
+    );
+}
+
 /** Environment of the health-scorer. Shared variables come from commonEnv; its own are below. */
 export const configSchema = z.object({
   ...commonEnv,
   HTTP_PORT: envPort().default(3004),
+  /** Keys of the API (contacts, deals, scores, activity); unset, the service serves no API. */
+  HEALTH_API_KEYS: envApiKeys(),
   /** A recomputed score is announced when its status changes or it moves by more than this. */
   HEALTH_ANNOUNCE_THRESHOLD: envScore(
     "a score that moves by more than this many points is announced, even with its status unchanged",

@@ -1,0 +1,27 @@
+import { bearerAuth } from "@syncwell/runtime";
+import type { FastifyInstance } from "fastify";
+import { bulkUpsertContactsRoute } from "./bulk-upsert-contacts.route.ts";
+import { createContactRoute } from "./create-contact.route.ts";
+import { deleteContactRoute } from "./delete-contact.route.ts";
+import type { HealthRoutesDeps } from "./deps.ts";
+import { getContactRoute } from "./get-contact.route.ts";
+import { listContactsRoute } from "./list-contacts.route.ts";
+import { updateContactRoute } from "./update-contact.route.ts";
+
+export type { HealthRoutesDeps } from "./deps.ts";
+
+/**
+ * The health scorer's API (contacts, deals, scores, activity), behind any of the HEALTH_API_KEYS.
+ * Registered in a child scope so the hook covers these routes only: probes and metrics stay open.
+ */
+export async function registerHealthRoutes(app: FastifyInstance, deps: HealthRoutesDeps): Promise<void> {
+  await app.register(async (scope) => {
+    scope.addHook("onRequest", bearerAuth(deps.apiKeys, { realm: "health-scorer" }));
+    createContactRoute(scope, deps);
+    getContactRoute(scope, deps);
+    listContactsRoute(scope, deps);
+    updateContactRoute(scope, deps);
+    deleteContactRoute(scope, deps);
+    bulkUpsertContactsRoute(scope, deps);
+  });
+}

@@ -1,0 +1,53 @@
+import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import {
+  type ContactRow,
+  findContact,
+  findContactsByKeys,
+  lockUserContacts,
+  updateContact,
+} from "../repositories/contacts.repository.ts";
+import {
+  type ContactConflict,
+  contactConflict,
+  contactFields,
+  sendContactConflict,
+} from "./contact-fields.ts";
+import { toContactView } from "./contact-view.ts";
+import type { HealthRoutesDeps } from "./deps.ts";
+import { notFound, parseInput, userItemParams } from "./http.ts";
+
+/** Every field optional, at least one given; `null` clears `name` or `externalId`. */
+export const updateContactBody = z
+  .strictObject({ ...contactFields, email: contactFields.email.optional() })
+  .refine((body) => Object.values(body).some((value) => value !== undefined), {
+    message: "give at least one of email, name, externalId",
+  });
+
+type UpdateResult =
+  | { kind: "updated"; row: ContactRow }
+  | { kind: "not_found" }
+  | { kind: "conflict"; conflict: ContactConflict };
+
+/** PATCH /v1/users/:userId/contacts/:id — changes what the body gives, keeps the rest. */
+export function updateContactRoute(app: FastifyInstance, deps: HealthRoutesDeps): void {
+  app.patch("/v1/users/:userId/contacts/:id", async (request, reply) => {
+    const { userId, id } = parseInput(userItemParams, request.params, "params");
+    const body = parseInput(updateContactBody, request.body, "body");
+    const result = await deps.prisma.$transaction(async (tx): Promise<UpdateResult> => {
+      await lockUserContacts(tx, userId);
+      if (!(await findContact(tx, userId, id))) return { kind: "not_found" };
+      const keys = {
+        emails: body.email === undefined ? [] : [body.email],
+        externalIds: body.externalId == null ? [] : [body.externalId],
+      };
+      const conflict = contactConflict(await findContactsByKeys(tx, userId, keys), body, id);
+      if (conflict) return { kind: "conflict", conflict };
+      return { kind: "updated", row: await updateContact(tx, id, body) };
+    });
+    if (result.kind === "not_found") return notFound(reply, "contact", id);
+    if (result.kind === "conflict") return sendContactConflict(reply, result.conflict);
+    request.log.info({ userId, contactId: id }, "contact updated");
+    return reply.send(toContactView(result.row));
+  });
+}
