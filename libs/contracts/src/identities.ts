@@ -85,10 +85,15 @@ export const serviceIdentities = {
     produces: ["health.changed"],
     consumes: [
       { durable: "health-scorer-data", stream: "data", filterSubject: "data.ingested" },
-      { durable: "health-scorer-tokens", stream: "tokens", filterSubject: "token.*" },
+      {
+        durable: "health-scorer-token-refreshed",
+        stream: "tokens",
+        filterSubject: "token.refreshed",
+      },
+      { durable: "health-scorer-token-failed", stream: "tokens", filterSubject: "token.failed" },
       { durable: "health-scorer-sweep", stream: "ticks", filterSubject: "tick.health-sweep" },
     ],
-    coreSubjects: [],
+    coreSubjects: ["health-scorer.sweep.wake"],
     ownStreams: [],
   },
   notifier: {

@@ -1,0 +1,115 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Naming } from "@syncwell/bus";
+import { databaseNow, recordJobRunCounts } from "@syncwell/db";
+import type { Logger } from "@syncwell/telemetry";
+import { countActiveClaims, TickRunCoordinator } from "@syncwell/tick-runs";
+import type pg from "pg";
+import {
+  claimStaleScores,
+  countSweptUsers,
+  releaseClaims,
+  SWEEP_CLAIMS,
+} from "../repositories/sweep-claims.repository.ts";
+import type { HealthScoring } from "./scoring.ts";
+
+/** Core NATS subject (in no stream) on which a sweep's owner wakes the other replicas. */
+export const SWEEP_WAKE_SUBJECT = "health-scorer.sweep.wake";
+
+export type SweepSettings = {
+  /** Scores claimed per statement. */
+  batchSize: number;
+  /** A claim lapses after this long: longer than scoring one batch takes. */
+  leaseMs: number;
+  maxAgeMs: number;
+  activeWindowMs: number;
+};
+
+export type SweepCounts = { users: number; refreshed: number; changed: number; errors: number };
+
+function emptyCounts(): SweepCounts {
+  return { users: 0, refreshed: 0, changed: 0, errors: 0 };
+}
+
+export type HealthSweepTickRuns = TickRunCoordinator<SweepCounts>;
+
+/**
+ * One `tick.health-sweep` across all replicas: each replica claims stale scores of active users in
+ * batches and recomputes them, adding its counts to the job run as it goes; the owner counts the
+ * run's users once no claim is left and finishes the job run. A run with errors is partial.
+ */
+export function healthSweepTickRuns(options: {
+  scoring: HealthScoring;
+  settings: SweepSettings;
+  engine: { readonly replicaId: string; readonly stopping: boolean };
+  pool: pg.Pool;
+  nc: NatsConnection;
+  naming: Naming;
+  logger: Logger;
+}): HealthSweepTickRuns {
+  const { scoring, settings, engine, pool } = options;
+  return new TickRunCoordinator<SweepCounts>({
+    ...options,
+    runName: "health sweep",
+    wakeSubject: SWEEP_WAKE_SUBJECT,
+    emptyCounts,
+    startedAt: () => databaseNow(pool, "down"),
+    runShare: async ({ jobRunId, startedAt, signal }) => {
+      const counts = emptyCounts();
+      let claimed = 0;
+      while (!engine.stopping && !signal?.aborted) {
+        const batch = await claimStaleScores(pool, {
+          limit: settings.batchSize,
+          leaseMs: settings.leaseMs,
+          claimedBy: engine.replicaId,
+          maxAgeMs: settings.maxAgeMs,
+          activeWindowMs: settings.activeWindowMs,
+          attemptedBefore: startedAt,
+        });
+        if (batch.length === 0) break;
+        claimed += batch.length;
+        const failed = new Map<string, string>();
+        const done = await scoring.scoreBatch(batch, (subject, error) =>
+          failed.set(`${subject.subjectType}:${subject.subjectId}`, error.message.slice(0, 500)),
+        );
+        await releaseClaims(
+          pool,
+          engine.replicaId,
+          batch.map((s) => ({ ...s, error: failed.get(`${s.subjectType}:${s.subjectId}`) ?? null })),
+        );
+        const add = { refreshed: done.refreshed, changed: done.changed, errors: done.errors };
+        await recordJobRunCounts(pool, jobRunId, add);
+        counts.refreshed += add.refreshed;
+        counts.changed += add.changed;
+        counts.errors += add.errors;
+      }
+      return { counts, claimed };
+    },
+    activeClaims: () => countActiveClaims(pool, SWEEP_CLAIMS),
+    maxWaitMs: settings.leaseMs + 5_000,
+    finalPass: true,
+    conclude: async ({ jobRunId, totals, complete }) => {
+      const startedAt = await findStart(pool, jobRunId);
+      const users = startedAt ? await countSweptUsers(pool, startedAt) : 0;
+      const recorded = await recordJobRunCounts(pool, jobRunId, { users });
+      const errors = recorded?.errors ?? totals.errors;
+      return {
+        status: complete && errors === 0 ? "succeeded" : "partial",
+        error: !complete
+          ? "claims of other replicas were still held when the run stopped waiting"
+          : errors > 0
+            ? `${errors} score(s) could not be computed`
+            : null,
+        summary: { users },
+      };
+    },
+  });
+}
+
+/** The run's start as the job run recorded it (every replica's attempts are since then). */
+async function findStart(pool: pg.Pool, jobRunId: string): Promise<Date | null> {
+  const { rows } = await pool.query<{ startedAt: Date }>(
+    `SELECT started_at AS "startedAt" FROM job_runs WHERE id = $1`,
+    [jobRunId],
+  );
+  return rows[0]?.startedAt ?? null;
+}

@@ -1,0 +1,51 @@
+import type { ServiceContext } from "@syncwell/service";
+import { newReplicaId } from "@syncwell/tick-runs";
+import { type Config, scoringSettings } from "../config.ts";
+import {
+  type HealthSweepTickRuns,
+  healthSweepTickRuns,
+  type SweepSettings,
+} from "./health-sweep-tick-runs.ts";
+import { HealthScoring } from "./scoring.ts";
+
+/** Scores claimed per sweep statement. */
+const SWEEP_BATCH_SIZE = 200;
+/** A sweep claim's lease: far longer than scoring one batch takes. */
+const SWEEP_LEASE_MS = 60_000;
+
+export type ScoringServices = {
+  scoring: HealthScoring;
+  sweep: HealthSweepTickRuns;
+  stop: () => Promise<void>;
+};
+
+/**
+ * The scoring side of the service: the scorer the consumers call, and the sweep coordinator
+ * listening for other replicas' wake-ups. Stopped before the bus on shutdown.
+ */
+export function startScoring(ctx: ServiceContext<Config>): ScoringServices {
+  const logger = ctx.logger.child({ component: "health-scoring" });
+  const scoring = new HealthScoring(ctx.pool, scoringSettings(ctx.config), logger);
+  const engine = { replicaId: newReplicaId(), stopping: false };
+  const settings: SweepSettings = {
+    batchSize: SWEEP_BATCH_SIZE,
+    leaseMs: SWEEP_LEASE_MS,
+    maxAgeMs: ctx.config.HEALTH_SCORE_MAX_AGE,
+    activeWindowMs: ctx.config.HEALTH_ACTIVE_USER_WINDOW,
+  };
+  const sweep = healthSweepTickRuns({
+    scoring,
+    settings,
+    engine,
+    pool: ctx.pool,
+    nc: ctx.bus.nc,
+    naming: ctx.bus.naming,
+    logger,
+  });
+  sweep.start();
+  const stop = async () => {
+    engine.stopping = true;
+    await sweep.stop();
+  };
+  return { scoring, sweep, stop };
+}

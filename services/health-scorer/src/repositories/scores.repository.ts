@@ -1,0 +1,323 @@
+import { enqueueEvents } from "@syncwell/bus";
+import type { AnyEvent, ConnectionStatus, HealthSubjectKind } from "@syncwell/contracts";
+import { uuidv7 } from "@syncwell/contracts";
+import { type Queryable, withTransaction } from "@syncwell/db";
+import type pg from "pg";
+import type { Interaction } from "../domain/relationship-health.ts";
+import type { Announced, Component } from "../domain/score.ts";
+
+/**
+ * The inputs of each kind of score, read from the tables the token service, the poller and the
+ * CRM API write, and the score write: newer input wins, one history row per change, and the
+ * `health.changed` announcement in the same transaction (outbox).
+ *
+ * `inputsAsOf` of a subject is when the newest row it was computed from was written; a write
+ * applies only when it is newer than the stored one (or equal, and computed later: the same
+ * inputs seen at a later time, which moves time-based components such as recency).
+ */
+
+const DAY_MS = 86_400_000;
+/** The contact's usual frequency is taken over at most this many days up to now. */
+export const BASELINE_DAYS = 365;
+
+export type ConnectionInputs = {
+  userId: string;
+  status: ConnectionStatus;
+  accessTokenExpiresAt: Date | null;
+  tokenExpiresNever: boolean;
+  failures: number;
+  transientFailures: number;
+  lastSyncedAt: Date | null;
+  connectedAt: Date;
+  /** A provider asked to wait until then (the retry time set after a transient failure). */
+  rateLimitedUntil: Date | null;
+  inputsAsOf: Date;
+};
+
+export async function loadConnectionInputs(
+  db: Queryable,
+  connectionId: string,
+): Promise<ConnectionInputs | null> {
+  const { rows } = await db.query<ConnectionInputs>(
+    `SELECT c.user_id AS "userId", c.status, c.access_token_expires_at AS "accessTokenExpiresAt",
+       c.token_expires_never AS "tokenExpiresNever", c.consecutive_failures AS failures,
+       c.consecutive_transient_failures AS "transientFailures",
+       nullif(greatest(c.last_synced_at, s.last_success), '-infinity') AS "lastSyncedAt",
+       c.created_at AS "connectedAt",
+       CASE WHEN c.consecutive_transient_failures > 0 THEN c.next_retry_at END AS "rateLimitedUntil",
+       greatest(c.created_at, c.updated_at, c.last_refreshed_at, c.last_failure_at, c.last_synced_at,
+                c.revoked_at, s.last_success, s.last_update) AS "inputsAsOf"
+     FROM connections c
+     LEFT JOIN LATERAL (
+       SELECT coalesce(max(last_success_at), '-infinity') AS last_success, max(updated_at) AS last_update
+       FROM sync_states WHERE connection_id = c.id
+     ) s ON true
+     WHERE c.id = $1`,
+    [connectionId],
+  );
+  return rows[0] ?? null;
+}
+
+export type ContactInputs = {
+  userId: string;
+  /** Interactions within the scored window. */
+  interactions: Interaction[];
+  baselinePer30Days: number | null;
+  meetingBaselinePer30Days: number | null;
+  lastInteractionAt: Date | null;
+  inputsAsOf: Date;
+};
+
+/**
+ * A contact's interactions over `windowDays` up to `now`, its latest interaction ever, and its
+ * usual frequency over the year up to now (null while its first interaction is more recent than
+ * one window: too new to tell what is usual).
+ */
+export async function loadContactInputs(
+  db: Queryable,
+  contactId: string,
+  options: { now: Date; windowDays: number },
+): Promise<ContactInputs | null> {
+  const { now, windowDays } = options;
+  const contact = await db.query<{
+    userId: string;
+    contactAsOf: Date;
+    first: Date | null;
+    last: Date | null;
+    total: number;
+    meetings: number;
+    eventsAsOf: Date | null;
+  }>(
+    `SELECT c.user_id AS "userId", greatest(c.created_at, c.updated_at) AS "contactAsOf",
+       b.first, b.last, b.total, b.meetings, b.events_as_of AS "eventsAsOf"
+     FROM contacts c
+     LEFT JOIN LATERAL (
+       SELECT min(e.occurred_at) FILTER (WHERE e.occurred_at >= $2::timestamptz - make_interval(days => $3)) AS first,
+         max(e.occurred_at) AS last,
+         count(*) FILTER (WHERE e.occurred_at >= $2::timestamptz - make_interval(days => $3))::int AS total,
+         count(*) FILTER (WHERE e.occurred_at >= $2::timestamptz - make_interval(days => $3)
+                            AND e.channel = 'meeting')::int AS meetings,
+         max(e.created_at) AS events_as_of
+       FROM communication_events e
+       WHERE e.contact_id = c.id AND e.occurred_at <= $2
+     ) b ON true
+     WHERE c.id = $1`,
+    [contactId, now, BASELINE_DAYS],
+  );
+  const row = contact.rows[0];
+  if (!row) return null;
+  const recent = await db.query<{
+    at: Date;
+    direction: "inbound" | "outbound";
+    channel: "email" | "meeting";
+  }>(
+    `SELECT occurred_at AS at, direction, channel FROM communication_events
+     WHERE contact_id = $1 AND occurred_at >= $2::timestamptz - make_interval(days => $3) AND occurred_at <= $2
+     ORDER BY occurred_at`,
+    [contactId, now, windowDays],
+  );
+  let baselinePer30Days: number | null = null;
+  let meetingBaselinePer30Days: number | null = null;
+  if (row.first !== null) {
+    const spanDays = (now.getTime() - row.first.getTime()) / DAY_MS;
+    if (spanDays >= windowDays) {
+      baselinePer30Days = (row.total * 30) / spanDays;
+      meetingBaselinePer30Days = (row.meetings * 30) / spanDays;
+    }
+  }
+  const asOf = [row.contactAsOf, row.eventsAsOf].filter((d): d is Date => d !== null);
+  return {
+    userId: row.userId,
+    interactions: recent.rows.map((r) => ({
+      at: r.at.getTime(),
+      direction: r.direction,
+      channel: r.channel,
+    })),
+    baselinePer30Days,
+    meetingBaselinePer30Days,
+    lastInteractionAt: row.last,
+    inputsAsOf: new Date(Math.max(...asOf.map((d) => d.getTime()))),
+  };
+}
+
+export type DealInputs = {
+  userId: string;
+  status: "open" | "won" | "lost";
+  stage: string;
+  stageEnteredAt: Date;
+  expectedCloseAt: Date | null;
+  lastActivityAt: Date | null;
+  inputsAsOf: Date;
+};
+
+/** A deal and the latest interaction (up to `now`) with any of its contacts. */
+export async function loadDealInputs(db: Queryable, dealId: string, now: Date): Promise<DealInputs | null> {
+  const { rows } = await db.query<DealInputs>(
+    `SELECT d.user_id AS "userId", d.status, d.stage, d.stage_entered_at AS "stageEnteredAt",
+       d.expected_close_at AS "expectedCloseAt", a.last AS "lastActivityAt",
+       greatest(d.created_at, d.updated_at, a.links_as_of, a.events_as_of) AS "inputsAsOf"
+     FROM deals d
+     LEFT JOIN LATERAL (
+       SELECT max(e.last) AS last, max(e.events_as_of) AS events_as_of, max(dc.created_at) AS links_as_of
+       FROM deal_contacts dc
+       LEFT JOIN LATERAL (
+         SELECT max(occurred_at) AS last, max(created_at) AS events_as_of FROM communication_events
+         WHERE contact_id = dc.contact_id AND occurred_at <= $2
+       ) e ON true
+       WHERE dc.deal_id = d.id
+     ) a ON true
+     WHERE d.id = $1`,
+    [dealId, now],
+  );
+  return rows[0] ?? null;
+}
+
+/** Subjects whose scores depend on communication events of `connectionId` newer than their score. */
+export async function contactsWithNewEvents(
+  db: Queryable,
+  options: { userId: string; connectionId: string; since: Date | null },
+): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT c.id FROM contacts c
+     LEFT JOIN health_scores h ON h.subject_type = 'contact' AND h.subject_id = c.id
+     WHERE c.user_id = $1 AND EXISTS (
+       SELECT 1 FROM communication_events e
+       WHERE e.contact_id = c.id AND e.connection_id = $2
+         AND e.created_at > coalesce(h.inputs_as_of, '-infinity')
+         AND ($3::timestamptz IS NULL OR e.created_at >= $3))
+     ORDER BY c.id`,
+    [options.userId, options.connectionId, options.since],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** The open deals the given contacts take part in. */
+export async function openDealsOfContacts(db: Queryable, contactIds: readonly string[]): Promise<string[]> {
+  if (contactIds.length === 0) return [];
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT DISTINCT d.id FROM deal_contacts dc JOIN deals d ON d.id = dc.deal_id
+     WHERE dc.contact_id = ANY($1::uuid[]) AND d.status = 'open' ORDER BY d.id`,
+    [contactIds],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** One computed score, as stored. */
+export type ScoreWrite = {
+  subjectType: HealthSubjectKind;
+  subjectId: string;
+  userId: string;
+  score: number;
+  status: string;
+  components: readonly Component[];
+  inputsFrom: Date;
+  inputsTo: Date;
+  inputsAsOf: Date;
+  computedAt: Date;
+};
+
+export type WriteOutcome =
+  /** Stored; `changed` when the score or status differs from the stored one (a history row was written). */
+  | { written: true; changed: boolean; announced: boolean }
+  /** Not stored: a score from newer inputs is already there, or the subject is gone. */
+  | { written: false; reason: "older" | "gone" };
+
+const SUBJECT_TABLE: Record<HealthSubjectKind, string> = {
+  connection: "connections",
+  contact: "contacts",
+  deal: "deals",
+};
+
+type StoredScore = { score: number; status: string; inputsAsOf: Date; computedAt: Date };
+
+async function lockStored(client: pg.PoolClient, write: ScoreWrite): Promise<StoredScore | undefined> {
+  const { rows } = await client.query<StoredScore>(
+    `SELECT score, status, inputs_as_of AS "inputsAsOf", computed_at AS "computedAt" FROM health_scores
+     WHERE subject_type = $1 AND subject_id = $2 FOR UPDATE`,
+    [write.subjectType, write.subjectId],
+  );
+  return rows[0];
+}
+
+function isNewer(write: ScoreWrite, stored: StoredScore): boolean {
+  const a = write.inputsAsOf.getTime();
+  const b = stored.inputsAsOf.getTime();
+  return a > b || (a === b && write.computedAt.getTime() > stored.computedAt.getTime());
+}
+
+/**
+ * Stores a score in one transaction: the subject is locked first (FOR KEY SHARE: a subject deleted
+ * meanwhile is "gone" rather than a foreign key error), the stored score is locked and replaced
+ * only by newer inputs, a history row records a change, and `announce(previous)` decides whether
+ * a `health.changed` goes to the outbox with it (null: nothing to announce).
+ */
+export async function writeScore(
+  pool: pg.Pool,
+  write: ScoreWrite,
+  announce: (previous: Announced | null) => AnyEvent | null,
+): Promise<WriteOutcome> {
+  return withTransaction(pool, async (client): Promise<WriteOutcome> => {
+    const subject = await client.query(
+      `SELECT 1 FROM ${SUBJECT_TABLE[write.subjectType]} WHERE id = $1 AND user_id = $2 FOR KEY SHARE`,
+      [write.subjectId, write.userId],
+    );
+    if (subject.rowCount === 0) return { written: false, reason: "gone" };
+    const values = [
+      write.subjectType,
+      write.subjectId,
+      write.userId,
+      write.score,
+      write.status,
+      JSON.stringify(write.components),
+      write.inputsFrom,
+      write.inputsTo,
+      write.inputsAsOf,
+      write.computedAt,
+    ];
+    let stored = await lockStored(client, write);
+    if (stored === undefined) {
+      const inserted = await client.query(
+        `INSERT INTO health_scores (subject_type, subject_id, user_id, score, status, components,
+           inputs_from, inputs_to, inputs_as_of, computed_at)
+         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10)
+         ON CONFLICT (subject_type, subject_id) DO NOTHING`,
+        values,
+      );
+      // Another writer inserted it first: compare with theirs.
+      if (inserted.rowCount === 0) stored = await lockStored(client, write);
+    }
+    if (stored !== undefined) {
+      if (!isNewer(write, stored)) return { written: false, reason: "older" };
+      await client.query(
+        `UPDATE health_scores SET score = $4, status = $5, components = $6::jsonb, inputs_from = $7,
+           inputs_to = $8, inputs_as_of = $9, computed_at = $10, last_error = NULL
+         WHERE subject_type = $1 AND subject_id = $2 AND user_id = $3`,
+        values,
+      );
+    }
+    const previous = stored === undefined ? null : { score: stored.score, status: stored.status };
+    const changed = previous === null || previous.score !== write.score || previous.status !== write.status;
+    if (changed) {
+      await client.query(
+        `INSERT INTO health_score_history (id, subject_type, subject_id, user_id, score, status,
+           previous_score, previous_status, components, computed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)`,
+        [
+          uuidv7(),
+          write.subjectType,
+          write.subjectId,
+          write.userId,
+          write.score,
+          write.status,
+          previous?.score ?? null,
+          previous?.status ?? null,
+          JSON.stringify(write.components),
+          write.computedAt,
+        ],
+      );
+    }
+    const event = announce(previous);
+    if (event) await enqueueEvents(client, event);
+    return { written: true, changed, announced: event !== null };
+  });
+}

@@ -1,0 +1,88 @@
+import type { HealthSubjectKind } from "@syncwell/contracts";
+import type { Queryable } from "@syncwell/db";
+
+/**
+ * Claiming stale scores for the sweep, across replicas, with `FOR UPDATE SKIP LOCKED`: a claim
+ * sets `claimed_until = now() + lease`, `claimed_by = <replica>` and `last_attempt_at = now()` in
+ * one statement, so a crashed replica's claims lapse and are taken over, and a score is attempted
+ * once per run (`last_attempt_at` before the run's start).
+ */
+
+export const SWEEP_CLAIMS = { table: "health_scores", claimedUntil: "claimed_until" } as const;
+
+export type ClaimedScore = { subjectType: HealthSubjectKind; subjectId: string; userId: string };
+
+export type SweepClaimOptions = {
+  limit: number;
+  leaseMs: number;
+  claimedBy: string;
+  /** Scores computed before now() − maxAge are stale. */
+  maxAgeMs: number;
+  /** Users seen within now() − activeWindow are swept. */
+  activeWindowMs: number;
+  /** The run's start: scores attempted at or after it are not claimed again. */
+  attemptedBefore: Date;
+};
+
+/**
+ * From active users (`users_last_active_at_idx`) to their stale scores
+ * (`health_scores_user_id_computed_at_idx`), never the other way: inactive users' scores stay the
+ * oldest and are never visited.
+ */
+export async function claimStaleScores(db: Queryable, options: SweepClaimOptions): Promise<ClaimedScore[]> {
+  const { rows } = await db.query<ClaimedScore>(
+    `WITH picked AS (
+       SELECT h.subject_type, h.subject_id FROM users u
+       JOIN health_scores h ON h.user_id = u.id
+         AND h.computed_at < now() - make_interval(secs => $1::float8 / 1000)
+       WHERE u.last_active_at > now() - make_interval(secs => $2::float8 / 1000)
+         AND (h.claimed_until IS NULL OR h.claimed_until <= now())
+         AND (h.last_attempt_at IS NULL OR h.last_attempt_at < $3)
+       LIMIT $4
+       FOR UPDATE OF h SKIP LOCKED
+     )
+     UPDATE health_scores h
+     SET claimed_until = now() + make_interval(secs => $5::float8 / 1000), claimed_by = $6, last_attempt_at = now()
+     FROM picked WHERE h.subject_type = picked.subject_type AND h.subject_id = picked.subject_id
+     RETURNING h.subject_type AS "subjectType", h.subject_id AS "subjectId", h.user_id AS "userId"`,
+    [
+      options.maxAgeMs,
+      options.activeWindowMs,
+      options.attemptedBefore,
+      options.limit,
+      options.leaseMs,
+      options.claimedBy,
+    ],
+  );
+  return rows;
+}
+
+/** Releases this replica's claims on the given scores, noting why an attempt failed (null: it did not). */
+export async function releaseClaims(
+  db: Queryable,
+  claimedBy: string,
+  released: readonly { subjectType: string; subjectId: string; error: string | null }[],
+): Promise<void> {
+  if (released.length === 0) return;
+  await db.query(
+    `UPDATE health_scores h SET claimed_until = NULL, claimed_by = NULL,
+       last_error = coalesce(r.error, h.last_error)
+     FROM unnest($2::text[], $3::uuid[], $4::text[]) AS r(subject_type, subject_id, error)
+     WHERE h.subject_type = r.subject_type AND h.subject_id = r.subject_id AND h.claimed_by = $1`,
+    [
+      claimedBy,
+      released.map((r) => r.subjectType),
+      released.map((r) => r.subjectId),
+      released.map((r) => r.error),
+    ],
+  );
+}
+
+/** Distinct users whose scores were attempted since `since` (the run's users). */
+export async function countSweptUsers(db: Queryable, since: Date): Promise<number> {
+  const { rows } = await db.query<{ count: number }>(
+    `SELECT count(DISTINCT user_id)::int AS count FROM health_scores WHERE last_attempt_at >= $1`,
+    [since],
+  );
+  return rows[0]?.count ?? 0;
+}
