@@ -1,0 +1,131 @@
+// The score write on a real database: the newer input wins whatever the order of arrival, history
+// keeps one row per change, an announcement goes to the outbox only with a stored change, a
+// deleted subject is no error, and one bad subject in a batch leaves the others scored.
+import { randomUUID } from "node:crypto";
+import { createEvent } from "@syncwell/contracts";
+import { createLogger } from "@syncwell/telemetry";
+import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { configSchema, scoringSettings } from "../config.ts";
+import { HealthScoring } from "../engine/scoring.ts";
+import { type ScoreWrite, writeScore } from "./scores.repository.ts";
+
+describe("writeScore", () => {
+  let db: TestDatabase;
+  let userId: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    userId = randomUUID();
+    await db.pool.query(`INSERT INTO users (id, email) VALUES ($1, $2)`, [userId, `${userId}@example.test`]);
+  });
+
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  async function newContact(): Promise<string> {
+    const id = randomUUID();
+    await db.pool.query(`INSERT INTO contacts (id, user_id, email) VALUES ($1, $2, $3)`, [
+      id,
+      userId,
+      `${id}@contact.test`,
+    ]);
+    return id;
+  }
+
+  function score(contactId: string, value: number, asOf: number, computedAt: number): ScoreWrite {
+    return {
+      subjectType: "contact",
+      subjectId: contactId,
+      userId,
+      score: value,
+      status: value >= 70 ? "healthy" : "critical",
+      components: [],
+      inputsFrom: new Date(asOf - 1000),
+      inputsTo: new Date(asOf),
+      inputsAsOf: new Date(asOf),
+      computedAt: new Date(computedAt),
+    };
+  }
+
+  const announceAlways = (write: ScoreWrite) => () =>
+    createEvent(
+      "health.changed",
+      {
+        subjectKind: "contact",
+        subjectId: write.subjectId,
+        userId,
+        previousStatus: null,
+        status: write.status as "healthy",
+        score: write.score,
+        previousScore: null,
+        components: {},
+        reason: "test",
+      },
+      { source: "test" },
+    );
+
+  async function rows(contactId: string) {
+    const current = await db.pool.query(`SELECT score FROM health_scores WHERE subject_id = $1`, [contactId]);
+    const history = await db.pool.query(`SELECT 1 FROM health_score_history WHERE subject_id = $1`, [
+      contactId,
+    ]);
+    const outbox = await db.pool.query(
+      `SELECT 1 FROM outbox_events WHERE payload -> 'data' ->> 'subjectId' = $1`,
+      [contactId],
+    );
+    return { score: current.rows[0]?.score, history: history.rowCount, outbox: outbox.rowCount };
+  }
+
+  it("keeps the score of the newer inputs when an older one arrives later", async () => {
+    const contactId = await newContact();
+    const t = Date.parse("2026-12-01T10:00:00Z");
+    const newer = score(contactId, 80, t + 60_000, t + 61_000);
+    expect(await writeScore(db.pool, newer, announceAlways(newer))).toEqual({
+      written: true,
+      changed: true,
+      announced: true,
+    });
+    const older = score(contactId, 20, t, t + 120_000);
+    expect(await writeScore(db.pool, older, announceAlways(older))).toEqual({
+      written: false,
+      reason: "older",
+    });
+    expect(await rows(contactId)).toEqual({ score: 80, history: 1, outbox: 1 });
+
+    // The same inputs computed later: stored, no history, and nothing announced when not asked.
+    const again = score(contactId, 80, t + 60_000, t + 180_000);
+    expect(await writeScore(db.pool, again, () => null)).toEqual({
+      written: true,
+      changed: false,
+      announced: false,
+    });
+    expect(await rows(contactId)).toEqual({ score: 80, history: 1, outbox: 1 });
+  });
+
+  it("reports a deleted subject as gone, and a batch goes on past a subject that fails", async () => {
+    const contactId = await newContact();
+    await db.pool.query(`DELETE FROM contacts WHERE id = $1`, [contactId]);
+    const write = score(contactId, 50, Date.now(), Date.now());
+    expect(await writeScore(db.pool, write, () => null)).toEqual({ written: false, reason: "gone" });
+
+    const scoring = new HealthScoring(
+      db.pool,
+      scoringSettings(configSchema.parse({ DATABASE_URL: "postgresql://x" })),
+      createLogger({ service: "health-scorer-test", level: "silent" }),
+    );
+    const good = await newContact();
+    const errors: string[] = [];
+    const counts = await scoring.scoreBatch(
+      [
+        { subjectType: "contact", subjectId: "not-a-uuid" },
+        { subjectType: "contact", subjectId: good },
+      ],
+      (subject) => errors.push(subject.subjectId),
+    );
+    expect(counts).toMatchObject({ refreshed: 1, changed: 1, errors: 1 });
+    expect(errors).toEqual(["not-a-uuid"]);
+    expect((await rows(good)).score).toBeTypeOf("number");
+  });
+});
