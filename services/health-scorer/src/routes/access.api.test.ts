@@ -95,4 +95,37 @@ describe("one user's ids under another user", () => {
     const mine = await api.call({ method: "GET", url: `/v1/users/${userA}/contacts/${contactA.id}` });
     expect(mine.json()).toEqual(contactA);
   });
+
+  it("reach no deal of another user, nor link another user's contact", async () => {
+    const created = await api.call({
+      method: "POST",
+      url: `/v1/users/${userA}/deals`,
+      payload: { name: "A's deal", stage: "lead", contactIds: [contactA.id] },
+    });
+    expect(created.statusCode).toBe(201);
+    const dealA = created.json<{ id: string }>();
+    const url = `/v1/users/${userB}/deals/${dealA.id}`;
+    for (const res of [
+      await api.call({ method: "GET", url }),
+      await api.call({ method: "PATCH", url, payload: { stage: "won over" } }),
+      await api.call({ method: "DELETE", url }),
+    ]) {
+      expect(res.statusCode).toBe(404);
+      expect(res.body).not.toContain("A's deal");
+    }
+    const ownDeal = await api.call({
+      method: "POST",
+      url: `/v1/users/${userB}/deals`,
+      payload: { name: "B", stage: "lead" },
+    });
+    const linkA = await api.call({
+      method: "PATCH",
+      url: `/v1/users/${userB}/deals/${ownDeal.json<{ id: string }>().id}`,
+      payload: { addContactIds: [contactA.id] },
+    });
+    expect(linkA.statusCode).toBe(404);
+    const mine = await api.call({ method: "GET", url: `/v1/users/${userA}/deals/${dealA.id}` });
+    expect(mine.json()).toMatchObject({ name: "A's deal", stage: "lead", contactIds: [contactA.id] });
+    expect((await api.call({ method: "GET", url: `/v1/users/${userB}/deals` })).json().items).toHaveLength(1);
+  });
 });

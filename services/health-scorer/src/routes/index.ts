@@ -1,12 +1,18 @@
 import { bearerAuth } from "@syncwell/runtime";
 import type { FastifyInstance } from "fastify";
 import { bulkUpsertContactsRoute } from "./bulk-upsert-contacts.route.ts";
+import { bulkUpsertDealsRoute } from "./bulk-upsert-deals.route.ts";
 import { createContactRoute } from "./create-contact.route.ts";
+import { createDealRoute } from "./create-deal.route.ts";
 import { deleteContactRoute } from "./delete-contact.route.ts";
+import { deleteDealRoute } from "./delete-deal.route.ts";
 import type { HealthRoutesDeps } from "./deps.ts";
 import { getContactRoute } from "./get-contact.route.ts";
+import { getDealRoute } from "./get-deal.route.ts";
 import { listContactsRoute } from "./list-contacts.route.ts";
+import { listDealsRoute } from "./list-deals.route.ts";
 import { updateContactRoute } from "./update-contact.route.ts";
+import { updateDealRoute } from "./update-deal.route.ts";
 
 export type { HealthRoutesDeps } from "./deps.ts";
 
@@ -23,5 +29,11 @@ export async function registerHealthRoutes(app: FastifyInstance, deps: HealthRou
     updateContactRoute(scope, deps);
     deleteContactRoute(scope, deps);
     bulkUpsertContactsRoute(scope, deps);
+    createDealRoute(scope, deps);
+    getDealRoute(scope, deps);
+    listDealsRoute(scope, deps);
+    updateDealRoute(scope, deps);
+    deleteDealRoute(scope, deps);
+    bulkUpsertDealsRoute(scope, deps);
   });
 }
