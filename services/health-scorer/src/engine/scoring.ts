@@ -16,8 +16,10 @@ import {
   loadConnectionInputs,
   loadContactInputs,
   loadDealInputs,
+  type ScoreWrite,
   type WriteOutcome,
   writeScore,
+  writeScores,
 } from "../repositories/scores.repository.ts";
 
 export const EVENT_SOURCE = "health-scorer";
@@ -74,143 +76,195 @@ export class HealthScoring {
     this.clock = clock;
   }
 
-  async scoreConnection(connectionId: string): Promise<ScoreOutcome> {
-    const now = this.clock();
-    const inputs = await loadConnectionInputs(this.pool, connectionId);
-    if (!inputs) return { written: false, reason: "not_found" };
-    const health = connectionHealth(
-      {
-        now,
-        status: inputs.status,
-        accessTokenExpiresAt: inputs.accessTokenExpiresAt?.getTime() ?? null,
-        tokenExpiresNever: inputs.tokenExpiresNever,
-        failures: inputs.failures,
-        transientFailures: inputs.transientFailures,
-        lastSyncedAt: inputs.lastSyncedAt?.getTime() ?? null,
-        connectedAt: inputs.connectedAt.getTime(),
-        rateLimitedUntil: inputs.rateLimitedUntil?.getTime() ?? null,
-      },
-      this.settings.connection,
-    );
-    return this.write("connection", connectionId, inputs.userId, inputs.inputsAsOf, now, health);
+  scoreConnection(connectionId: string): Promise<ScoreOutcome> {
+    return this.scoreOne({ subjectType: "connection", subjectId: connectionId });
   }
 
-  async scoreContact(contactId: string): Promise<ScoreOutcome> {
-    const now = this.clock();
-    const { windowDays } = this.settings.relationship;
-    const inputs = await loadContactInputs(this.pool, contactId, { now: new Date(now), windowDays });
-    if (!inputs) return { written: false, reason: "not_found" };
-    const health = relationshipHealth(
-      {
-        now,
-        interactions: inputs.interactions,
-        baselinePer30Days: inputs.baselinePer30Days,
-        meetingBaselinePer30Days: inputs.meetingBaselinePer30Days,
-        lastInteractionAt: inputs.lastInteractionAt?.getTime() ?? null,
-      },
-      this.settings.relationship,
-    );
-    return this.write("contact", contactId, inputs.userId, inputs.inputsAsOf, now, health);
+  scoreContact(contactId: string): Promise<ScoreOutcome> {
+    return this.scoreOne({ subjectType: "contact", subjectId: contactId });
   }
 
   /** Open deals only: a won or lost deal has no health to keep (its last score stays as it was). */
-  async scoreDeal(dealId: string): Promise<ScoreOutcome> {
-    const now = this.clock();
-    const inputs = await loadDealInputs(this.pool, dealId, new Date(now));
-    if (!inputs || inputs.status !== "open") return { written: false, reason: "not_found" };
-    const health = dealHealth(
-      {
-        now,
-        stage: inputs.stage,
-        stageEnteredAt: inputs.stageEnteredAt.getTime(),
-        lastActivityAt: inputs.lastActivityAt?.getTime() ?? null,
-        closeAt: inputs.expectedCloseAt?.getTime() ?? null,
-      },
-      this.settings.deal,
-    );
-    return this.write("deal", dealId, inputs.userId, inputs.inputsAsOf, now, health);
+  scoreDeal(dealId: string): Promise<ScoreOutcome> {
+    return this.scoreOne({ subjectType: "deal", subjectId: dealId });
   }
 
   score(subject: Subject): Promise<ScoreOutcome> {
-    switch (subject.subjectType) {
-      case "connection":
-        return this.scoreConnection(subject.subjectId);
-      case "contact":
-        return this.scoreContact(subject.subjectId);
-      case "deal":
-        return this.scoreDeal(subject.subjectId);
-    }
+    return this.scoreOne(subject);
+  }
+
+  private async scoreOne(subject: Subject): Promise<ScoreOutcome> {
+    const computed = await this.compute(subject);
+    if (!computed) return { written: false, reason: "not_found" };
+    return writeScore(this.pool, computed.write, (previous) => this.announcement(computed, previous));
   }
 
   /**
-   * Scores each subject in turn; a subject that fails (bad data, a constraint) is logged, counted
-   * and reported in `onError`, and the rest go on.
+   * Scores the subjects (each once), computing each from its rows and storing them in one
+   * transaction; a subject that fails (bad data, a constraint) is logged, counted and reported in
+   * `onError`, and the rest go on: when the batch's write fails, its subjects are written one by one.
    */
   async scoreBatch(
     subjects: readonly Subject[],
     onError?: (subject: Subject, error: Error) => void,
   ): Promise<BatchCounts> {
     const counts = emptyBatchCounts();
+    const failed = (subject: Subject, err: unknown) => {
+      counts.errors++;
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.logger.warn({ ...subject, err: error }, "scoring a subject failed");
+      onError?.(subject, error);
+    };
+    const add = (outcome: ScoreOutcome) => {
+      if (!outcome.written) return;
+      counts.refreshed++;
+      if (outcome.changed) counts.changed++;
+      if (outcome.announced) counts.announced++;
+    };
+    const seen = new Set<string>();
+    const computed: Computed[] = [];
     for (const subject of subjects) {
+      const key = `${subject.subjectType}:${subject.subjectId}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
       try {
-        const outcome = await this.score(subject);
-        if (outcome.written) {
-          counts.refreshed++;
-          if (outcome.changed) counts.changed++;
-          if (outcome.announced) counts.announced++;
-        }
+        const one = await this.compute(subject);
+        if (one) computed.push(one);
       } catch (err) {
-        counts.errors++;
-        const error = err instanceof Error ? err : new Error(String(err));
-        this.logger.warn({ ...subject, err: error }, "scoring a subject failed");
-        onError?.(subject, error);
+        failed(subject, err);
+      }
+    }
+    const byKey = new Map(computed.map((c) => [`${c.write.subjectType}:${c.write.subjectId}`, c]));
+    try {
+      const outcomes = await writeScores(
+        this.pool,
+        computed.map((c) => c.write),
+        (write, previous) => {
+          const c = byKey.get(`${write.subjectType}:${write.subjectId}`);
+          return c ? this.announcement(c, previous) : null;
+        },
+      );
+      for (const outcome of outcomes) add(outcome);
+    } catch (batchError) {
+      this.logger.debug(
+        { err: batchError, subjects: computed.length },
+        "batch write failed; writing one by one",
+      );
+      for (const c of computed) {
+        try {
+          add(await writeScore(this.pool, c.write, (previous) => this.announcement(c, previous)));
+        } catch (err) {
+          failed({ subjectType: c.write.subjectType, subjectId: c.write.subjectId }, err);
+        }
       }
     }
     return counts;
   }
 
-  private async write(
-    kind: HealthSubjectKind,
-    subjectId: string,
-    userId: string,
-    inputsAsOf: Date,
-    now: number,
-    health: HealthScore<string>,
-  ): Promise<WriteOutcome> {
+  /** The score of one subject from its current rows; null when there is nothing to score. */
+  private async compute(subject: Subject): Promise<Computed | null> {
+    const now = this.clock();
+    const at = new Date(now);
+    const { subjectId } = subject;
+    switch (subject.subjectType) {
+      case "connection": {
+        const inputs = await loadConnectionInputs(this.pool, subjectId);
+        if (!inputs) return null;
+        const health = connectionHealth(
+          {
+            now,
+            status: inputs.status,
+            accessTokenExpiresAt: inputs.accessTokenExpiresAt?.getTime() ?? null,
+            tokenExpiresNever: inputs.tokenExpiresNever,
+            failures: inputs.failures,
+            transientFailures: inputs.transientFailures,
+            lastSyncedAt: inputs.lastSyncedAt?.getTime() ?? null,
+            connectedAt: inputs.connectedAt.getTime(),
+            rateLimitedUntil: inputs.rateLimitedUntil?.getTime() ?? null,
+          },
+          this.settings.connection,
+        );
+        return computed(subject, inputs.userId, inputs.inputsAsOf, at, health);
+      }
+      case "contact": {
+        const { windowDays } = this.settings.relationship;
+        const inputs = await loadContactInputs(this.pool, subjectId, { now: at, windowDays });
+        if (!inputs) return null;
+        const health = relationshipHealth(
+          {
+            now,
+            interactions: inputs.interactions,
+            baselinePer30Days: inputs.baselinePer30Days,
+            meetingBaselinePer30Days: inputs.meetingBaselinePer30Days,
+            lastInteractionAt: inputs.lastInteractionAt?.getTime() ?? null,
+          },
+          this.settings.relationship,
+        );
+        return computed(subject, inputs.userId, inputs.inputsAsOf, at, health);
+      }
+      case "deal": {
+        const inputs = await loadDealInputs(this.pool, subjectId, at);
+        if (inputs?.status !== "open") return null;
+        const health = dealHealth(
+          {
+            now,
+            stage: inputs.stage,
+            stageEnteredAt: inputs.stageEnteredAt.getTime(),
+            lastActivityAt: inputs.lastActivityAt?.getTime() ?? null,
+            closeAt: inputs.expectedCloseAt?.getTime() ?? null,
+          },
+          this.settings.deal,
+        );
+        return computed(subject, inputs.userId, inputs.inputsAsOf, at, health);
+      }
+    }
+  }
+
+  /** `health.changed` for a stored score when `shouldAnnounce` says so against the previous one. */
+  private announcement(c: Computed, previous: Announced | null): AnyEvent | null {
+    const { write, health } = c;
     const next = { score: health.score, status: health.status };
-    const announce = (previous: Announced | null): AnyEvent | null => {
-      if (!shouldAnnounce(previous, next, this.settings.announceThreshold)) return null;
-      return createEvent(
-        "health.changed",
-        {
-          subjectKind: kind,
-          subjectId,
-          userId,
-          previousStatus: previous?.status ?? null,
-          status: health.status,
-          score: health.score,
-          previousScore: previous?.score ?? null,
-          components: componentScores(health.components),
-          reason: reasonOf(previous, next, health.components),
-        } as Parameters<typeof createEvent<"health.changed">>[1],
-        { source: EVENT_SOURCE },
-      );
-    };
-    return writeScore(
-      this.pool,
+    if (!shouldAnnounce(previous, next, this.settings.announceThreshold)) return null;
+    return createEvent(
+      "health.changed",
       {
-        subjectType: kind,
-        subjectId,
-        userId,
-        score: health.score,
+        subjectKind: write.subjectType,
+        subjectId: write.subjectId,
+        userId: write.userId,
+        previousStatus: previous?.status ?? null,
         status: health.status,
-        components: health.components,
-        inputsFrom: new Date(health.window.from),
-        inputsTo: new Date(health.window.to),
-        inputsAsOf,
-        computedAt: new Date(now),
-      },
-      announce,
+        score: health.score,
+        previousScore: previous?.score ?? null,
+        components: componentScores(health.components),
+        reason: reasonOf(previous, next, health.components),
+      } as Parameters<typeof createEvent<"health.changed">>[1],
+      { source: EVENT_SOURCE },
     );
   }
+}
+
+type Computed = { write: ScoreWrite; health: HealthScore<string> };
+
+function computed(
+  subject: Subject,
+  userId: string,
+  inputsAsOf: Date,
+  computedAt: Date,
+  health: HealthScore<string>,
+): Computed {
+  return {
+    health,
+    write: {
+      subjectType: subject.subjectType,
+      subjectId: subject.subjectId,
+      userId,
+      score: health.score,
+      status: health.status,
+      components: health.components,
+      inputsFrom: new Date(health.window.from),
+      inputsTo: new Date(health.window.to),
+      inputsAsOf,
+      computedAt,
+    },
+  };
 }

@@ -8,7 +8,7 @@ import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configSchema, scoringSettings } from "../config.ts";
 import { HealthScoring } from "../engine/scoring.ts";
-import { type ScoreWrite, writeScore } from "./scores.repository.ts";
+import { type ScoreWrite, writeScore, writeScores } from "./scores.repository.ts";
 
 describe("writeScore", () => {
   let db: TestDatabase;
@@ -127,5 +127,42 @@ describe("writeScore", () => {
     expect(counts).toMatchObject({ refreshed: 1, changed: 1, errors: 1 });
     expect(errors).toEqual(["not-a-uuid"]);
     expect((await rows(good)).score).toBeTypeOf("number");
+  });
+  it("writes a batch in one transaction: new, newer, older and gone subjects each get their outcome", async () => {
+    const [a, b, c, d] = [await newContact(), await newContact(), await newContact(), await newContact()];
+    const t = Date.parse("2026-12-02T10:00:00Z");
+    await writeScore(db.pool, score(a, 30, t, t), () => null);
+    await writeScore(db.pool, score(d, 90, t + 60_000, t + 60_000), () => null);
+    await db.pool.query(`DELETE FROM contacts WHERE id = $1`, [c]);
+    const announced: string[] = [];
+    const outcomes = await writeScores(
+      db.pool,
+      [
+        score(a, 80, t + 1000, t + 1000),
+        score(b, 75, t, t),
+        score(c, 50, t, t),
+        score(d, 10, t, t + 120_000),
+      ],
+      (write, previous) => {
+        announced.push(`${write.subjectId}:${previous?.score ?? "none"}`);
+        return announceAlways(write)();
+      },
+    );
+    expect(outcomes).toEqual([
+      { written: true, changed: true, announced: true },
+      { written: true, changed: true, announced: true },
+      { written: false, reason: "gone" },
+      { written: false, reason: "older" },
+    ]);
+    expect(announced).toEqual([`${a}:30`, `${b}:none`]);
+    expect(await rows(a)).toEqual({ score: 80, history: 2, outbox: 1 });
+    expect(await rows(b)).toEqual({ score: 75, history: 1, outbox: 1 });
+    expect(await rows(d)).toEqual({ score: 90, history: 1, outbox: 0 });
+
+    // One bad row (a score out of 0-100) fails the whole batch: nothing of it is stored.
+    await expect(
+      writeScores(db.pool, [score(a, 60, t + 2000, t + 2000), score(b, 101, t + 2000, t + 2000)], () => null),
+    ).rejects.toThrow(/health_scores_score_check|out of range/);
+    expect((await rows(a)).score).toBe(80);
   });
 });
