@@ -19,7 +19,7 @@ import {
 } from "./bulk-results.ts";
 import { emailField } from "./contact-fields.ts";
 import type { HealthRoutesDeps } from "./deps.ts";
-import { externalIdField, nameField, parseInput, tooManyItems, userNotFound, userParams } from "./http.ts";
+import { externalIdField, nameField, parseRequest, tooManyItems, userNotFound, userParams } from "./http.ts";
 
 /** An item: keyed by `externalId`; `name` left out or null clears it (the CRM's record is the truth). */
 export const contactItem = z.strictObject({
@@ -42,10 +42,15 @@ const envelope = z.strictObject({ items: z.array(z.unknown()).min(1) });
 export function bulkUpsertContactsRoute(app: FastifyInstance, deps: HealthRoutesDeps): void {
   // "::" is a literal colon to the router (a single one starts a parameter).
   app.post("/v1/users/:userId/contacts::bulk-upsert", async (request, reply) => {
-    const { userId } = parseInput(userParams, request.params, "params");
     if (isBulkEnvelope(request.body) && request.body.items.length > MAX_BULK_ITEMS)
       return tooManyItems(reply, request.body.items.length);
-    const { items } = parseInput(envelope, request.body, "body");
+    const {
+      params: { userId },
+      body: { items },
+    } = parseRequest({
+      params: { schema: userParams, value: request.params },
+      body: { schema: envelope, value: request.body },
+    });
     const results: BulkItemResult[] = [];
     const valid = readItems(items, results);
     const applied = await deps.prisma.$transaction(async (tx) => {

@@ -19,7 +19,7 @@ import {
 } from "./bulk-results.ts";
 import { dealFieldProblems, dealFields, resolveDealFields } from "./deal-fields.ts";
 import type { HealthRoutesDeps } from "./deps.ts";
-import { externalIdField, parseInput, tooManyItems, userNotFound, userParams } from "./http.ts";
+import { externalIdField, parseRequest, tooManyItems, userNotFound, userParams } from "./http.ts";
 
 /**
  * An item: keyed by `externalId`, the deal's fields as on create. Fields left out keep their
@@ -40,10 +40,15 @@ const envelope = z.strictObject({ items: z.array(z.unknown()).min(1) });
 export function bulkUpsertDealsRoute(app: FastifyInstance, deps: HealthRoutesDeps): void {
   // "::" is a literal colon to the router (a single one starts a parameter).
   app.post("/v1/users/:userId/deals::bulk-upsert", async (request, reply) => {
-    const { userId } = parseInput(userParams, request.params, "params");
     if (isBulkEnvelope(request.body) && request.body.items.length > MAX_BULK_ITEMS)
       return tooManyItems(reply, request.body.items.length);
-    const { items } = parseInput(envelope, request.body, "body");
+    const {
+      params: { userId },
+      body: { items },
+    } = parseRequest({
+      params: { schema: userParams, value: request.params },
+      body: { schema: envelope, value: request.body },
+    });
     const results: BulkItemResult[] = [];
     const valid: Valid[] = [];
     const seen = new Map<string, number>();

@@ -15,7 +15,7 @@ import {
 } from "./contact-fields.ts";
 import { toContactView } from "./contact-view.ts";
 import type { HealthRoutesDeps } from "./deps.ts";
-import { parseInput, userNotFound, userParams } from "./http.ts";
+import { parseRequest, userNotFound, userParams } from "./http.ts";
 
 export const createContactBody = z.strictObject(contactFields);
 
@@ -30,8 +30,13 @@ type CreateResult =
  */
 export function createContactRoute(app: FastifyInstance, deps: HealthRoutesDeps): void {
   app.post("/v1/users/:userId/contacts", async (request, reply) => {
-    const { userId } = parseInput(userParams, request.params, "params");
-    const body = parseInput(createContactBody, request.body, "body");
+    const {
+      params: { userId },
+      body,
+    } = parseRequest({
+      params: { schema: userParams, value: request.params },
+      body: { schema: createContactBody, value: request.body },
+    });
     const fields = { email: body.email, name: body.name ?? null, externalId: body.externalId ?? null };
     const result = await deps.prisma.$transaction(async (tx): Promise<CreateResult> => {
       if (!(await userExists(tx, userId))) return { kind: "user_missing" };

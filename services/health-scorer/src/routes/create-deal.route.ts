@@ -11,7 +11,7 @@ import {
 } from "../repositories/deals.repository.ts";
 import { dealFieldProblems, dealFields, resolveDealFields, toDealView } from "./deal-fields.ts";
 import type { HealthRoutesDeps } from "./deps.ts";
-import { notFound, parseInput, sendError, userNotFound, userParams } from "./http.ts";
+import { notFound, parseRequest, sendError, userNotFound, userParams } from "./http.ts";
 
 /** At most this many contacts named in one request. */
 export const MAX_DEAL_CONTACTS = 200;
@@ -33,8 +33,13 @@ type CreateResult =
  */
 export function createDealRoute(app: FastifyInstance, deps: HealthRoutesDeps): void {
   app.post("/v1/users/:userId/deals", async (request, reply) => {
-    const { userId } = parseInput(userParams, request.params, "params");
-    const body = parseInput(createDealBody, request.body, "body");
+    const {
+      params: { userId },
+      body,
+    } = parseRequest({
+      params: { schema: userParams, value: request.params },
+      body: { schema: createDealBody, value: request.body },
+    });
     const fields = resolveDealFields(body, undefined, new Date());
     const problems = dealFieldProblems(body, fields, ["body"]);
     if (problems.length > 0) throw inputError(problems);

@@ -1,9 +1,35 @@
-import type { ErrorBody } from "@syncwell/runtime";
+import { type ErrorBody, type InputLocation, parseInput } from "@syncwell/runtime";
 import type { FastifyReply } from "fastify";
 import { z } from "zod";
 
 /** The runtime's: location-prefixed 400 details, and its string rules on what the schema kept. */
 export { type InputLocation, parseInput } from "@syncwell/runtime";
+
+type Parts = Partial<Record<InputLocation, { schema: z.ZodType; value: unknown }>>;
+type Parsed<P extends Parts> = {
+  [L in keyof P]: P[L] extends { schema: infer S extends z.ZodType } ? z.output<S> : never;
+};
+
+/**
+ * `parseInput` over several parts of a request at once, so one 400 names every bad field, the
+ * path's and the body's together.
+ */
+export function parseRequest<P extends Parts>(parts: P): Parsed<P> {
+  const parsed: Record<string, unknown> = {};
+  const issues: z.core.$ZodIssue[] = [];
+  for (const [location, part] of Object.entries(parts) as Array<
+    [InputLocation, { schema: z.ZodType; value: unknown }]
+  >) {
+    try {
+      parsed[location] = parseInput(part.schema, part.value, location);
+    } catch (err) {
+      if (!(err instanceof z.ZodError)) throw err;
+      issues.push(...err.issues);
+    }
+  }
+  if (issues.length > 0) throw new z.ZodError(issues);
+  return parsed as Parsed<P>;
+}
 
 /** At most this many items in one bulk upsert; more is a 413 (send them in several calls). */
 export const MAX_BULK_ITEMS = 1000;

@@ -9,8 +9,10 @@ import { deleteDealRoute } from "./delete-deal.route.ts";
 import type { HealthRoutesDeps } from "./deps.ts";
 import { getContactRoute } from "./get-contact.route.ts";
 import { getDealRoute } from "./get-deal.route.ts";
+import { getHealthRoute } from "./get-health.route.ts";
 import { listContactsRoute } from "./list-contacts.route.ts";
 import { listDealsRoute } from "./list-deals.route.ts";
+import { recordActivityRoute } from "./record-activity.route.ts";
 import { updateContactRoute } from "./update-contact.route.ts";
 import { updateDealRoute } from "./update-deal.route.ts";
 
@@ -35,5 +37,7 @@ export async function registerHealthRoutes(app: FastifyInstance, deps: HealthRou
     updateDealRoute(scope, deps);
     deleteDealRoute(scope, deps);
     bulkUpsertDealsRoute(scope, deps);
+    getHealthRoute(scope, deps);
+    recordActivityRoute(scope, deps);
   });
 }

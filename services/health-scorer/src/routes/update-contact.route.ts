@@ -15,7 +15,7 @@ import {
 } from "./contact-fields.ts";
 import { toContactView } from "./contact-view.ts";
 import type { HealthRoutesDeps } from "./deps.ts";
-import { notFound, parseInput, userItemParams } from "./http.ts";
+import { notFound, parseRequest, userItemParams } from "./http.ts";
 
 /** Every field optional, at least one given; `null` clears `name` or `externalId`. */
 export const updateContactBody = z
@@ -32,8 +32,13 @@ type UpdateResult =
 /** PATCH /v1/users/:userId/contacts/:id — changes what the body gives, keeps the rest. */
 export function updateContactRoute(app: FastifyInstance, deps: HealthRoutesDeps): void {
   app.patch("/v1/users/:userId/contacts/:id", async (request, reply) => {
-    const { userId, id } = parseInput(userItemParams, request.params, "params");
-    const body = parseInput(updateContactBody, request.body, "body");
+    const {
+      params: { userId, id },
+      body,
+    } = parseRequest({
+      params: { schema: userItemParams, value: request.params },
+      body: { schema: updateContactBody, value: request.body },
+    });
     const result = await deps.prisma.$transaction(async (tx): Promise<UpdateResult> => {
       await lockUserContacts(tx, userId);
       if (!(await findContact(tx, userId, id))) return { kind: "not_found" };

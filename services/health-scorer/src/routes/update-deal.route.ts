@@ -13,7 +13,7 @@ import {
 import { MAX_DEAL_CONTACTS } from "./create-deal.route.ts";
 import { dealFieldProblems, dealFields, resolveDealFields, toDealView } from "./deal-fields.ts";
 import type { HealthRoutesDeps } from "./deps.ts";
-import { notFound, parseInput, sendError, userItemParams } from "./http.ts";
+import { notFound, parseRequest, sendError, userItemParams } from "./http.ts";
 
 const contactList = z.array(z.uuid()).max(MAX_DEAL_CONTACTS).optional();
 
@@ -43,12 +43,12 @@ type UpdateResult =
 /** PATCH /v1/users/:userId/deals/:id — changes what the body gives, keeps the rest. */
 export function updateDealRoute(app: FastifyInstance, deps: HealthRoutesDeps): void {
   app.patch("/v1/users/:userId/deals/:id", async (request, reply) => {
-    const { userId, id } = parseInput(userItemParams, request.params, "params");
-    const {
-      addContactIds = [],
-      removeContactIds = [],
-      ...body
-    } = parseInput(updateDealBody, request.body, "body");
+    const { params, body: parsed } = parseRequest({
+      params: { schema: userItemParams, value: request.params },
+      body: { schema: updateDealBody, value: request.body },
+    });
+    const { userId, id } = params;
+    const { addContactIds = [], removeContactIds = [], ...body } = parsed;
     const now = new Date();
     const result = await deps.prisma.$transaction(async (tx): Promise<UpdateResult> => {
       await lockUserDeals(tx, userId);
