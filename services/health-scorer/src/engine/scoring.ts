@@ -13,8 +13,10 @@ import {
   shouldAnnounce,
 } from "../domain/score.ts";
 import {
+  type ContactInputs,
   loadConnectionInputs,
   loadContactInputs,
+  loadContactsInputs,
   loadDealInputs,
   type ScoreWrite,
   type WriteOutcome,
@@ -122,13 +124,31 @@ export class HealthScoring {
       if (outcome.announced) counts.announced++;
     };
     const seen = new Set<string>();
-    const computed: Computed[] = [];
-    for (const subject of subjects) {
+    const unique = subjects.filter((subject) => {
       const key = `${subject.subjectType}:${subject.subjectId}`;
-      if (seen.has(key)) continue;
+      if (seen.has(key)) return false;
       seen.add(key);
+      return true;
+    });
+    // One instant for the whole batch: the contacts' windows are read for it.
+    const now = this.clock();
+    let contacts: Map<string, ContactInputs> | undefined;
+    const contactIds = unique.filter((s) => s.subjectType === "contact").map((s) => s.subjectId);
+    if (contactIds.length > 1) {
       try {
-        const one = await this.compute(subject);
+        contacts = await loadContactsInputs(this.pool, contactIds, {
+          now: new Date(now),
+          windowDays: this.settings.relationship.windowDays,
+        });
+      } catch (err) {
+        // One contact's bad row must not fail the others: they are then read one by one.
+        this.logger.debug({ err, contacts: contactIds.length }, "batch read failed; reading one by one");
+      }
+    }
+    const computed: Computed[] = [];
+    for (const subject of unique) {
+      try {
+        const one = await this.compute(subject, now, contacts);
         if (one) computed.push(one);
       } catch (err) {
         failed(subject, err);
@@ -162,8 +182,11 @@ export class HealthScoring {
   }
 
   /** The score of one subject from its current rows; null when there is nothing to score. */
-  private async compute(subject: Subject): Promise<Computed | null> {
-    const now = this.clock();
+  private async compute(
+    subject: Subject,
+    now: number = this.clock(),
+    contacts?: Map<string, ContactInputs>,
+  ): Promise<Computed | null> {
     const at = new Date(now);
     const { subjectId } = subject;
     switch (subject.subjectType) {
@@ -188,7 +211,9 @@ export class HealthScoring {
       }
       case "contact": {
         const { windowDays } = this.settings.relationship;
-        const inputs = await loadContactInputs(this.pool, subjectId, { now: at, windowDays });
+        const inputs = contacts
+          ? (contacts.get(subjectId) ?? null)
+          : await loadContactInputs(this.pool, subjectId, { now: at, windowDays });
         if (!inputs) return null;
         const health = relationshipHealth(
           {

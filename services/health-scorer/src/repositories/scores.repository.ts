@@ -78,8 +78,20 @@ export async function loadContactInputs(
   contactId: string,
   options: { now: Date; windowDays: number },
 ): Promise<ContactInputs | null> {
+  return (await loadContactsInputs(db, [contactId], options)).get(contactId) ?? null;
+}
+
+/** `loadContactInputs` for many contacts in one statement (each read through its own index range). */
+export async function loadContactsInputs(
+  db: Queryable,
+  contactIds: readonly string[],
+  options: { now: Date; windowDays: number },
+): Promise<Map<string, ContactInputs>> {
   const { now, windowDays } = options;
-  const contact = await db.query<{
+  const out = new Map<string, ContactInputs>();
+  if (contactIds.length === 0) return out;
+  const { rows } = await db.query<{
+    id: string;
     userId: string;
     contactAsOf: Date;
     first: Date | null;
@@ -87,9 +99,11 @@ export async function loadContactInputs(
     total: number;
     meetings: number;
     eventsAsOf: Date | null;
+    recent: [number, "inbound" | "outbound", "email" | "meeting"][];
   }>(
-    `SELECT c.user_id AS "userId", greatest(c.created_at, c.updated_at) AS "contactAsOf",
-       b.first, b.last, b.total, b.meetings, b.events_as_of AS "eventsAsOf"
+    `SELECT c.id, c.user_id AS "userId", greatest(c.created_at, c.updated_at) AS "contactAsOf",
+       b.first, b.last, coalesce(b.total, 0) AS total, coalesce(b.meetings, 0) AS meetings,
+       b.events_as_of AS "eventsAsOf", coalesce(b.recent, '[]') AS recent
      FROM contacts c
      LEFT JOIN LATERAL (
        SELECT min(e.occurred_at) FILTER (WHERE e.occurred_at >= $2::timestamptz - make_interval(days => $3)) AS first,
@@ -97,47 +111,36 @@ export async function loadContactInputs(
          count(*) FILTER (WHERE e.occurred_at >= $2::timestamptz - make_interval(days => $3))::int AS total,
          count(*) FILTER (WHERE e.occurred_at >= $2::timestamptz - make_interval(days => $3)
                             AND e.channel = 'meeting')::int AS meetings,
-         max(e.created_at) AS events_as_of
+         max(e.created_at) AS events_as_of,
+         json_agg(json_build_array(extract(epoch FROM e.occurred_at) * 1000, e.direction, e.channel))
+           FILTER (WHERE e.occurred_at >= $2::timestamptz - make_interval(days => $4)) AS recent
        FROM communication_events e
        WHERE e.contact_id = c.id AND e.occurred_at <= $2
      ) b ON true
-     WHERE c.id = $1`,
-    [contactId, now, BASELINE_DAYS],
+     WHERE c.id = ANY($1::uuid[])`,
+    [contactIds, now, BASELINE_DAYS, windowDays],
   );
-  const row = contact.rows[0];
-  if (!row) return null;
-  const recent = await db.query<{
-    at: Date;
-    direction: "inbound" | "outbound";
-    channel: "email" | "meeting";
-  }>(
-    `SELECT occurred_at AS at, direction, channel FROM communication_events
-     WHERE contact_id = $1 AND occurred_at >= $2::timestamptz - make_interval(days => $3) AND occurred_at <= $2
-     ORDER BY occurred_at`,
-    [contactId, now, windowDays],
-  );
-  let baselinePer30Days: number | null = null;
-  let meetingBaselinePer30Days: number | null = null;
-  if (row.first !== null) {
-    const spanDays = (now.getTime() - row.first.getTime()) / DAY_MS;
-    if (spanDays >= windowDays) {
-      baselinePer30Days = (row.total * 30) / spanDays;
-      meetingBaselinePer30Days = (row.meetings * 30) / spanDays;
+  for (const row of rows) {
+    let baselinePer30Days: number | null = null;
+    let meetingBaselinePer30Days: number | null = null;
+    if (row.first !== null) {
+      const spanDays = (now.getTime() - row.first.getTime()) / DAY_MS;
+      if (spanDays >= windowDays) {
+        baselinePer30Days = (row.total * 30) / spanDays;
+        meetingBaselinePer30Days = (row.meetings * 30) / spanDays;
+      }
     }
+    const asOf = [row.contactAsOf, row.eventsAsOf].filter((d): d is Date => d !== null);
+    out.set(row.id, {
+      userId: row.userId,
+      interactions: row.recent.map(([at, direction, channel]) => ({ at: Number(at), direction, channel })),
+      baselinePer30Days,
+      meetingBaselinePer30Days,
+      lastInteractionAt: row.last,
+      inputsAsOf: new Date(Math.max(...asOf.map((d) => d.getTime()))),
+    });
   }
-  const asOf = [row.contactAsOf, row.eventsAsOf].filter((d): d is Date => d !== null);
-  return {
-    userId: row.userId,
-    interactions: recent.rows.map((r) => ({
-      at: r.at.getTime(),
-      direction: r.direction,
-      channel: r.channel,
-    })),
-    baselinePer30Days,
-    meetingBaselinePer30Days,
-    lastInteractionAt: row.last,
-    inputsAsOf: new Date(Math.max(...asOf.map((d) => d.getTime()))),
-  };
+  return out;
 }
 
 export type DealInputs = {
