@@ -2,6 +2,7 @@ import { defineService } from "@syncwell/service";
 import { healthScorerConfigSchema } from "./config.ts";
 import { healthScorerConsumers } from "./consumers/index.ts";
 import { startScoring } from "./engine/start-scoring.ts";
+import { registerHealthRoutes } from "./routes/index.ts";
 
 /** The health-scorer: recomputes connection, relationship and deal health when their inputs change, and sweeps stale scores. */
 export const healthScorerService = defineService({
@@ -13,6 +14,12 @@ export const healthScorerService = defineService({
       scoring,
       consumers: healthScorerConsumers(scoring, { pool: ctx.pool, metrics: ctx.bus.metrics }),
       stop: scoring.stop,
+      // The API (contacts, deals, scores, activity) is served only with keys to guard it.
+      routes: (app) => {
+        const apiKeys = ctx.config.HEALTH_API_KEYS;
+        if (apiKeys === undefined) ctx.logger.warn("HEALTH_API_KEYS is unset: the API is not served");
+        else return registerHealthRoutes(app, { prisma: ctx.prisma, apiKeys });
+      },
     };
   },
 });
