@@ -301,16 +301,25 @@ describe("the health scorer", () => {
       dealId,
       staleContact,
     ]);
+    // A second deal, without contacts: the sweep reads deals in one statement.
+    const quietDeal = randomUUID();
+    await db.pool.query(
+      `INSERT INTO deals (id, user_id, name, stage, stage_entered_at) VALUES ($1, $2, 'Pilot', 'lead', now() - interval '1 day')`,
+      [quietDeal, active],
+    );
 
     const { scoring } = service.parts.scoring;
     for (const id of [staleContact, freshContact, inactiveContact]) await scoring.scoreContact(id);
     expect(await scoring.scoreDeal(dealId)).toMatchObject({ written: true, changed: true });
     expect((await stored("deal", dealId))?.status).not.toBe("stalled");
+    await scoring.scoreDeal(quietDeal);
+    // Stage velocity full, no activity at all: 0.45 / 0.8 of 100.
+    expect(await stored("deal", quietDeal)).toMatchObject({ score: 56, status: "warning" });
 
     // Two days later for everything but the fresh contact; the deal has been in its stage 15 days (14 expected).
     const twoDaysAgo = new Date(Date.now() - 2 * DAY_MS);
     await db.pool.query(`UPDATE health_scores SET computed_at = $2 WHERE subject_id = ANY($1::uuid[])`, [
-      [staleContact, inactiveContact, dealId],
+      [staleContact, inactiveContact, dealId, quietDeal],
       twoDaysAgo,
     ]);
     await db.pool.query(`UPDATE deals SET stage_entered_at = now() - interval '15 days' WHERE id = $1`, [
@@ -321,7 +330,7 @@ describe("the health scorer", () => {
     const jobRunId = await publishTick({ db: db.pool, bus: service.bus }, "health-sweep");
     const run = await finishedJobRun(db.pool, jobRunId);
     expect(run.status).toBe("succeeded");
-    expect(run.counts).toMatchObject({ users: 1, refreshed: 2, changed: 1, errors: 0 });
+    expect(run.counts).toMatchObject({ users: 1, refreshed: 3, changed: 1, errors: 0 });
 
     expect((await stored("contact", staleContact))?.computedAt.getTime()).toBeGreaterThan(
       twoDaysAgo.getTime(),
@@ -329,6 +338,7 @@ describe("the health scorer", () => {
     expect((await stored("contact", inactiveContact))?.computedAt).toEqual(twoDaysAgo);
     expect((await stored("contact", freshContact))?.computedAt).toEqual(freshBefore?.computedAt);
     expect(await stored("deal", dealId)).toMatchObject({ status: "stalled" });
+    expect((await stored("deal", quietDeal))?.computedAt.getTime()).toBeGreaterThan(twoDaysAgo.getTime());
     const stalled = await waitFor(
       async () => changesOf(dealId).find((e) => e.data.status === "stalled"),
       "the deal's stalled announcement",

@@ -14,10 +14,12 @@ import {
 } from "../domain/score.ts";
 import {
   type ContactInputs,
+  type DealInputs,
   loadConnectionInputs,
   loadContactInputs,
   loadContactsInputs,
   loadDealInputs,
+  loadDealsInputs,
   type ScoreWrite,
   type WriteOutcome,
   writeScore,
@@ -132,23 +134,11 @@ export class HealthScoring {
     });
     // One instant for the whole batch: the contacts' windows are read for it.
     const now = this.clock();
-    let contacts: Map<string, ContactInputs> | undefined;
-    const contactIds = unique.filter((s) => s.subjectType === "contact").map((s) => s.subjectId);
-    if (contactIds.length > 1) {
-      try {
-        contacts = await loadContactsInputs(this.pool, contactIds, {
-          now: new Date(now),
-          windowDays: this.settings.relationship.windowDays,
-        });
-      } catch (err) {
-        // One contact's bad row must not fail the others: they are then read one by one.
-        this.logger.debug({ err, contacts: contactIds.length }, "batch read failed; reading one by one");
-      }
-    }
+    const preloaded = await this.preload(unique, now);
     const computed: Computed[] = [];
     for (const subject of unique) {
       try {
-        const one = await this.compute(subject, now, contacts);
+        const one = await this.compute(subject, now, preloaded);
         if (one) computed.push(one);
       } catch (err) {
         failed(subject, err);
@@ -182,10 +172,40 @@ export class HealthScoring {
   }
 
   /** The score of one subject from its current rows; null when there is nothing to score. */
+  /**
+   * Reads the inputs of a batch's contacts and deals in one statement per kind. When a read fails
+   * (one bad row fails the statement), that kind is read one by one, so the others still score.
+   */
+  private async preload(subjects: readonly Subject[], now: number): Promise<Preloaded> {
+    const ids = (kind: HealthSubjectKind) =>
+      subjects.filter((s) => s.subjectType === kind).map((s) => s.subjectId);
+    const attempt = async <T>(kind: string, list: string[], read: () => Promise<T>) => {
+      if (list.length < 2) return undefined;
+      try {
+        return await read();
+      } catch (err) {
+        this.logger.debug({ err, kind, subjects: list.length }, "batch read failed; reading one by one");
+        return undefined;
+      }
+    };
+    const at = new Date(now);
+    const contactIds = ids("contact");
+    const dealIds = ids("deal");
+    return {
+      contacts: await attempt("contact", contactIds, () =>
+        loadContactsInputs(this.pool, contactIds, {
+          now: at,
+          windowDays: this.settings.relationship.windowDays,
+        }),
+      ),
+      deals: await attempt("deal", dealIds, () => loadDealsInputs(this.pool, dealIds, at)),
+    };
+  }
+
   private async compute(
     subject: Subject,
     now: number = this.clock(),
-    contacts?: Map<string, ContactInputs>,
+    preloaded: Preloaded = {},
   ): Promise<Computed | null> {
     const at = new Date(now);
     const { subjectId } = subject;
@@ -211,8 +231,8 @@ export class HealthScoring {
       }
       case "contact": {
         const { windowDays } = this.settings.relationship;
-        const inputs = contacts
-          ? (contacts.get(subjectId) ?? null)
+        const inputs = preloaded.contacts
+          ? (preloaded.contacts.get(subjectId) ?? null)
           : await loadContactInputs(this.pool, subjectId, { now: at, windowDays });
         if (!inputs) return null;
         const health = relationshipHealth(
@@ -228,7 +248,9 @@ export class HealthScoring {
         return computed(subject, inputs.userId, inputs.inputsAsOf, at, health);
       }
       case "deal": {
-        const inputs = await loadDealInputs(this.pool, subjectId, at);
+        const inputs = preloaded.deals
+          ? preloaded.deals.get(subjectId)
+          : await loadDealInputs(this.pool, subjectId, at);
         if (inputs?.status !== "open") return null;
         const health = dealHealth(
           {
@@ -269,6 +291,12 @@ export class HealthScoring {
 }
 
 type Computed = { write: ScoreWrite; health: HealthScore<string> };
+
+/** A batch's inputs read ahead, by subject id; a kind absent here is read one by one. */
+type Preloaded = {
+  contacts?: Map<string, ContactInputs> | undefined;
+  deals?: Map<string, DealInputs> | undefined;
+};
 
 function computed(
   subject: Subject,

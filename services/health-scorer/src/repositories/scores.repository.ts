@@ -155,8 +155,19 @@ export type DealInputs = {
 
 /** A deal and the latest interaction (up to `now`) with any of its contacts. */
 export async function loadDealInputs(db: Queryable, dealId: string, now: Date): Promise<DealInputs | null> {
-  const { rows } = await db.query<DealInputs>(
-    `SELECT d.user_id AS "userId", d.status, d.stage, d.stage_entered_at AS "stageEnteredAt",
+  return (await loadDealsInputs(db, [dealId], now)).get(dealId) ?? null;
+}
+
+/** `loadDealInputs` for many deals in one statement. */
+export async function loadDealsInputs(
+  db: Queryable,
+  dealIds: readonly string[],
+  now: Date,
+): Promise<Map<string, DealInputs>> {
+  const out = new Map<string, DealInputs>();
+  if (dealIds.length === 0) return out;
+  const { rows } = await db.query<DealInputs & { id: string }>(
+    `SELECT d.id, d.user_id AS "userId", d.status, d.stage, d.stage_entered_at AS "stageEnteredAt",
        d.expected_close_at AS "expectedCloseAt", a.last AS "lastActivityAt",
        greatest(d.created_at, d.updated_at, a.links_as_of, a.events_as_of) AS "inputsAsOf"
      FROM deals d
@@ -169,10 +180,11 @@ export async function loadDealInputs(db: Queryable, dealId: string, now: Date): 
        ) e ON true
        WHERE dc.deal_id = d.id
      ) a ON true
-     WHERE d.id = $1`,
-    [dealId, now],
+     WHERE d.id = ANY($1::uuid[])`,
+    [dealIds, now],
   );
-  return rows[0] ?? null;
+  for (const { id, ...inputs } of rows) out.set(id, inputs);
+  return out;
 }
 
 /** Subjects whose scores depend on communication events of `connectionId` newer than their score. */
