@@ -1,8 +1,8 @@
 // The health scorer as a service (runService with its consumers) on real NATS and Postgres:
 // communication events arriving change a relationship score and announce it once, the same inputs
 // announce nothing, duplicated events change nothing, token failures degrade connection health and
-// a recovery restores it, the sweep refreshes only stale scores of active users, and a deal kept
-// in its stage too long turns stalled.
+// a recovery restores it, the sweep refreshes only stale scores of active users (and gives their
+// unscored subjects a first score), and a deal kept in its stage too long turns stalled.
 import { randomUUID } from "node:crypto";
 import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { type AnyEvent, createEvent, type EventOf } from "@syncwell/contracts";
@@ -326,11 +326,15 @@ describe("the health scorer", () => {
       dealId,
     ]);
     const freshBefore = await stored("contact", freshContact);
+    // Contacts never scored (created without an event that scores them): only the active user's gets one.
+    const newContact = await contact(active);
+    const inactiveNew = await contact(inactive);
+    await interactions({ userId: active, connectionId: connA, contactId: newContact }, [4]);
 
     const jobRunId = await publishTick({ db: db.pool, bus: service.bus }, "health-sweep");
     const run = await finishedJobRun(db.pool, jobRunId);
     expect(run.status).toBe("succeeded");
-    expect(run.counts).toMatchObject({ users: 1, refreshed: 3, changed: 1, errors: 0 });
+    expect(run.counts).toMatchObject({ users: 1, refreshed: 5, changed: 3, errors: 0 });
 
     expect((await stored("contact", staleContact))?.computedAt.getTime()).toBeGreaterThan(
       twoDaysAgo.getTime(),
@@ -338,6 +342,10 @@ describe("the health scorer", () => {
     expect((await stored("contact", inactiveContact))?.computedAt).toEqual(twoDaysAgo);
     expect((await stored("contact", freshContact))?.computedAt).toEqual(freshBefore?.computedAt);
     expect(await stored("deal", dealId)).toMatchObject({ status: "stalled" });
+    expect(await stored("contact", newContact)).toBeDefined();
+    expect(await stored("connection", connA)).toBeDefined();
+    expect(await stored("contact", inactiveNew)).toBeUndefined();
+    expect(await stored("connection", connB)).toBeUndefined();
     expect((await stored("deal", quietDeal))?.computedAt.getTime()).toBeGreaterThan(twoDaysAgo.getTime());
     const stalled = await waitFor(
       async () => changesOf(dealId).find((e) => e.data.status === "stalled"),

@@ -1,5 +1,6 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Naming } from "@syncwell/bus";
+import type { HealthSubjectKind } from "@syncwell/contracts";
 import { databaseNow, recordJobRunCounts } from "@syncwell/db";
 import type { Logger } from "@syncwell/telemetry";
 import { countActiveClaims, TickRunCoordinator } from "@syncwell/tick-runs";
@@ -7,6 +8,7 @@ import type pg from "pg";
 import {
   claimStaleScores,
   countSweptUsers,
+  findUnscored,
   releaseClaims,
   SWEEP_CLAIMS,
 } from "../repositories/sweep-claims.repository.ts";
@@ -33,8 +35,8 @@ function emptyCounts(): SweepCounts {
 export type HealthSweepTickRuns = TickRunCoordinator<SweepCounts>;
 
 /**
- * One `tick.health-sweep` across all replicas: each replica claims stale scores of active users in
- * batches and recomputes them, adding its counts to the job run as it goes; the owner counts the
+ * One `tick.health-sweep` across all replicas: each replica gives active users' subjects without a
+ * score their first one, then claims stale scores of active users in batches and recomputes them, adding its counts to the job run as it goes; the owner counts the
  * run's users once no claim is left and finishes the job run. A run with errors is partial.
  */
 export function healthSweepTickRuns(options: {
@@ -55,6 +57,28 @@ export function healthSweepTickRuns(options: {
     startedAt: () => databaseNow(pool, "down"),
     runShare: async ({ jobRunId, startedAt, signal }) => {
       const counts = emptyCounts();
+      const add = async (done: { refreshed: number; changed: number; errors: number }) => {
+        const delta = { refreshed: done.refreshed, changed: done.changed, errors: done.errors };
+        await recordJobRunCounts(pool, jobRunId, delta);
+        counts.refreshed += delta.refreshed;
+        counts.changed += delta.changed;
+        counts.errors += delta.errors;
+      };
+      // First scores of active users' subjects that have none, once per share.
+      for (const kind of ["connection", "contact", "deal"] as HealthSubjectKind[]) {
+        let after: string | null = null;
+        while (!engine.stopping && !signal?.aborted) {
+          const batch = await findUnscored(pool, {
+            kind,
+            after,
+            limit: settings.batchSize,
+            activeWindowMs: settings.activeWindowMs,
+          });
+          if (batch.length === 0) break;
+          after = batch[batch.length - 1]?.subjectId ?? null;
+          await add(await scoring.scoreBatch(batch));
+        }
+      }
       let claimed = 0;
       while (!engine.stopping && !signal?.aborted) {
         const batch = await claimStaleScores(pool, {
@@ -76,11 +100,7 @@ export function healthSweepTickRuns(options: {
           engine.replicaId,
           batch.map((s) => ({ ...s, error: failed.get(`${s.subjectType}:${s.subjectId}`) ?? null })),
         );
-        const add = { refreshed: done.refreshed, changed: done.changed, errors: done.errors };
-        await recordJobRunCounts(pool, jobRunId, add);
-        counts.refreshed += add.refreshed;
-        counts.changed += add.changed;
-        counts.errors += add.errors;
+        await add(done);
       }
       return { counts, claimed };
     },

@@ -86,3 +86,32 @@ export async function countSweptUsers(db: Queryable, since: Date): Promise<numbe
   );
   return rows[0]?.count ?? 0;
 }
+
+const UNSCORED_SOURCES: Record<HealthSubjectKind, { table: string; where: string }> = {
+  connection: { table: "connections", where: "" },
+  contact: { table: "contacts", where: "" },
+  // A won or lost deal has no health to keep.
+  deal: { table: "deals", where: "AND s.status = 'open'" },
+};
+
+/**
+ * Subjects of active users that have no score yet (created without an event that scores them, such
+ * as a deal or a contact from the API), in id order after `after`: the sweep gives them their first
+ * score. Not claimed: two replicas may score one at once, and the score write keeps one of them.
+ */
+export async function findUnscored(
+  db: Queryable,
+  options: { kind: HealthSubjectKind; after: string | null; limit: number; activeWindowMs: number },
+): Promise<ClaimedScore[]> {
+  const source = UNSCORED_SOURCES[options.kind];
+  const { rows } = await db.query<ClaimedScore>(
+    `SELECT $1::text AS "subjectType", s.id AS "subjectId", s.user_id AS "userId"
+     FROM users u JOIN ${source.table} s ON s.user_id = u.id
+     WHERE u.last_active_at > now() - make_interval(secs => $2::float8 / 1000)
+       AND ($3::uuid IS NULL OR s.id > $3) ${source.where}
+       AND NOT EXISTS (SELECT 1 FROM health_scores h WHERE h.subject_type = $1 AND h.subject_id = s.id)
+     ORDER BY s.id LIMIT $4`,
+    [options.kind, options.activeWindowMs, options.after, options.limit],
+  );
+  return rows;
+}
