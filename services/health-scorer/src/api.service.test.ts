@@ -118,6 +118,32 @@ describe("the service's API", () => {
   });
 });
 
+describe("writes through the API", () => {
+  it("rescore their subject at once: a deal kept in its stage too long turns stalled, a new stage mends it", async () => {
+    const created = await send("POST", `/v1/users/${userId}/deals`, { name: "Timed", stage: "lead" });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    const health = async () => {
+      const res = await send("GET", `/v1/users/${userId}/health/deal/${id}?history=5`);
+      expect(res.status).toBe(200);
+      return (await res.json()) as { status: string; history: unknown[] };
+    };
+    expect((await health()).status).not.toBe("stalled");
+
+    // 20 days in "lead" (expected 14): the next write of the deal scores it stalled.
+    await db.pool.query("UPDATE deals SET stage_entered_at = now() - interval '20 days' WHERE id = $1", [id]);
+    expect((await send("PATCH", `/v1/users/${userId}/deals/${id}`, { name: "Timed, renamed" })).status).toBe(
+      200,
+    );
+    expect((await health()).status).toBe("stalled");
+
+    expect((await send("PATCH", `/v1/users/${userId}/deals/${id}`, { stage: "qualified" })).status).toBe(200);
+    const mended = await health();
+    expect(mended.status).not.toBe("stalled");
+    expect(mended.history).toHaveLength(3);
+  });
+});
+
 describe("without HEALTH_API_KEYS", () => {
   it("serves no API (the scoring runs without it)", async () => {
     const bare = await runService(healthScorerService, await testServiceOptions(db, nats));

@@ -18,7 +18,7 @@ import {
   MAX_BULK_ITEMS,
 } from "./bulk-results.ts";
 import { emailField } from "./contact-fields.ts";
-import type { HealthRoutesDeps } from "./deps.ts";
+import { type HealthRoutesDeps, rescoreChanged } from "./deps.ts";
 import { externalIdField, nameField, parseRequest, tooManyItems, userNotFound, userParams } from "./http.ts";
 
 /** An item: keyed by `externalId`; `name` left out or null clears it (the CRM's record is the truth). */
@@ -62,6 +62,12 @@ export function bulkUpsertContactsRoute(app: FastifyInstance, deps: HealthRoutes
     results.push(...applied);
     const response = bulkResponse(results);
     request.log.info({ userId, ...response.counts }, "contacts upserted");
+    const changed = response.results.flatMap((r) =>
+      r.status === "created" || r.status === "updated"
+        ? [{ subjectType: "contact" as const, subjectId: r.id }]
+        : [],
+    );
+    await rescoreChanged(deps, request, changed);
     return reply.send(response);
   });
 }

@@ -18,7 +18,7 @@ import {
   MAX_BULK_ITEMS,
 } from "./bulk-results.ts";
 import { dealFieldProblems, dealFields, resolveDealFields } from "./deal-fields.ts";
-import type { HealthRoutesDeps } from "./deps.ts";
+import { type HealthRoutesDeps, rescoreChanged } from "./deps.ts";
 import { externalIdField, parseRequest, tooManyItems, userNotFound, userParams } from "./http.ts";
 
 /**
@@ -66,6 +66,12 @@ export function bulkUpsertDealsRoute(app: FastifyInstance, deps: HealthRoutesDep
     results.push(...applied);
     const response = bulkResponse(results);
     request.log.info({ userId, ...response.counts }, "deals upserted");
+    const changed = response.results.flatMap((r) =>
+      r.status === "created" || r.status === "updated"
+        ? [{ subjectType: "deal" as const, subjectId: r.id }]
+        : [],
+    );
+    await rescoreChanged(deps, request, changed);
     return reply.send(response);
   });
 }

@@ -14,7 +14,7 @@ import {
   sendContactConflict,
 } from "./contact-fields.ts";
 import { toContactView } from "./contact-view.ts";
-import type { HealthRoutesDeps } from "./deps.ts";
+import { type HealthRoutesDeps, rescoreChanged } from "./deps.ts";
 import { parseRequest, userNotFound, userParams } from "./http.ts";
 
 export const createContactBody = z.strictObject(contactFields);
@@ -52,6 +52,7 @@ export function createContactRoute(app: FastifyInstance, deps: HealthRoutesDeps)
     if (result.kind === "user_missing") return userNotFound(reply, userId);
     if (result.kind === "conflict") return sendContactConflict(reply, result.conflict);
     request.log.info({ userId, contactId: result.row.id }, "contact created");
+    await rescoreChanged(deps, request, [{ subjectType: "contact", subjectId: result.row.id }]);
     return reply.code(201).send(toContactView(result.row));
   });
 }

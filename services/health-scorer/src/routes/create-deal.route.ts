@@ -10,7 +10,7 @@ import {
   ownContactIds,
 } from "../repositories/deals.repository.ts";
 import { dealFieldProblems, dealFields, resolveDealFields, toDealView } from "./deal-fields.ts";
-import type { HealthRoutesDeps } from "./deps.ts";
+import { type HealthRoutesDeps, rescoreChanged } from "./deps.ts";
 import { notFound, parseRequest, sendError, userNotFound, userParams } from "./http.ts";
 
 /** At most this many contacts named in one request. */
@@ -75,6 +75,7 @@ export function createDealRoute(app: FastifyInstance, deps: HealthRoutesDeps): v
         });
       case "created":
         request.log.info({ userId, dealId: result.row.id }, "deal created");
+        await rescoreChanged(deps, request, [{ subjectType: "deal", subjectId: result.row.id }]);
         return reply.code(201).send(toDealView(result.row));
     }
   });

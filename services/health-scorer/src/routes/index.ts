@@ -16,7 +16,7 @@ import { recordActivityRoute } from "./record-activity.route.ts";
 import { updateContactRoute } from "./update-contact.route.ts";
 import { updateDealRoute } from "./update-deal.route.ts";
 
-export type { HealthRoutesDeps } from "./deps.ts";
+export type { ChangedSubject, HealthRoutesDeps } from "./deps.ts";
 
 /**
  * The health scorer's API (contacts, deals, scores, activity), behind any of the HEALTH_API_KEYS.

@@ -14,7 +14,7 @@ import {
   sendContactConflict,
 } from "./contact-fields.ts";
 import { toContactView } from "./contact-view.ts";
-import type { HealthRoutesDeps } from "./deps.ts";
+import { type HealthRoutesDeps, rescoreChanged } from "./deps.ts";
 import { notFound, parseRequest, userItemParams } from "./http.ts";
 
 /** Every field optional, at least one given; `null` clears `name` or `externalId`. */
@@ -53,6 +53,7 @@ export function updateContactRoute(app: FastifyInstance, deps: HealthRoutesDeps)
     if (result.kind === "not_found") return notFound(reply, "contact", id);
     if (result.kind === "conflict") return sendContactConflict(reply, result.conflict);
     request.log.info({ userId, contactId: id }, "contact updated");
+    await rescoreChanged(deps, request, [{ subjectType: "contact", subjectId: id }]);
     return reply.send(toContactView(result.row));
   });
 }

@@ -12,7 +12,7 @@ import {
 } from "../repositories/deals.repository.ts";
 import { MAX_DEAL_CONTACTS } from "./create-deal.route.ts";
 import { dealFieldProblems, dealFields, resolveDealFields, toDealView } from "./deal-fields.ts";
-import type { HealthRoutesDeps } from "./deps.ts";
+import { type HealthRoutesDeps, rescoreChanged } from "./deps.ts";
 import { notFound, parseRequest, sendError, userItemParams } from "./http.ts";
 
 const contactList = z.array(z.uuid()).max(MAX_DEAL_CONTACTS).optional();
@@ -85,6 +85,7 @@ export function updateDealRoute(app: FastifyInstance, deps: HealthRoutesDeps): v
         });
       case "updated":
         request.log.info({ userId, dealId: id }, "deal updated");
+        await rescoreChanged(deps, request, [{ subjectType: "deal", subjectId: id }]);
         return reply.send(toDealView(result.row));
     }
   });
