@@ -397,7 +397,11 @@ export async function writeScores(
       $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[])
       AS w(subject_type, subject_id, user_id, score, status, components, inputs_from, inputs_to, inputs_as_of, computed_at)`;
 
-    const fresh = present.filter((w) => !stored.has(key(w)));
+    // Inserted in key order, as everything else here is locked: two batches inserting the same new
+    // subjects wait on each other's uncommitted rows in one order, never in a cycle.
+    const fresh = present
+      .filter((w) => !stored.has(key(w)))
+      .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     const inserted = new Set<string>();
     if (fresh.length > 0) {
       const { rows } = await client.query<{ subjectType: string; subjectId: string }>(
