@@ -23,14 +23,19 @@ export function dataIngestedConsumer(scoring: HealthScoring, pool: pg.Pool): Con
     ackWaitMs: 60_000,
     handlers: {
       "data.ingested": async (event, ctx) => {
-        const { connectionId, userId, window } = event.data;
+        const { connectionId, userId, window, communicationEventsCreated } = event.data;
         // The connection synced: its freshness changed.
         const subjects: Subject[] = [{ subjectType: "connection", subjectId: connectionId }];
-        const contacts = await contactsWithNewEvents(pool, {
-          userId,
-          connectionId,
-          since: window ? new Date(window.from) : null,
-        });
+        // Without new communication events no contact's inputs changed (the search reads every
+        // contact of the user, so it is skipped when it cannot find anything).
+        const contacts =
+          communicationEventsCreated === 0
+            ? []
+            : await contactsWithNewEvents(pool, {
+                userId,
+                connectionId,
+                since: window ? new Date(window.from) : null,
+              });
         const deals = await openDealsOfContacts(pool, contacts);
         subjects.push(
           ...contacts.map((id) => ({ subjectType: "contact" as const, subjectId: id })),
