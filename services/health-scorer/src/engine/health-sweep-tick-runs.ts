@@ -3,7 +3,7 @@ import type { Naming } from "@syncwell/bus";
 import type { HealthSubjectKind } from "@syncwell/contracts";
 import { databaseNow, recordJobRunCounts } from "@syncwell/db";
 import type { Logger } from "@syncwell/telemetry";
-import { countActiveClaims, TickRunCoordinator } from "@syncwell/tick-runs";
+import { countActiveClaims, type RunShare, TickRunCoordinator } from "@syncwell/tick-runs";
 import type pg from "pg";
 import {
   claimStaleScores,
@@ -34,6 +34,81 @@ function emptyCounts(): SweepCounts {
 
 export type HealthSweepTickRuns = TickRunCoordinator<SweepCounts>;
 
+type SweepDeps = {
+  scoring: HealthScoring;
+  settings: SweepSettings;
+  engine: { readonly replicaId: string; readonly stopping: boolean };
+  pool: pg.Pool;
+};
+
+/** This replica's share of a sweep: first scores of unscored subjects, then claimed stale scores. */
+async function sweepShare(
+  deps: SweepDeps,
+  share: RunShare,
+): Promise<{ counts: SweepCounts; claimed: number }> {
+  const counts = emptyCounts();
+  const add = async (done: { refreshed: number; changed: number; errors: number }) => {
+    const delta = { refreshed: done.refreshed, changed: done.changed, errors: done.errors };
+    await recordJobRunCounts(deps.pool, share.jobRunId, delta);
+    counts.refreshed += delta.refreshed;
+    counts.changed += delta.changed;
+    counts.errors += delta.errors;
+  };
+  await scoreUnscored(deps, share, add);
+  const claimed = await rescoreStale(deps, share, add);
+  return { counts, claimed };
+}
+
+type AddCounts = (done: { refreshed: number; changed: number; errors: number }) => Promise<void>;
+
+/** First scores of active users' subjects that have none, once per share. */
+async function scoreUnscored(deps: SweepDeps, share: RunShare, add: AddCounts): Promise<void> {
+  const { scoring, settings, engine, pool } = deps;
+  for (const kind of ["connection", "contact", "deal"] as HealthSubjectKind[]) {
+    let after: string | null = null;
+    while (!engine.stopping && !share.signal?.aborted) {
+      const batch = await findUnscored(pool, {
+        kind,
+        after,
+        limit: settings.batchSize,
+        activeWindowMs: settings.activeWindowMs,
+      });
+      if (batch.length === 0) break;
+      after = batch[batch.length - 1]?.subjectId ?? null;
+      await add(await scoring.scoreBatch(batch));
+    }
+  }
+}
+
+/** Claims stale scores of active users in batches and recomputes them; resolves how many it claimed. */
+async function rescoreStale(deps: SweepDeps, share: RunShare, add: AddCounts): Promise<number> {
+  const { scoring, settings, engine, pool } = deps;
+  let claimed = 0;
+  while (!engine.stopping && !share.signal?.aborted) {
+    const batch = await claimStaleScores(pool, {
+      limit: settings.batchSize,
+      leaseMs: settings.leaseMs,
+      claimedBy: engine.replicaId,
+      maxAgeMs: settings.maxAgeMs,
+      activeWindowMs: settings.activeWindowMs,
+      attemptedBefore: share.startedAt,
+    });
+    if (batch.length === 0) break;
+    claimed += batch.length;
+    const failed = new Map<string, string>();
+    const done = await scoring.scoreBatch(batch, (subject, error) =>
+      failed.set(`${subject.subjectType}:${subject.subjectId}`, error.message.slice(0, 500)),
+    );
+    await releaseClaims(
+      pool,
+      engine.replicaId,
+      batch.map((s) => ({ ...s, error: failed.get(`${s.subjectType}:${s.subjectId}`) ?? null })),
+    );
+    await add(done);
+  }
+  return claimed;
+}
+
 /**
  * One `tick.health-sweep` across all replicas: each replica gives active users' subjects without a
  * score their first one, then claims stale scores of active users in batches and recomputes them, adding its counts to the job run as it goes; the owner counts the
@@ -48,62 +123,14 @@ export function healthSweepTickRuns(options: {
   naming: Naming;
   logger: Logger;
 }): HealthSweepTickRuns {
-  const { scoring, settings, engine, pool } = options;
+  const { settings, pool } = options;
   return new TickRunCoordinator<SweepCounts>({
     ...options,
     runName: "health sweep",
     wakeSubject: SWEEP_WAKE_SUBJECT,
     emptyCounts,
     startedAt: () => databaseNow(pool, "down"),
-    runShare: async ({ jobRunId, startedAt, signal }) => {
-      const counts = emptyCounts();
-      const add = async (done: { refreshed: number; changed: number; errors: number }) => {
-        const delta = { refreshed: done.refreshed, changed: done.changed, errors: done.errors };
-        await recordJobRunCounts(pool, jobRunId, delta);
-        counts.refreshed += delta.refreshed;
-        counts.changed += delta.changed;
-        counts.errors += delta.errors;
-      };
-      // First scores of active users' subjects that have none, once per share.
-      for (const kind of ["connection", "contact", "deal"] as HealthSubjectKind[]) {
-        let after: string | null = null;
-        while (!engine.stopping && !signal?.aborted) {
-          const batch = await findUnscored(pool, {
-            kind,
-            after,
-            limit: settings.batchSize,
-            activeWindowMs: settings.activeWindowMs,
-          });
-          if (batch.length === 0) break;
-          after = batch[batch.length - 1]?.subjectId ?? null;
-          await add(await scoring.scoreBatch(batch));
-        }
-      }
-      let claimed = 0;
-      while (!engine.stopping && !signal?.aborted) {
-        const batch = await claimStaleScores(pool, {
-          limit: settings.batchSize,
-          leaseMs: settings.leaseMs,
-          claimedBy: engine.replicaId,
-          maxAgeMs: settings.maxAgeMs,
-          activeWindowMs: settings.activeWindowMs,
-          attemptedBefore: startedAt,
-        });
-        if (batch.length === 0) break;
-        claimed += batch.length;
-        const failed = new Map<string, string>();
-        const done = await scoring.scoreBatch(batch, (subject, error) =>
-          failed.set(`${subject.subjectType}:${subject.subjectId}`, error.message.slice(0, 500)),
-        );
-        await releaseClaims(
-          pool,
-          engine.replicaId,
-          batch.map((s) => ({ ...s, error: failed.get(`${s.subjectType}:${s.subjectId}`) ?? null })),
-        );
-        await add(done);
-      }
-      return { counts, claimed };
-    },
+    runShare: (share) => sweepShare(options, share),
     activeClaims: () => countActiveClaims(pool, SWEEP_CLAIMS),
     maxWaitMs: settings.leaseMs + 5_000,
     finalPass: true,

@@ -337,6 +337,164 @@ export async function writeScore(
   });
 }
 
+const scoreKey = (w: { subjectType: string; subjectId: string }): string => `${w.subjectType}:${w.subjectId}`;
+
+/** The subjects (connection, contact, deal rows of the write's user) that still exist, locked FOR KEY SHARE in key order. */
+async function lockLiveSubjects(client: pg.PoolClient, writes: readonly ScoreWrite[]): Promise<Set<string>> {
+  const live = new Set<string>();
+  for (const kind of Object.keys(SUBJECT_TABLE) as HealthSubjectKind[]) {
+    const ofKind = writes.filter((w) => w.subjectType === kind);
+    if (ofKind.length === 0) continue;
+    const { rows } = await client.query<{ id: string }>(
+      `SELECT t.id FROM ${SUBJECT_TABLE[kind]} t
+       JOIN unnest($1::uuid[], $2::uuid[]) AS w(id, user_id) ON t.id = w.id AND t.user_id = w.user_id
+       ORDER BY t.id FOR KEY SHARE OF t`,
+      [ofKind.map((w) => w.subjectId), ofKind.map((w) => w.userId)],
+    );
+    for (const r of rows) live.add(`${kind}:${r.id}`);
+  }
+  return live;
+}
+
+/** Locks the stored scores of `writes` FOR UPDATE in key order, adding them to `stored`. */
+async function lockStoredScores(
+  client: pg.PoolClient,
+  writes: readonly ScoreWrite[],
+  stored: Map<string, StoredScore>,
+): Promise<void> {
+  if (writes.length === 0) return;
+  const { rows } = await client.query<StoredScore & { subjectType: string; subjectId: string }>(
+    `SELECT h.subject_type AS "subjectType", h.subject_id AS "subjectId", h.score, h.status,
+       h.inputs_as_of AS "inputsAsOf", h.computed_at AS "computedAt"
+     FROM health_scores h JOIN unnest($1::text[], $2::uuid[]) AS w(subject_type, subject_id)
+       ON h.subject_type = w.subject_type AND h.subject_id = w.subject_id
+     ORDER BY h.subject_type, h.subject_id FOR UPDATE OF h`,
+    [writes.map((w) => w.subjectType), writes.map((w) => w.subjectId)],
+  );
+  for (const r of rows) stored.set(scoreKey(r), r);
+}
+
+/** The score columns of `writes`, as the parameters of UNNEST_SCORES. */
+function scoreColumns(writes: readonly ScoreWrite[]): unknown[] {
+  return [
+    writes.map((w) => w.subjectType),
+    writes.map((w) => w.subjectId),
+    writes.map((w) => w.userId),
+    writes.map((w) => w.score),
+    writes.map((w) => w.status),
+    writes.map((w) => JSON.stringify(w.components)),
+    writes.map((w) => w.inputsFrom),
+    writes.map((w) => w.inputsTo),
+    writes.map((w) => w.inputsAsOf),
+    writes.map((w) => w.computedAt),
+  ];
+}
+
+const UNNEST_SCORES = `unnest($1::text[], $2::uuid[], $3::uuid[], $4::smallint[], $5::text[], $6::jsonb[],
+  $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[])
+  AS w(subject_type, subject_id, user_id, score, status, components, inputs_from, inputs_to, inputs_as_of, computed_at)`;
+
+/**
+ * Inserts the scores of subjects scored for the first time, in key order as everything else here
+ * is locked: two batches inserting the same new subjects wait on each other's uncommitted rows in
+ * one order, never in a cycle. Returns the keys inserted; a subject another writer inserted first
+ * is locked and compared with theirs.
+ */
+async function insertFirstScores(
+  client: pg.PoolClient,
+  fresh: readonly ScoreWrite[],
+  stored: Map<string, StoredScore>,
+): Promise<Set<string>> {
+  const inserted = new Set<string>();
+  if (fresh.length === 0) return inserted;
+  const ordered = [...fresh].sort((a, b) =>
+    scoreKey(a) < scoreKey(b) ? -1 : scoreKey(a) > scoreKey(b) ? 1 : 0,
+  );
+  const { rows } = await client.query<{ subjectType: string; subjectId: string }>(
+    `INSERT INTO health_scores (subject_type, subject_id, user_id, score, status, components,
+       inputs_from, inputs_to, inputs_as_of, computed_at)
+     SELECT * FROM ${UNNEST_SCORES}
+     ON CONFLICT (subject_type, subject_id) DO NOTHING
+     RETURNING subject_type AS "subjectType", subject_id AS "subjectId"`,
+    scoreColumns(ordered),
+  );
+  for (const r of rows) inserted.add(scoreKey(r));
+  await lockStoredScores(
+    client,
+    ordered.filter((w) => !inserted.has(scoreKey(w))),
+    stored,
+  );
+  return inserted;
+}
+
+type HistoryRow = { write: ScoreWrite; previous: Announced | null };
+
+/** What each write does against the stored score: skipped (gone, older), an update, history, an announcement. */
+function decideWrites(
+  writes: readonly ScoreWrite[],
+  state: { live: Set<string>; stored: Map<string, StoredScore>; inserted: Set<string> },
+  announce: (write: ScoreWrite, previous: Announced | null) => AnyEvent | null,
+): { outcomes: Map<string, WriteOutcome>; updates: ScoreWrite[]; history: HistoryRow[]; events: AnyEvent[] } {
+  const outcomes = new Map<string, WriteOutcome>();
+  const updates: ScoreWrite[] = [];
+  const history: HistoryRow[] = [];
+  const events: AnyEvent[] = [];
+  for (const w of writes) {
+    const k = scoreKey(w);
+    if (!state.live.has(k)) {
+      outcomes.set(k, { written: false, reason: "gone" });
+      continue;
+    }
+    const before = state.inserted.has(k) ? undefined : state.stored.get(k);
+    if (before !== undefined && !isNewer(w, before)) {
+      outcomes.set(k, { written: false, reason: "older" });
+      continue;
+    }
+    if (before !== undefined) updates.push(w);
+    const previous = before === undefined ? null : { score: before.score, status: before.status };
+    const changed = previous === null || previous.score !== w.score || previous.status !== w.status;
+    if (changed) history.push({ write: w, previous });
+    const event = announce(w, previous);
+    if (event) events.push(event);
+    outcomes.set(k, { written: true, changed, announced: event !== null });
+  }
+  return { outcomes, updates, history, events };
+}
+
+async function updateScores(client: pg.PoolClient, updates: readonly ScoreWrite[]): Promise<void> {
+  if (updates.length === 0) return;
+  await client.query(
+    `UPDATE health_scores h SET score = w.score, status = w.status, components = w.components,
+       inputs_from = w.inputs_from, inputs_to = w.inputs_to, inputs_as_of = w.inputs_as_of,
+       computed_at = w.computed_at, last_error = NULL
+     FROM ${UNNEST_SCORES}
+     WHERE h.subject_type = w.subject_type AND h.subject_id = w.subject_id AND h.user_id = w.user_id`,
+    scoreColumns(updates),
+  );
+}
+
+async function insertHistory(client: pg.PoolClient, history: readonly HistoryRow[]): Promise<void> {
+  if (history.length === 0) return;
+  await client.query(
+    `INSERT INTO health_score_history (id, subject_type, subject_id, user_id, score, status,
+       previous_score, previous_status, components, computed_at)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::smallint[], $6::text[],
+       $7::smallint[], $8::text[], $9::jsonb[], $10::timestamptz[])`,
+    [
+      history.map(() => uuidv7()),
+      history.map((h) => h.write.subjectType),
+      history.map((h) => h.write.subjectId),
+      history.map((h) => h.write.userId),
+      history.map((h) => h.write.score),
+      history.map((h) => h.write.status),
+      history.map((h) => h.previous?.score ?? null),
+      history.map((h) => h.previous?.status ?? null),
+      history.map((h) => JSON.stringify(h.write.components)),
+      history.map((h) => h.write.computedAt),
+    ],
+  );
+}
+
 /**
  * `writeScore` for many subjects in one transaction (distinct subjects, at most a few hundred):
  * the live subjects are locked FOR KEY SHARE and the stored scores FOR UPDATE, both in key order
@@ -352,125 +510,19 @@ export async function writeScores(
 ): Promise<WriteOutcome[]> {
   if (writes.length === 0) return [];
   return withTransaction(pool, async (client): Promise<WriteOutcome[]> => {
-    const live = new Set<string>();
-    for (const kind of Object.keys(SUBJECT_TABLE) as HealthSubjectKind[]) {
-      const ofKind = writes.filter((w) => w.subjectType === kind);
-      if (ofKind.length === 0) continue;
-      const { rows } = await client.query<{ id: string }>(
-        `SELECT t.id FROM ${SUBJECT_TABLE[kind]} t
-         JOIN unnest($1::uuid[], $2::uuid[]) AS w(id, user_id) ON t.id = w.id AND t.user_id = w.user_id
-         ORDER BY t.id FOR KEY SHARE OF t`,
-        [ofKind.map((w) => w.subjectId), ofKind.map((w) => w.userId)],
-      );
-      for (const r of rows) live.add(`${kind}:${r.id}`);
-    }
-    const key = (w: { subjectType: string; subjectId: string }) => `${w.subjectType}:${w.subjectId}`;
-    const present = writes.filter((w) => live.has(key(w)));
+    const live = await lockLiveSubjects(client, writes);
+    const present = writes.filter((w) => live.has(scoreKey(w)));
     const stored = new Map<string, StoredScore>();
-    const lockAll = async (list: readonly ScoreWrite[]) => {
-      if (list.length === 0) return;
-      const { rows } = await client.query<StoredScore & { subjectType: string; subjectId: string }>(
-        `SELECT h.subject_type AS "subjectType", h.subject_id AS "subjectId", h.score, h.status,
-           h.inputs_as_of AS "inputsAsOf", h.computed_at AS "computedAt"
-         FROM health_scores h JOIN unnest($1::text[], $2::uuid[]) AS w(subject_type, subject_id)
-           ON h.subject_type = w.subject_type AND h.subject_id = w.subject_id
-         ORDER BY h.subject_type, h.subject_id FOR UPDATE OF h`,
-        [list.map((w) => w.subjectType), list.map((w) => w.subjectId)],
-      );
-      for (const r of rows) stored.set(key(r), r);
-    };
-    await lockAll(present);
-
-    const columns = (list: readonly ScoreWrite[]) => [
-      list.map((w) => w.subjectType),
-      list.map((w) => w.subjectId),
-      list.map((w) => w.userId),
-      list.map((w) => w.score),
-      list.map((w) => w.status),
-      list.map((w) => JSON.stringify(w.components)),
-      list.map((w) => w.inputsFrom),
-      list.map((w) => w.inputsTo),
-      list.map((w) => w.inputsAsOf),
-      list.map((w) => w.computedAt),
-    ];
-    const unnestScores = `unnest($1::text[], $2::uuid[], $3::uuid[], $4::smallint[], $5::text[], $6::jsonb[],
-      $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[])
-      AS w(subject_type, subject_id, user_id, score, status, components, inputs_from, inputs_to, inputs_as_of, computed_at)`;
-
-    // Inserted in key order, as everything else here is locked: two batches inserting the same new
-    // subjects wait on each other's uncommitted rows in one order, never in a cycle.
-    const fresh = present
-      .filter((w) => !stored.has(key(w)))
-      .sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
-    const inserted = new Set<string>();
-    if (fresh.length > 0) {
-      const { rows } = await client.query<{ subjectType: string; subjectId: string }>(
-        `INSERT INTO health_scores (subject_type, subject_id, user_id, score, status, components,
-           inputs_from, inputs_to, inputs_as_of, computed_at)
-         SELECT * FROM ${unnestScores}
-         ON CONFLICT (subject_type, subject_id) DO NOTHING
-         RETURNING subject_type AS "subjectType", subject_id AS "subjectId"`,
-        columns(fresh),
-      );
-      for (const r of rows) inserted.add(key(r));
-      // Another writer inserted some first: compare with theirs.
-      await lockAll(fresh.filter((w) => !inserted.has(key(w))));
-    }
-
-    const outcomes = new Map<string, WriteOutcome>();
-    const updates: ScoreWrite[] = [];
-    const history: { write: ScoreWrite; previous: Announced | null }[] = [];
-    const events: AnyEvent[] = [];
-    for (const w of writes) {
-      const k = key(w);
-      if (!live.has(k)) {
-        outcomes.set(k, { written: false, reason: "gone" });
-        continue;
-      }
-      const before = inserted.has(k) ? undefined : stored.get(k);
-      if (before !== undefined && !isNewer(w, before)) {
-        outcomes.set(k, { written: false, reason: "older" });
-        continue;
-      }
-      if (before !== undefined) updates.push(w);
-      const previous = before === undefined ? null : { score: before.score, status: before.status };
-      const changed = previous === null || previous.score !== w.score || previous.status !== w.status;
-      if (changed) history.push({ write: w, previous });
-      const event = announce(w, previous);
-      if (event) events.push(event);
-      outcomes.set(k, { written: true, changed, announced: event !== null });
-    }
-    if (updates.length > 0) {
-      await client.query(
-        `UPDATE health_scores h SET score = w.score, status = w.status, components = w.components,
-           inputs_from = w.inputs_from, inputs_to = w.inputs_to, inputs_as_of = w.inputs_as_of,
-           computed_at = w.computed_at, last_error = NULL
-         FROM ${unnestScores}
-         WHERE h.subject_type = w.subject_type AND h.subject_id = w.subject_id AND h.user_id = w.user_id`,
-        columns(updates),
-      );
-    }
-    if (history.length > 0) {
-      await client.query(
-        `INSERT INTO health_score_history (id, subject_type, subject_id, user_id, score, status,
-           previous_score, previous_status, components, computed_at)
-         SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::smallint[], $6::text[],
-           $7::smallint[], $8::text[], $9::jsonb[], $10::timestamptz[])`,
-        [
-          history.map(() => uuidv7()),
-          history.map((h) => h.write.subjectType),
-          history.map((h) => h.write.subjectId),
-          history.map((h) => h.write.userId),
-          history.map((h) => h.write.score),
-          history.map((h) => h.write.status),
-          history.map((h) => h.previous?.score ?? null),
-          history.map((h) => h.previous?.status ?? null),
-          history.map((h) => JSON.stringify(h.write.components)),
-          history.map((h) => h.write.computedAt),
-        ],
-      );
-    }
-    await enqueueEvents(client, events);
-    return writes.map((w) => outcomes.get(key(w)) ?? { written: false, reason: "gone" });
+    await lockStoredScores(client, present, stored);
+    const inserted = await insertFirstScores(
+      client,
+      present.filter((w) => !stored.has(scoreKey(w))),
+      stored,
+    );
+    const decided = decideWrites(writes, { live, stored, inserted }, announce);
+    await updateScores(client, decided.updates);
+    await insertHistory(client, decided.history);
+    await enqueueEvents(client, decided.events);
+    return writes.map((w) => decided.outcomes.get(scoreKey(w)) ?? { written: false, reason: "gone" });
   });
 }
