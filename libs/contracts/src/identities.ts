@@ -43,8 +43,8 @@ export type ServiceIdentity = {
 };
 
 /**
- * Services whose consumers are not written yet (health-scorer, notifier) list what ARCHITECTURE.md
- * gives them, under durable names their consumers must use.
+ * A service whose consumers are not written yet (the notifier) lists what ARCHITECTURE.md
+ * gives it, under durable names its consumers must use.
  */
 export const serviceIdentities = {
   scheduler: {
