@@ -30,7 +30,7 @@ function nameOf(node: ts.Node): string {
 }
 
 /** Functions of `text` longer than `maxLines`, as `name (N lines)` at their first line. */
-export function longFunctions(fileName: string, text: string, maxLines: number): string[] {
+function longFunctions(fileName: string, text: string, maxLines: number): string[] {
   const source = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true);
   const found: string[] = [];
   const visit = (node: ts.Node): void => {
