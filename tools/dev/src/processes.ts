@@ -77,6 +77,7 @@ export function localDevEnv(simulatorUrl: string): Record<string, string> {
   const env: Record<string, string> = {
     SCHEDULER_API_TOKEN: "local-dev-scheduler-token",
     TOKEN_SERVICE_API_TOKEN: "local-dev-token-service-token",
+    HEALTH_API_KEYS: "local-dev-health-scorer-api-key-0000",
     TOKEN_ENCRYPTION_KEYS: `local-dev:${LOCAL_ENCRYPTION_KEY}`,
     TOKEN_ENCRYPTION_CURRENT_KEY: "local-dev",
   };
