@@ -5,6 +5,15 @@ import { z } from "zod";
 
 export type ErrorDetail = { path: string; message: string };
 
+/** An error reply in the runtime's format (`{ error, message }`), plus fields that help the caller. */
+export function sendError(
+  reply: FastifyReply,
+  status: number,
+  body: ErrorBody & Record<string, unknown>,
+): FastifyReply {
+  return reply.code(status).send(body);
+}
+
 /**
  * The one error format of every service: `error` a snake_case code, `message` for people (never
  * quoting what was sent), `details` one entry per located problem (`body.scopes.0`, `query.limit`,

@@ -25,7 +25,7 @@ import { healthzRoute } from "./routes/healthz.route.ts";
 import { metricsRoute } from "./routes/metrics.route.ts";
 import { type ReadinessCheck, readyzRoute } from "./routes/readyz.route.ts";
 
-export type { ErrorBody, ErrorDetail } from "./http-errors.ts";
+export { type ErrorBody, type ErrorDetail, sendError } from "./http-errors.ts";
 export type { ReadinessCheck } from "./routes/readyz.route.ts";
 
 /** Time limits of the server, in ms; `commonEnv`'s HTTP_*_TIMEOUT set them in a service. */

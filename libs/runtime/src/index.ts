@@ -30,6 +30,7 @@ export {
   type HttpTimeouts,
   PROBE_ROUTES,
   type ReadinessCheck,
+  sendError,
 } from "./http-server.ts";
 export { ensureDefaultMetrics, httpRequestDuration, metricsRegistry } from "./metrics.ts";
 export {

@@ -1,4 +1,4 @@
-import { type ErrorBody, type InputLocation, parseInput } from "@syncwell/runtime";
+import { type InputLocation, parseInput, sendError } from "@syncwell/runtime";
 import type { FastifyReply } from "fastify";
 import { z } from "zod";
 
@@ -34,14 +34,8 @@ export function parseRequest<P extends Parts>(parts: P): Parsed<P> {
 /** At most this many items in one bulk upsert; more is a 413 (send them in several calls). */
 export const MAX_BULK_ITEMS = 1000;
 
-/** An error reply in the runtime's format (`{ error, message }`), plus fields that help the caller. */
-export function sendError(
-  reply: FastifyReply,
-  status: number,
-  body: ErrorBody & Record<string, unknown>,
-): FastifyReply {
-  return reply.code(status).send(body);
-}
+/** The runtime's error reply (`{ error, message }` plus fields that help the caller). */
+export { sendError };
 
 /** Every route is under its user: `/v1/users/:userId/…`. */
 export const userParams = z.strictObject({ userId: z.uuid() });

@@ -1,18 +1,12 @@
-import type { ErrorBody } from "@syncwell/runtime";
+import { sendError } from "@syncwell/runtime";
 import type { FastifyReply } from "fastify";
 import { z } from "zod";
 
 /** The runtime's: location-prefixed 400 details, and its string rules on what the schema kept. */
 export { type InputLocation, parseInput } from "@syncwell/runtime";
 
-/** An error reply in the runtime's format (`{ error, message }`), plus fields that help the caller. */
-export function sendError(
-  reply: FastifyReply,
-  status: number,
-  body: ErrorBody & Record<string, unknown>,
-): FastifyReply {
-  return reply.code(status).send(body);
-}
+/** The runtime's error reply (`{ error, message }` plus fields that help the caller). */
+export { sendError };
 
 export const idParams = z.object({ id: z.uuid() });
 
