@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
  */
 const LAYERS: readonly (readonly string[])[] = [
   ["contracts", "telemetry", "runtime", "credentials"],
-  ["db", "http-client"],
+  ["db", "http-client", "communication"],
   ["bus", "rate-limit"],
   ["tick-runs", "testing"],
   ["service"],

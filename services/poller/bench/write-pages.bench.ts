@@ -18,6 +18,7 @@
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { outboxRow } from "@syncwell/bus";
+import { communicationCandidates } from "@syncwell/communication";
 import { createEvent } from "@syncwell/contracts";
 import { createPool } from "@syncwell/db";
 import {
@@ -29,7 +30,6 @@ import {
 } from "@syncwell/testing";
 import type pg from "pg";
 import { payloadJson } from "../src/domain/payload-json.ts";
-import { communicationCandidates } from "../src/engine/communication.ts";
 import { PAGE_WRITE_SESSION_SETTINGS } from "../src/engine/page-writer.ts";
 import {
   type PageResult,

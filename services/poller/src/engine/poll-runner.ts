@@ -1,4 +1,5 @@
 import { outboxRow } from "@syncwell/bus";
+import { type CommunicationItem, communicationCandidates, selfAddressesOf } from "@syncwell/communication";
 import { createEvent } from "@syncwell/contracts";
 import type { Logger } from "@syncwell/telemetry";
 import type { Page, PollContext, ResourceDefinition } from "../adapters/connectors/connector.ts";
@@ -19,7 +20,6 @@ import {
   resetCursor,
   type SyncStateKey,
 } from "../repositories/sync-state.repository.ts";
-import { type CommunicationItem, communicationCandidates, selfAddressesOf } from "./communication.ts";
 import type { PageWriter } from "./page-writer.ts";
 import type { PollEngineOptions } from "./poll-engine.ts";
 import { ClaimLostError, outcomeOfFailure, recordFailedPoll } from "./poll-failure.ts";

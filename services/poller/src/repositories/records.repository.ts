@@ -1,6 +1,6 @@
 import type { OutboxRow } from "@syncwell/bus";
+import type { CommunicationCandidate } from "@syncwell/communication";
 import type { Queryable } from "@syncwell/db";
-import type { CommunicationCandidate } from "../engine/communication.ts";
 import { pageStatementValues } from "./page-statement/parameters.ts";
 import { type PageStatementRow, pageStatement, shapeOf } from "./page-statement/statement.ts";
 

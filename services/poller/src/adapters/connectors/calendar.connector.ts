@@ -8,10 +8,12 @@
  *   same), which also returns cancelled events: they are kept as records with `status:
  *   "cancelled"`. A 410 Gone means the token expired: `CursorExpiredError`, and a full sync.
  *
- * Records carry the organizer and the attendees as communication (channel `meeting`), and the
+ * Records carry the organizer and the attendees as communication (channel `meeting`, read by
+ * `calendarEventCommunication` of `@syncwell/communication`, which also reads stored events), and the
  * start as `occurredAt`: an all-day event's date, and a date-time without an offset, are read in
  * the event's time zone, else the calendar's (`timeZone` of the page), as domain/event-time.ts says.
  */
+import { calendarEventCommunication } from "@syncwell/communication";
 import { z } from "zod";
 import { calendarInstant } from "../../domain/event-time.ts";
 import type { Connector, Page, PollContext, RawRecordInput, SyncPosition } from "./connector.ts";
@@ -117,25 +119,10 @@ function eventRecord(
     return { externalId: event.id, payload: event };
   const occurredAt = calendarInstant(event.start, calendarTimeZone);
   if (occurredAt === null) return null;
-  const organizer = event.organizer?.email?.toLowerCase();
-  const to: string[] = [];
-  for (const attendee of event.attendees ?? []) {
-    // Rooms and equipment are attendees too, but not people; the organizer is already `from`.
-    if (attendee.resource === true || attendee.organizer === true) continue;
-    const email = attendee.email;
-    if (typeof email === "string" && email.toLowerCase() !== organizer) to.push(email);
-  }
-  return {
-    externalId: event.id,
-    payload: event,
-    occurredAt,
-    communication: {
-      channel: "meeting",
-      from: event.organizer?.email ?? null,
-      to,
-      fromSelf: event.organizer?.self === true,
-    },
-  };
+  const record: RawRecordInput = { externalId: event.id, payload: event, occurredAt };
+  const communication = calendarEventCommunication(event);
+  if (communication !== null) record.communication = communication;
+  return record;
 }
 
 export const calendarConnector: Connector = {

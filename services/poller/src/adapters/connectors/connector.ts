@@ -6,6 +6,7 @@
  * `Connector` and listing it in `connectors/index.ts`.
  */
 
+import type { Communication } from "@syncwell/communication";
 import type { ProviderId } from "@syncwell/contracts";
 
 /** A platform record as stored: unique per (connection, resource, externalId). */
@@ -24,15 +25,7 @@ export type RawRecordInput = {
    * attendees). The engine matches the addresses against the user's contacts, case-insensitively,
    * and records a communication event per matched contact: outbound when `from` is the user.
    */
-  communication?: {
-    channel: "email" | "meeting";
-    /** Sender or organizer address (as written by the platform; any case). */
-    from: string | null;
-    /** Recipients or attendees. */
-    to: string[];
-    /** True when the platform marks the user as the sender/organizer (Calendar `organizer.self`). */
-    fromSelf?: boolean;
-  };
+  communication?: Communication;
 };
 
 /** Where a resource's sync stands, as the engine stores it between polls (and between pages). */

@@ -16,22 +16,18 @@
  * listed (left out); any other failing part fails the page as the same call alone would have. A
  * message the connector cannot use (no id) is skipped with its reason; the page goes on.
  *
- * Records carry the From/To/Cc addresses as communication (not for drafts or spam).
+ * Records carry the From/To/Cc addresses as communication (not for drafts or spam), read by
+ * `gmailMessageCommunication` of `@syncwell/communication`, which also reads them from stored
+ * messages.
  */
 import { randomUUID } from "node:crypto";
+import { gmailMessageCommunication } from "@syncwell/communication";
 import pLimit from "p-limit";
 import { z } from "zod";
 import type { Connector, Page, PollContext, RawRecordInput, SkippedItem, SyncPosition } from "./connector.ts";
 import { CursorExpiredError, malformed, PlatformError, statusError } from "./errors.ts";
 import { type EmbeddedResponse, multipartBoundary, parseHttpResponse, parseMultipart } from "./multipart.ts";
-import {
-  decodeState,
-  encodeState,
-  issueReason,
-  parseAddress,
-  parseAddressList,
-  parsePayload,
-} from "./parse.ts";
+import { decodeState, encodeState, issueReason, parsePayload } from "./parse.ts";
 
 const USER = "/gmail/v1/users/me";
 const PAGE_SIZE = 100;
@@ -285,20 +281,14 @@ function messageRecord(message: z.input<typeof messageBody>): RawRecordInput {
     }
     return values;
   };
-  const labels = message.labelIds ?? [];
   const occurredAt = messageTime(message.internalDate, header("date")[0]);
   const record: RawRecordInput = { externalId: message.id, payload: message };
-  if (occurredAt !== null) record.occurredAt = occurredAt;
-  // A draft was never sent and spam is not a relationship: stored, but not communication. Nor is
-  // a message of unknown time: its communication event would claim it happened now.
-  if (!labels.includes("DRAFT") && !labels.includes("SPAM") && occurredAt !== null) {
-    record.communication = {
-      channel: "email",
-      from: parseAddress(header("from").join(", ")),
-      to: parseAddressList([...header("to"), ...header("cc")].join(", ")),
-      fromSelf: labels.includes("SENT"),
-    };
-  }
+  if (occurredAt === null) return record;
+  record.occurredAt = occurredAt;
+  // A draft or spam is stored, but is not communication (null). Nor is a message of unknown time
+  // (above): its communication event would claim it happened now.
+  const communication = gmailMessageCommunication(message);
+  if (communication !== null) record.communication = communication;
   return record;
 }
 

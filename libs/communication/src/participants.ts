@@ -1,7 +1,19 @@
 import { normalizeAddress } from "@syncwell/contracts";
-import type { RawRecordInput } from "../adapters/connectors/connector.ts";
 
-export type Communication = NonNullable<RawRecordInput["communication"]>;
+/**
+ * The people of a record that is communication (a Gmail message's From/To/Cc, a Calendar event's
+ * organizer and attendees), as the platform wrote them: matched to the user's contacts by
+ * `communicationParties`, one communication event per record and contact.
+ */
+export type Communication = {
+  channel: "email" | "meeting";
+  /** Sender or organizer address (as written by the platform; any case). */
+  from: string | null;
+  /** Recipients or attendees. */
+  to: string[];
+  /** True when the platform marks the user as the sender/organizer (Calendar `organizer.self`). */
+  fromSelf?: boolean;
+};
 
 export type CommunicationParties = {
   direction: "inbound" | "outbound";

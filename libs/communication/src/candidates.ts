@@ -1,9 +1,10 @@
 import { normalizeAddress, uuidv7 } from "@syncwell/contracts";
-import { type Communication, communicationParties } from "../domain/participants.ts";
+import { type Communication, communicationParties } from "./participants.ts";
 
 /** A possible communication event: the record, the other person's address, which way. */
 export type CommunicationCandidate = {
   id: string;
+  /** The item's `externalId`. */
   externalId: string;
   email: string;
   channel: "email" | "meeting";
@@ -11,7 +12,12 @@ export type CommunicationCandidate = {
   occurredAt: Date;
 };
 
-export type CommunicationItem = { externalId: string; communication: Communication; occurredAt: Date };
+export type CommunicationItem = {
+  /** What names the record to the caller: the platform's id in a page, a stored record's id. */
+  externalId: string;
+  communication: Communication;
+  occurredAt: Date;
+};
 
 /** The user's own addresses: their Syncwell email and the connection's account id when it is an address. */
 export function selfAddressesOf(userEmail: string, providerAccountId: string | null): Set<string> {
@@ -24,11 +30,11 @@ export function selfAddressesOf(userEmail: string, providerAccountId: string | n
 }
 
 /**
- * Every (record, counterpart address) of a page's messages and meetings, lowercased: the page
- * write keeps those whose address is one of the user's contacts (stored lowercased, so matching is
- * a plain equality) and records one communication event per record and contact, once — a record
- * seen again creates nothing new, while a contact added since is picked up the next time its
- * record is seen.
+ * Every (record, counterpart address) of some messages and meetings, lowercased: the caller keeps
+ * those whose address is one of the user's contacts (stored lowercased, so matching is a plain
+ * equality) and records one communication event per record and contact, once. The poller does so
+ * for each page it writes; the health scorer for the records already stored when a contact is
+ * created or changes its address.
  */
 export function communicationCandidates(
   items: readonly CommunicationItem[],
