@@ -18,6 +18,7 @@ import type { githubEvents, githubRepos } from "./data/github.ts";
 import type { gmailMessages } from "./data/gmail.ts";
 import type { spotifyRecentlyPlayed, spotifyTopTracks } from "./data/spotify.ts";
 import type { youtubeLikes } from "./data/youtube.ts";
+import type { ReceivedEmail } from "./emails.ts";
 import type { ScriptedFault } from "./faults.ts";
 import type { CreatedGrant, GrantView } from "./grants.ts";
 import { defaultClientId, defaultClientSecret, type ProviderId } from "./providers.ts";
@@ -28,8 +29,13 @@ import type { ClearFaultsQuery } from "./routes/control/clear-faults.route.ts";
 import type { CreateGrantBody } from "./routes/control/create-grant.route.ts";
 import type { DataStats } from "./routes/control/data-stats.route.ts";
 import type { ExpireCursorsBody, ExpireCursorsResult } from "./routes/control/expire-cursors.route.ts";
+import type { ListEmailsQuery, ListEmailsResult } from "./routes/control/list-emails.route.ts";
 import type { ListRequestsQuery } from "./routes/control/list-requests.route.ts";
 import type { RevokeBody } from "./routes/control/revoke.route.ts";
+import type {
+  SetEmailRateLimitBody,
+  SetEmailRateLimitResult,
+} from "./routes/control/set-email-rate-limit.route.ts";
 import type { SetLatencyBody } from "./routes/control/set-latency.route.ts";
 import type { SetParticipantsBody, SetParticipantsResult } from "./routes/control/set-participants.route.ts";
 import type { SetRateLimitBody, SetRateLimitResult } from "./routes/control/set-rate-limit.route.ts";
@@ -46,8 +52,13 @@ export type {
   DataStats,
   ExpireCursorsBody,
   ExpireCursorsResult,
+  ListEmailsQuery,
+  ListEmailsResult,
   ListRequestsQuery,
+  ReceivedEmail,
   RevokeBody,
+  SetEmailRateLimitBody,
+  SetEmailRateLimitResult,
   SetLatencyBody,
   SetParticipantsBody,
   SetParticipantsResult,
@@ -111,6 +122,14 @@ export class SimulatorControl {
    */
   apiUrl(platform: DataPlatform): string {
     return `${this.baseUrl}/${platform}`;
+  }
+
+  /**
+   * Base URL that stands in for `https://api.resend.com`: the Resend SDK's `baseUrl` option (or
+   * `RESEND_BASE_URL`), which sends to `${emailApiUrl()}/emails`.
+   */
+  emailApiUrl(): string {
+    return this.baseUrl;
   }
 
   /** The client pair every simulator registers for a provider until told otherwise. */
@@ -199,6 +218,26 @@ export class SimulatorControl {
   /** Generated accounts in memory and the resources served. */
   dataStats(): Promise<DataStats> {
     return this.call<DataStats>("GET", "/_control/data");
+  }
+
+  /** Emails `POST /emails` accepted (each sent once), oldest first. */
+  async emails(filter: ListEmailsQuery = {}): Promise<ReceivedEmail[]> {
+    return (await this.emailStats(filter)).emails;
+  }
+
+  /** The accepted emails with the counters: `sent`, and `replayed` (idempotent replays, nothing sent). */
+  emailStats(filter: ListEmailsQuery = {}): Promise<ListEmailsResult> {
+    return this.call<ListEmailsResult>("GET", "/_control/emails", undefined, { ...filter });
+  }
+
+  /** Forgets emails, idempotency keys, counters and the email rate limit. */
+  async clearEmails(): Promise<void> {
+    await this.call<undefined>("DELETE", "/_control/emails");
+  }
+
+  /** Resend's team-wide limit on `POST /emails`; `requestsPerSecond: null` turns it off. */
+  async setEmailRateLimit(input: SetEmailRateLimitBody): Promise<SetEmailRateLimitResult> {
+    return this.call<SetEmailRateLimitResult>("PUT", "/_control/emails/rate-limit", input);
   }
 
   upsertClient(input: UpsertClientBody): Promise<Omit<Client, "clientSecret">> {

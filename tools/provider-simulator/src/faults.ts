@@ -39,21 +39,27 @@ export const faultSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("late_answer"), ms: faultDelayMs }),
   /** Token requests: commit the refresh, then reset the connection instead of answering. */
   z.strictObject({ kind: z.literal("drop_after_rotate") }),
+  /** Email requests: send the email (and remember its idempotency key), then reset the connection. */
+  z.strictObject({ kind: z.literal("drop_after_send") }),
 ]);
 
 /** Kinds that only make sense where a refresh token is presented and rotated. */
 export const tokenOnlyFaultKinds = ["no_refresh_token", "late_answer", "drop_after_rotate"] as const;
 
+/** Kinds the email endpoint takes (`drop_after_send` is its own). */
+export const emailFaultKinds = ["status", "latency", "timeout", "malformed", "drop_after_send"] as const;
+
 export type Fault = z.output<typeof faultSchema>;
 export type FaultKind = Fault["kind"];
 
-export const faultEndpoints = ["token", "data"] as const;
+export const faultEndpoints = ["token", "data", "email"] as const;
 export type FaultEndpoint = (typeof faultEndpoints)[number];
 
 /**
  * Which requests a scripted fault applies to; an absent field matches everything. `endpoint`
- * picks token or data requests: without it, a fault with `resource` or `path` targets data
- * endpoints and any other fault targets token requests (as before data endpoints existed).
+ * picks token, data or email (Resend's `POST /emails`) requests: without it, a fault with
+ * `resource` or `path` targets data endpoints and any other fault targets token requests (as
+ * before data endpoints existed).
  */
 export const faultMatchSchema = z.strictObject({
   provider: z.enum(providerIds).optional(),
@@ -137,6 +143,25 @@ export function defaultErrorCode(status: (typeof faultStatuses)[number]): string
     case 500:
     case 502:
       return "server_error";
+  }
+}
+
+/** The `name` of Resend's error body for a scripted status (its documented error codes). */
+export function resendErrorName(status: (typeof faultStatuses)[number]): string {
+  switch (status) {
+    case 400:
+      return "validation_error";
+    case 401:
+      return "missing_api_key";
+    case 403:
+      return "invalid_api_key";
+    case 429:
+      return "rate_limit_exceeded";
+    case 500:
+      return "internal_server_error";
+    case 502:
+    case 503:
+      return "application_error";
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { DataStore, DEFAULT_DATA_CACHE_SIZE, DEFAULT_DATA_ITEMS } from "./data/store.ts";
 import { isoString } from "./data/time.ts";
+import { EmailStore } from "./emails.ts";
 import {
   type Fault,
   type FaultContext,
@@ -38,7 +39,7 @@ export type ClientAuthResult =
 export type RequestLogEntry = {
   seq: number;
   time: string;
-  /** `token` (the OAuth token endpoint) or `data` (a platform's data API). */
+  /** `token` (the OAuth token endpoint), `data` (a platform's data API) or `email` (Resend). */
   endpoint: string;
   provider: string;
   /** Data requests: `<platform>.<resource>` (e.g. `gmail.messages`) and the path without query. */
@@ -147,6 +148,8 @@ export class SimulatorState {
   };
   /** The platforms' data (mailboxes, calendars, plays …), generated per account on first use. */
   readonly data: DataStore;
+  /** Emails accepted by the Resend-compatible endpoint, its idempotency keys and rate limit. */
+  readonly emails: EmailStore;
   private readonly log: RingBuffer<RequestLogEntry>;
   private seq = 0;
   private tokenCounters = zeroTokenCounters();
@@ -158,6 +161,7 @@ export class SimulatorState {
     this.random = options.random ?? Math.random;
     this.grants = new GrantStore(this.now);
     this.log = new RingBuffer(options.requestLogCapacity ?? DEFAULT_REQUEST_LOG_CAPACITY);
+    this.emails = new EmailStore(this.now, options.requestLogCapacity ?? DEFAULT_REQUEST_LOG_CAPACITY);
     this.latency = { ms: options.latencyMs ?? 0, jitterMs: options.latencyJitterMs ?? 0 };
     this.data = new DataStore({
       items: options.dataItems ?? DEFAULT_DATA_ITEMS,
@@ -172,13 +176,14 @@ export class SimulatorState {
   }
 
   /**
-   * Forget grants, tokens, data, faults, rate limits, the request log and the counters; restore
-   * clients and latency.
+   * Forget grants, tokens, data, emails and idempotency keys, faults, rate limits, the request log
+   * and the counters; restore clients and latency.
    */
   reset(): void {
     this.clients.clear();
     this.grants.clear();
     this.data.reset(this.dataEpoch());
+    this.emails.clear();
     this.faults = [];
     for (const scope of ["token", "data"] as const) {
       this.rateLimits[scope].clear();

@@ -2,15 +2,18 @@ import type { FastifyInstance } from "fastify";
 import type { SimulatorContext } from "../../context.ts";
 import { addDataRoute } from "./add-data.route.ts";
 import { addFaultRoute } from "./add-fault.route.ts";
+import { clearEmailsRoute } from "./clear-emails.route.ts";
 import { clearFaultsRoute } from "./clear-faults.route.ts";
 import { createGrantRoute } from "./create-grant.route.ts";
 import { dataStatsRoute } from "./data-stats.route.ts";
 import { expireCursorsRoute } from "./expire-cursors.route.ts";
+import { listEmailsRoute } from "./list-emails.route.ts";
 import { listFaultsRoute } from "./list-faults.route.ts";
 import { listGrantsRoute } from "./list-grants.route.ts";
 import { listRequestsRoute } from "./list-requests.route.ts";
 import { resetRoute } from "./reset.route.ts";
 import { revokeRoute } from "./revoke.route.ts";
+import { setEmailRateLimitRoute } from "./set-email-rate-limit.route.ts";
 import { setLatencyRoute } from "./set-latency.route.ts";
 import { setParticipantsRoute } from "./set-participants.route.ts";
 import { setRateLimitRoute } from "./set-rate-limit.route.ts";
@@ -34,4 +37,7 @@ export const controlRoutes: ReadonlyArray<(app: FastifyInstance, ctx: SimulatorC
   addDataRoute,
   setParticipantsRoute,
   expireCursorsRoute,
+  listEmailsRoute,
+  clearEmailsRoute,
+  setEmailRateLimitRoute,
 ];

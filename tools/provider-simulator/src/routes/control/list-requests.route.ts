@@ -4,7 +4,7 @@ import type { SimulatorContext } from "../../context.ts";
 import { parseOrReply } from "./validation.ts";
 
 export const listRequestsQuery = z.strictObject({
-  /** `token` or `data`. */
+  /** `token`, `data` or `email`. */
   endpoint: z.string().min(1).optional(),
   provider: z.string().min(1).optional(),
   /** A resource (`gmail.messages`) or a platform (`gmail`). */
@@ -17,7 +17,7 @@ export const listRequestsQuery = z.strictObject({
 
 /** What the client sends (the schema coerces query strings back to numbers). */
 export type ListRequestsQuery = {
-  endpoint?: "token" | "data";
+  endpoint?: "token" | "data" | "email";
   provider?: string;
   resource?: string;
   connectionKey?: string;

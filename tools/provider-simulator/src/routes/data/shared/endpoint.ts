@@ -192,10 +192,11 @@ export async function callData(
       case "latency":
         await delay(fault.ms, sim.closing);
         break;
-      // Token-only kinds: the control API refuses them for data requests.
+      // Token-only and email-only kinds: the control API refuses them for data requests.
       case "no_refresh_token":
       case "late_answer":
       case "drop_after_rotate":
+      case "drop_after_send":
         break;
     }
   }
