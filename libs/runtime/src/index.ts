@@ -1,4 +1,5 @@
 export { type Backoff, backoffDelayMs } from "./backoff.ts";
+export { BatchQueue, type BatchQueueOptions } from "./batch-queue.ts";
 export { bearerAuth } from "./bearer-auth.ts";
 export {
   ConfigError,
