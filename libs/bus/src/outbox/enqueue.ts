@@ -1,3 +1,4 @@
+import type { Context } from "@opentelemetry/api";
 import { type AnyEvent, subjectOf } from "@syncwell/contracts";
 import type { Queryable } from "@syncwell/db";
 import { assertValidEvent } from "../publisher.ts";
@@ -28,19 +29,23 @@ type RawSqlClient = { $executeRawUnsafe(query: string, ...values: unknown[]): Pr
 /**
  * Writes events to the outbox in the caller's transaction: they are published if and only if the
  * transaction commits, even if the process dies right after the commit. The current trace context
- * is stored with each row so the relay's publish continues the caller's trace. `db` is a `pg`
- * client, or the Prisma client of the interactive transaction that makes the change announced.
+ * is stored with each row so the relay's publish continues the caller's trace; a writer applying
+ * several events at once passes `contextOf`, the trace of the event each announcement answers
+ * (undefined: the current one). `db` is a `pg` client, or the Prisma client of the interactive
+ * transaction that makes the change announced.
  */
 export async function enqueueEvents(
   db: Queryable | RawSqlClient,
   events: AnyEvent | readonly AnyEvent[],
+  options: { contextOf?: (event: AnyEvent) => Context | undefined } = {},
 ): Promise<void> {
   const list = Array.isArray(events) ? events : [events as AnyEvent];
   if (list.length === 0) return;
-  const trace = JSON.stringify(traceContextRecord());
+  const current = JSON.stringify(traceContextRecord());
   const values: unknown[] = [];
   const rows = list.map((event, i) => {
-    const row = outboxRow(event, trace);
+    const own = options.contextOf?.(event);
+    const row = outboxRow(event, own === undefined ? current : JSON.stringify(traceContextRecord(own)));
     values.push(row.id, row.subject, row.type, row.payload, row.traceHeaders);
     const o = i * 5;
     return `($${o + 1}, $${o + 2}, $${o + 3}, $${o + 4}::jsonb, $${o + 5}::jsonb)`;
