@@ -12,7 +12,7 @@ export function healthScorerConsumers(
   deps: { pool: pg.Pool; metrics: BusMetrics },
 ): ConsumerDefinition[] {
   return [
-    dataIngestedConsumer(scoring.scoring, deps.pool),
+    dataIngestedConsumer(scoring.ingest),
     tokenRefreshedConsumer(scoring.scoring),
     tokenFailedConsumer(scoring.scoring),
     tickHealthSweepConsumer(scoring.sweep, deps),

@@ -96,9 +96,10 @@ async function rescoreStale(deps: SweepDeps, share: RunShare, add: AddCounts): P
     if (batch.length === 0) break;
     claimed += batch.length;
     const failed = new Map<string, string>();
-    const done = await scoring.scoreBatch(batch, (subject, error) =>
-      failed.set(`${subject.subjectType}:${subject.subjectId}`, error.message.slice(0, 500)),
-    );
+    const done = await scoring.scoreBatch(batch, {
+      onError: (subject, error) =>
+        failed.set(`${subject.subjectType}:${subject.subjectId}`, error.message.slice(0, 500)),
+    });
     await releaseClaims(
       pool,
       engine.replicaId,

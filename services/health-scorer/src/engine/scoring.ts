@@ -1,3 +1,4 @@
+import type { Context } from "@opentelemetry/api";
 import { type AnyEvent, createEvent, type HealthSubjectKind } from "@syncwell/contracts";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
@@ -13,9 +14,11 @@ import {
   shouldAnnounce,
 } from "../domain/score.ts";
 import {
+  type ConnectionInputs,
   type ContactInputs,
   type DealInputs,
   loadConnectionInputs,
+  loadConnectionsInputs,
   loadContactInputs,
   loadContactsInputs,
   loadDealInputs,
@@ -32,6 +35,26 @@ export const EVENT_SOURCE = "health-scorer";
 export type ScoreOutcome = WriteOutcome | { written: false; reason: "not_found" };
 
 export type Subject = { subjectType: HealthSubjectKind; subjectId: string };
+
+export type BatchOptions = {
+  /** Told of each subject that failed (the sweep records it on the score). */
+  onError?: (subject: Subject, error: Error) => void;
+  /** The trace context of what made the subject stale: its health.changed continues that trace. */
+  causeOf?: (subject: Subject) => Context | undefined;
+};
+
+const subjectKey = (s: Subject): string => `${s.subjectType}:${s.subjectId}`;
+
+/** The subjects, each once, in their first order. */
+function distinct(subjects: readonly Subject[]): Subject[] {
+  const seen = new Set<string>();
+  return subjects.filter((subject) => {
+    const key = subjectKey(subject);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
 
 /** What scoring a batch did; one subject's failure is counted in `errors`, never stops the others. */
 export type BatchCounts = { refreshed: number; changed: number; announced: number; errors: number };
@@ -107,17 +130,16 @@ export class HealthScoring {
    * Scores the subjects (each once), computing each from its rows and storing them in one
    * transaction; a subject that fails (bad data, a constraint) is logged, counted and reported in
    * `onError`, and the rest go on: when the batch's write fails, its subjects are written one by one.
+   * `causeOf` names the trace each subject's announcement continues (the event that made it stale);
+   * without it, the current one.
    */
-  async scoreBatch(
-    subjects: readonly Subject[],
-    onError?: (subject: Subject, error: Error) => void,
-  ): Promise<BatchCounts> {
+  async scoreBatch(subjects: readonly Subject[], options: BatchOptions = {}): Promise<BatchCounts> {
     const counts = emptyBatchCounts();
     const failed = (subject: Subject, err: unknown) => {
       counts.errors++;
       const error = err instanceof Error ? err : new Error(String(err));
       this.logger.warn({ ...subject, err: error }, "scoring a subject failed");
-      onError?.(subject, error);
+      options.onError?.(subject, error);
     };
     const add = (outcome: ScoreOutcome) => {
       if (!outcome.written) return;
@@ -125,14 +147,49 @@ export class HealthScoring {
       if (outcome.changed) counts.changed++;
       if (outcome.announced) counts.announced++;
     };
-    const seen = new Set<string>();
-    const unique = subjects.filter((subject) => {
-      const key = `${subject.subjectType}:${subject.subjectId}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    });
-    // One instant for the whole batch: the contacts' windows are read for it.
+    const computed = await this.computeAll(distinct(subjects), failed);
+    const byKey = new Map(computed.map((c) => [subjectKey(c.write), c]));
+    const causes = new WeakMap<AnyEvent, Context>();
+    const announce = (c: Computed, previous: Announced | null) => {
+      const event = this.announcement(c, previous);
+      const cause = event && options.causeOf?.(c.write);
+      if (event && cause) causes.set(event, cause);
+      return event;
+    };
+    const contextOf = (event: AnyEvent) => causes.get(event);
+    try {
+      const writes = computed.map((c) => c.write);
+      const outcomes = await writeScores(
+        this.pool,
+        writes,
+        (write, previous) => {
+          const c = byKey.get(subjectKey(write));
+          return c ? announce(c, previous) : null;
+        },
+        { contextOf },
+      );
+      for (const outcome of outcomes) add(outcome);
+    } catch (batchError) {
+      this.logger.debug(
+        { err: batchError, subjects: computed.length },
+        "batch write failed; writing one by one",
+      );
+      for (const c of computed) {
+        try {
+          add(await writeScore(this.pool, c.write, (previous) => announce(c, previous), { contextOf }));
+        } catch (err) {
+          failed({ subjectType: c.write.subjectType, subjectId: c.write.subjectId }, err);
+        }
+      }
+    }
+    return counts;
+  }
+
+  /** Each subject's score from its rows, read ahead per kind at one instant for the whole batch. */
+  private async computeAll(
+    unique: readonly Subject[],
+    failed: (subject: Subject, err: unknown) => void,
+  ): Promise<Computed[]> {
     const now = this.clock();
     const preloaded = await this.preload(unique, now);
     const computed: Computed[] = [];
@@ -144,31 +201,7 @@ export class HealthScoring {
         failed(subject, err);
       }
     }
-    const byKey = new Map(computed.map((c) => [`${c.write.subjectType}:${c.write.subjectId}`, c]));
-    try {
-      const outcomes = await writeScores(
-        this.pool,
-        computed.map((c) => c.write),
-        (write, previous) => {
-          const c = byKey.get(`${write.subjectType}:${write.subjectId}`);
-          return c ? this.announcement(c, previous) : null;
-        },
-      );
-      for (const outcome of outcomes) add(outcome);
-    } catch (batchError) {
-      this.logger.debug(
-        { err: batchError, subjects: computed.length },
-        "batch write failed; writing one by one",
-      );
-      for (const c of computed) {
-        try {
-          add(await writeScore(this.pool, c.write, (previous) => this.announcement(c, previous)));
-        } catch (err) {
-          failed({ subjectType: c.write.subjectType, subjectId: c.write.subjectId }, err);
-        }
-      }
-    }
-    return counts;
+    return computed;
   }
 
   /** The score of one subject from its current rows; null when there is nothing to score. */
@@ -189,9 +222,13 @@ export class HealthScoring {
       }
     };
     const at = new Date(now);
+    const connectionIds = ids("connection");
     const contactIds = ids("contact");
     const dealIds = ids("deal");
     return {
+      connections: await attempt("connection", connectionIds, () =>
+        loadConnectionsInputs(this.pool, connectionIds),
+      ),
       contacts: await attempt("contact", contactIds, () =>
         loadContactsInputs(this.pool, contactIds, {
           now: at,
@@ -211,7 +248,9 @@ export class HealthScoring {
     const { subjectId } = subject;
     switch (subject.subjectType) {
       case "connection": {
-        const inputs = await loadConnectionInputs(this.pool, subjectId);
+        const inputs = preloaded.connections
+          ? (preloaded.connections.get(subjectId) ?? null)
+          : await loadConnectionInputs(this.pool, subjectId);
         if (!inputs) return null;
         const health = connectionHealth(
           {
@@ -294,6 +333,7 @@ type Computed = { write: ScoreWrite; health: HealthScore<string> };
 
 /** A batch's inputs read ahead, by subject id; a kind absent here is read one by one. */
 type Preloaded = {
+  connections?: Map<string, ConnectionInputs> | undefined;
   contacts?: Map<string, ContactInputs> | undefined;
   deals?: Map<string, DealInputs> | undefined;
 };

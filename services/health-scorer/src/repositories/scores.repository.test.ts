@@ -122,7 +122,7 @@ describe("writeScore", () => {
         { subjectType: "contact", subjectId: "not-a-uuid" },
         { subjectType: "contact", subjectId: good },
       ],
-      (subject) => errors.push(subject.subjectId),
+      { onError: (subject) => errors.push(subject.subjectId) },
     );
     expect(counts).toMatchObject({ refreshed: 1, changed: 1, errors: 1 });
     expect(errors).toEqual(["not-a-uuid"]);

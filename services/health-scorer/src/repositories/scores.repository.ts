@@ -1,3 +1,4 @@
+import type { Context } from "@opentelemetry/api";
 import { enqueueEvents } from "@syncwell/bus";
 import type { AnyEvent, ConnectionStatus, HealthSubjectKind } from "@syncwell/contracts";
 import { uuidv7 } from "@syncwell/contracts";
@@ -38,8 +39,18 @@ export async function loadConnectionInputs(
   db: Queryable,
   connectionId: string,
 ): Promise<ConnectionInputs | null> {
-  const { rows } = await db.query<ConnectionInputs>(
-    `SELECT c.user_id AS "userId", c.status, c.access_token_expires_at AS "accessTokenExpiresAt",
+  return (await loadConnectionsInputs(db, [connectionId])).get(connectionId) ?? null;
+}
+
+/** `loadConnectionInputs` for many connections in one statement. */
+export async function loadConnectionsInputs(
+  db: Queryable,
+  connectionIds: readonly string[],
+): Promise<Map<string, ConnectionInputs>> {
+  const out = new Map<string, ConnectionInputs>();
+  if (connectionIds.length === 0) return out;
+  const { rows } = await db.query<ConnectionInputs & { id: string }>(
+    `SELECT c.id, c.user_id AS "userId", c.status, c.access_token_expires_at AS "accessTokenExpiresAt",
        c.token_expires_never AS "tokenExpiresNever", c.consecutive_failures AS failures,
        c.consecutive_transient_failures AS "transientFailures",
        nullif(greatest(c.last_synced_at, s.last_success), '-infinity') AS "lastSyncedAt",
@@ -52,10 +63,11 @@ export async function loadConnectionInputs(
        SELECT coalesce(max(last_success_at), '-infinity') AS last_success, max(updated_at) AS last_update
        FROM sync_states WHERE connection_id = c.id
      ) s ON true
-     WHERE c.id = $1`,
-    [connectionId],
+     WHERE c.id = ANY($1::uuid[])`,
+    [connectionIds],
   );
-  return rows[0] ?? null;
+  for (const { id, ...inputs } of rows) out.set(id, inputs);
+  return out;
 }
 
 export type ContactInputs = {
@@ -187,34 +199,19 @@ export async function loadDealsInputs(
   return out;
 }
 
-/** Subjects whose scores depend on communication events of `connectionId` newer than their score. */
-export async function contactsWithNewEvents(
+/** The open deals the given contacts take part in, each with one of those contacts (the first by id). */
+export async function openDealsOfContacts(
   db: Queryable,
-  options: { userId: string; connectionId: string; since: Date | null },
-): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>(
-    `SELECT c.id FROM contacts c
-     LEFT JOIN health_scores h ON h.subject_type = 'contact' AND h.subject_id = c.id
-     WHERE c.user_id = $1 AND EXISTS (
-       SELECT 1 FROM communication_events e
-       WHERE e.contact_id = c.id AND e.connection_id = $2
-         AND e.created_at > coalesce(h.inputs_as_of, '-infinity')
-         AND ($3::timestamptz IS NULL OR e.created_at >= $3))
-     ORDER BY c.id`,
-    [options.userId, options.connectionId, options.since],
-  );
-  return rows.map((r) => r.id);
-}
-
-/** The open deals the given contacts take part in. */
-export async function openDealsOfContacts(db: Queryable, contactIds: readonly string[]): Promise<string[]> {
+  contactIds: readonly string[],
+): Promise<Array<{ dealId: string; contactId: string }>> {
   if (contactIds.length === 0) return [];
-  const { rows } = await db.query<{ id: string }>(
-    `SELECT DISTINCT d.id FROM deal_contacts dc JOIN deals d ON d.id = dc.deal_id
-     WHERE dc.contact_id = ANY($1::uuid[]) AND d.status = 'open' ORDER BY d.id`,
+  const { rows } = await db.query<{ dealId: string; contactId: string }>(
+    `SELECT DISTINCT ON (d.id) d.id AS "dealId", dc.contact_id AS "contactId"
+     FROM deal_contacts dc JOIN deals d ON d.id = dc.deal_id
+     WHERE dc.contact_id = ANY($1::uuid[]) AND d.status = 'open' ORDER BY d.id, dc.contact_id`,
     [contactIds],
   );
-  return rows.map((r) => r.id);
+  return rows;
 }
 
 /** One computed score, as stored. */
@@ -270,6 +267,7 @@ export async function writeScore(
   pool: pg.Pool,
   write: ScoreWrite,
   announce: (previous: Announced | null) => AnyEvent | null,
+  options: { contextOf?: (event: AnyEvent) => Context | undefined } = {},
 ): Promise<WriteOutcome> {
   return withTransaction(pool, async (client): Promise<WriteOutcome> => {
     const subject = await client.query(
@@ -332,7 +330,7 @@ export async function writeScore(
       );
     }
     const event = announce(previous);
-    if (event) await enqueueEvents(client, event);
+    if (event) await enqueueEvents(client, event, options);
     return { written: true, changed, announced: event !== null };
   });
 }
@@ -507,6 +505,7 @@ export async function writeScores(
   pool: pg.Pool,
   writes: readonly ScoreWrite[],
   announce: (write: ScoreWrite, previous: Announced | null) => AnyEvent | null,
+  options: { contextOf?: (event: AnyEvent) => Context | undefined } = {},
 ): Promise<WriteOutcome[]> {
   if (writes.length === 0) return [];
   return withTransaction(pool, async (client): Promise<WriteOutcome[]> => {
@@ -522,7 +521,7 @@ export async function writeScores(
     const decided = decideWrites(writes, { live, stored, inserted }, announce);
     await updateScores(client, decided.updates);
     await insertHistory(client, decided.history);
-    await enqueueEvents(client, decided.events);
+    await enqueueEvents(client, decided.events, options);
     return writes.map((w) => decided.outcomes.get(scoreKey(w)) ?? { written: false, reason: "gone" });
   });
 }
