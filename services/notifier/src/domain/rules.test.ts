@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { HealthChangedData, TokenFailedData } from "./content.ts";
 import { type Episode, noEpisode } from "./episode.ts";
 import { type NotificationKind, priorityOf } from "./notifications.ts";
-import { type Decision, decide, type NotifierEvent, type NotifySettings } from "./rules.ts";
+import { type Decision, decide, type NotifierEvent, type NotifySettings, subjectOf } from "./rules.ts";
 
 const T0 = Date.parse("2026-11-21T10:00:00Z");
 const MIN = 60_000;
@@ -212,6 +212,57 @@ describe("token.failed: one failed refresh, on a connection without an episode",
   it("tells rate limiting in-app only, low priority", () => {
     const [notification] = decide(transientFailure(5), noEpisode, settings, T0).create;
     expect(notification).toMatchObject({ priority: "low", channels: ["in_app"], actionUrl: null });
+  });
+});
+
+describe("token.failed: the rungs come from the settings", () => {
+  const later: NotifySettings = { ...settings, warningAfter: 3, disconnectedAfter: 5, rateLimitedAfter: 8 };
+  it.each<[string, NotifierEvent, NotificationKind | null]>([
+    ["2nd transient failure", transientFailure(2), null],
+    ["3rd transient failure", transientFailure(3), "connection_warning"],
+    ["7th transient failure", transientFailure(7), "connection_warning"],
+    ["8th transient failure", transientFailure(8), "connection_rate_limited"],
+    ["4th rejected refresh", failed("permanent", { other: 4 }), "connection_warning"],
+    ["5th rejected refresh", failed("permanent", { other: 5 }), "connection_disconnected"],
+    ["the token service giving up on the 1st", grantGone(), "connection_disconnected"],
+  ])("%s → %s", (_case, event, kind) => {
+    expect(decide(event, noEpisode, later, T0).create.map((n) => n.kind)).toEqual(kind ? [kind] : []);
+  });
+});
+
+describe("texts", () => {
+  it.each<[string, NotifierEvent[], string]>([
+    ["rate limited", [transientFailure(5)], "Google is slowing Syncwell down"],
+    ["a deal critical", [health("deal", "critical")], "A deal needs attention"],
+    ["a deal stalled", [health("deal", "stalled")], "A deal has stalled"],
+    ["a contact ghost", [health("contact", "ghost")], "A contact has gone quiet"],
+    ["a connection critical", [health("connection", "critical")], "A connection needs attention"],
+  ])("%s: %s", (_case, events, title) => {
+    expect(created(run(events).decisions)).toHaveLength(1);
+    expect(last(run(events).decisions).create[0]?.title).toBe(title);
+  });
+
+  it("names an unknown provider by its key", () => {
+    const [notification] = decide(
+      transientFailure(2, { provider: "newcomer" }),
+      noEpisode,
+      settings,
+      T0,
+    ).create;
+    expect(notification?.title).toBe("Trouble reaching your newcomer account");
+  });
+});
+
+describe("subjectOf", () => {
+  it("is the connection for refreshes and the scored subject for health", () => {
+    expect(subjectOf(transientFailure(1))).toEqual({ type: "connection", connectionId });
+    expect(subjectOf(refreshed(true))).toEqual({ type: "connection", connectionId });
+    expect(subjectOf(health("contact", "ghost"))).toEqual({ type: "health", kind: "contact", id: contactId });
+    expect(subjectOf(health("connection", "critical"))).toEqual({
+      type: "health",
+      kind: "connection",
+      id: connectionId,
+    });
   });
 });
 
