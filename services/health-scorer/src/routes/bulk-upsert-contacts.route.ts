@@ -1,12 +1,17 @@
 import type { PrismaDb } from "@syncwell/db";
-import type { FastifyInstance } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import { z } from "zod";
 import {
   type ContactRow,
   findContactsByKeys,
   lockUserContacts,
+  type UpsertOutcome,
   upsertContactsByExternalId,
 } from "../repositories/contacts.repository.ts";
+import {
+  type AddressedContact,
+  linkStoredCommunication,
+} from "../repositories/stored-communication.repository.ts";
 import { type BulkItemResult, itemError } from "./bulk-results.ts";
 import { bulkUpsertRoute, type ValidItem, writtenResults } from "./bulk-upsert.ts";
 import { emailField } from "./contact-fields.ts";
@@ -25,7 +30,8 @@ type Valid = ValidItem<z.output<typeof contactItem>>;
 /**
  * POST /v1/users/:userId/contacts:bulk-upsert — up to 1,000 contacts by external id (see
  * bulkUpsertRoute); an item is also refused when its email repeats another item's or another
- * contact holds it.
+ * contact holds it. The contacts created, and those whose email changed, are linked to the user's
+ * stored Gmail messages and Calendar events of their address in the same transaction.
  */
 export function bulkUpsertContactsRoute(app: FastifyInstance, deps: HealthRoutesDeps): void {
   bulkUpsertRoute(app, deps, {
@@ -42,7 +48,12 @@ export function bulkUpsertContactsRoute(app: FastifyInstance, deps: HealthRoutes
  * Refuses items whose email another contact holds (a contact with another external id, or none),
  * then writes the rest in one statement. Under the user's contacts lock, so the check holds.
  */
-async function applyItems(tx: PrismaDb, userId: string, valid: Valid[]): Promise<BulkItemResult[]> {
+async function applyItems(
+  tx: PrismaDb,
+  userId: string,
+  valid: Valid[],
+  log: FastifyBaseLogger,
+): Promise<BulkItemResult[]> {
   const existing = await findContactsByKeys(tx, userId, {
     emails: valid.map((v) => v.item.email),
     externalIds: valid.map((v) => v.item.externalId),
@@ -62,9 +73,29 @@ async function applyItems(tx: PrismaDb, userId: string, valid: Valid[]): Promise
     userId,
     writable.map(({ item }) => ({ externalId: item.externalId, email: item.email, name: item.name ?? null })),
   );
+  const readdressed = newAddresses(existing, writable, written);
+  if (readdressed.length > 0) {
+    const linked = await linkStoredCommunication(tx, userId, readdressed);
+    log.info({ userId, contacts: readdressed.length, ...linked }, "stored communication linked to contacts");
+  }
   const storedIds = new Map(
     existing.flatMap((row) => (row.externalId === null ? [] : [[row.externalId, row.id] as const])),
   );
   const entries = writable.map(({ index, item }) => ({ index, externalId: item.externalId }));
   return [...results, ...writtenResults(entries, written, storedIds)];
+}
+
+/** The written contacts whose address is new to them: those inserted, and those whose email changed. */
+function newAddresses(
+  existing: readonly ContactRow[],
+  writable: readonly Valid[],
+  written: readonly UpsertOutcome[],
+): AddressedContact[] {
+  const storedEmails = new Map(existing.map((row) => [row.externalId, row.email]));
+  const givenEmails = new Map(writable.map(({ item }) => [item.externalId, item.email]));
+  return written.flatMap((row) => {
+    const email = givenEmails.get(row.externalId);
+    if (email === undefined || (!row.inserted && storedEmails.get(row.externalId) === email)) return [];
+    return [{ id: row.id, email }];
+  });
 }

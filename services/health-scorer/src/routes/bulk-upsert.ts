@@ -1,6 +1,6 @@
 import type { PrismaDb } from "@syncwell/db";
 import { findInputProblems } from "@syncwell/runtime";
-import type { FastifyInstance } from "fastify";
+import type { FastifyBaseLogger, FastifyInstance } from "fastify";
 import { z } from "zod";
 import { userExists } from "../repositories/contacts.repository.ts";
 import {
@@ -27,8 +27,16 @@ export type BulkUpsert<I extends { externalId: string }> = {
   uniqueFields: readonly (keyof I & string)[];
   /** Takes the lock that makes the user's rows stable while the call checks and writes them. */
   lock: (tx: PrismaDb, userId: string) => Promise<void>;
-  /** Writes the valid items (refusing those the stored rows rule out); one result per item. */
-  apply: (tx: PrismaDb, userId: string, valid: ValidItem<I>[]) => Promise<BulkItemResult[]>;
+  /**
+   * Writes the valid items (refusing those the stored rows rule out); one result per item. `log`
+   * is the request's, for what the writes did besides the items' results.
+   */
+  apply: (
+    tx: PrismaDb,
+    userId: string,
+    valid: ValidItem<I>[],
+    log: FastifyBaseLogger,
+  ) => Promise<BulkItemResult[]>;
 };
 
 const envelope = z.strictObject({ items: z.array(z.unknown()).min(1) });
@@ -58,7 +66,7 @@ export function bulkUpsertRoute<I extends { externalId: string }>(
     const applied = await deps.prisma.$transaction(async (tx) => {
       if (!(await userExists(tx, userId))) return undefined;
       await kind.lock(tx, userId);
-      return kind.apply(tx, userId, valid);
+      return kind.apply(tx, userId, valid, request.log);
     });
     if (applied === undefined) return userNotFound(reply, userId);
     const response = bulkResponse([...refused, ...applied]);
