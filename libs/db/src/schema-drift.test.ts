@@ -159,6 +159,29 @@ const KNOWN_DIFFERENCES: KnownDifference[] = [
     "health_score_history",
     "components are a structure, not a bare value",
   ),
+  check("notifications_keys_check", "notifications", "kind form and dedup key length"),
+  check("notifications_priority_check", "notifications", "priority values"),
+  check("notifications_subject_type_check", "notifications", "subject type values"),
+  check("notifications_status_check", "notifications", "status with its read and resolved times"),
+  check("notifications_data_check", "notifications", "facts are an object"),
+  check("notification_messages_channel_check", "notification_messages", "channel values"),
+  check(
+    "notification_messages_status_check",
+    "notification_messages",
+    "status values, a due time while waiting",
+  ),
+  check(
+    "notification_delivery_attempts_outcome_check",
+    "notification_delivery_attempts",
+    "an outcome exactly when finished",
+  ),
+  check("notification_episodes_state_check", "notification_episodes", "episode numbers, level and clock"),
+  {
+    schema: null,
+    database: triggerFact("notifications_seq_on_change", "notifications"),
+    reason:
+      "gives every changed notification a new seq (and update time), for the live streams' resume order",
+  },
 ];
 
 let db: TestDatabase;

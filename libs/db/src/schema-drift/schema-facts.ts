@@ -118,6 +118,10 @@ function postgresDefault(model: Model, field: Field): string | null {
   }
   if (typeof value === "object" && value !== null && "name" in value) {
     if (value.name === "now") return "CURRENT_TIMESTAMP";
+    // A SERIAL / BIGSERIAL column: its sequence, named as Postgres names it.
+    if (value.name === "autoincrement") {
+      return `nextval('${tableOf(model)}_${field.dbName ?? field.name}_seq'::regclass)`;
+    }
     if (CLIENT_SIDE_DEFAULTS.has(value.name)) return null;
     throw new Error(`${model.name}.${field.name}: @default(${value.name}()) is not mapped`);
   }
