@@ -85,8 +85,8 @@ export type SendEmailBody = z.output<typeof sendEmailBody>;
 const REQUIRED_FIELDS = ["from", "to", "subject"] as const;
 
 /**
- * Resend's 422 for a body it cannot send, naming the first bad field: `missing_required_field`
- * for an absent `from`, `to` or `subject`, `validation_error` for anything else; null when valid.
+ * The body to send, or Resend's 422 naming the first bad field: `missing_required_field` for an
+ * absent `from`, `to` or `subject`, `validation_error` for anything else.
  */
 export function checkEmailBody(
   raw: unknown,

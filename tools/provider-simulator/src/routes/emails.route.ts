@@ -148,10 +148,11 @@ function checkRequest(state: SimulatorState, request: FastifyRequest): EmailAnsw
   const limit = state.emails.takeRateLimit();
   if (!limit.ok) {
     const seconds = limit.retryAfterSeconds;
+    const perSecond = state.emails.rateLimit?.requestsPerSecond ?? RESEND_DEFAULT_RATE_LIMIT;
     return resendError(
       429,
       "rate_limit_exceeded",
-      "Too many requests. You can only make 2 requests per second. See rate limit response headers for more information.",
+      `Too many requests. You can only make ${perSecond} requests per second. See rate limit response headers for more information.`,
       rateLimitHeaders(state, String(seconds), seconds),
     );
   }

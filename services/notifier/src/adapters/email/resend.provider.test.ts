@@ -27,9 +27,10 @@ async function simulator(options: Parameters<typeof createSimulator>[0] = {}) {
   const sim = await createSimulator(options);
   simulators.push(sim);
   const control = new SimulatorControl(sim.url);
+  // A trailing slash, as an operator may well write RESEND_BASE_URL, changes nothing.
   const provider = new ResendEmailProvider({
     apiKey: API_KEY,
-    baseUrl: control.emailApiUrl(),
+    baseUrl: `${control.emailApiUrl()}/`,
     timeoutMs: 2_000,
   });
   return { sim, control, provider };

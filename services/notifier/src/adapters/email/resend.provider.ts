@@ -60,10 +60,9 @@ export class ResendEmailProvider implements EmailProvider {
 
   constructor(options: ResendProviderOptions) {
     this.apiKey = options.apiKey;
-    this.client = new Resend(
-      options.apiKey,
-      options.baseUrl === undefined ? {} : { baseUrl: options.baseUrl },
-    );
+    // The SDK appends `/emails` to the base URL as given: `https://x/` would become `https://x//emails`.
+    const baseUrl = options.baseUrl?.replace(/\/+$/, "");
+    this.client = new Resend(options.apiKey, baseUrl === undefined ? {} : { baseUrl });
     this.timeoutMs = options.timeoutMs;
     this.now = options.now ?? Date.now;
   }
