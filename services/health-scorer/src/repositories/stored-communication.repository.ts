@@ -115,35 +115,34 @@ async function storedRecordsPage(
   after: string,
   prefilter: string[] | null,
 ): Promise<StoredRow[]> {
-  const holdsAnAddress =
-    prefilter === null
-      ? Prisma.empty
-      : Prisma.sql`AND EXISTS (
-          SELECT 1 FROM unnest(${prefilter}::text[]) AS a(address)
-          WHERE strpos(translate(r.payload::text, ${UPPER}, ${LOWER}), a.address) > 0)`;
+  // The text is lowercased once per row (the OFFSET 0 keeps it from being inlined per address).
+  const text = Prisma.sql`CROSS JOIN LATERAL (
+      SELECT lower(replace(r.payload::text, ${KELVIN_SIGN}, 'k') COLLATE "C") AS lowered OFFSET 0) t`;
+  const holdsAnAddress = Prisma.sql`AND EXISTS (
+      SELECT 1 FROM unnest(${prefilter}::text[]) AS a(address) WHERE strpos(t.lowered, a.address) > 0)`;
   return db.$queryRaw<StoredRow[]>`
     SELECT r.id::text AS id, r.external_id AS "externalId", r.payload, r.occurred_at AS "occurredAt"
-    FROM raw_records r
+    FROM raw_records r ${prefilter === null ? Prisma.empty : text}
     WHERE r.connection_id = ${source.connectionId}::uuid AND r.platform = ${source.platform}
       AND r.resource = ${source.resource} AND r.external_id > ${after}
       AND r.deleted_at IS NULL AND r.occurred_at IS NOT NULL
-      ${holdsAnAddress}
+      ${prefilter === null ? Prisma.empty : holdsAnAddress}
     ORDER BY r.external_id
     LIMIT ${PAGE_SIZE}`;
 }
 
-/** ASCII letters, and the Kelvin sign, the one other character JavaScript lowercases to ASCII. */
-const UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ\u212A";
-const LOWER = "abcdefghijklmnopqrstuvwxyzk";
+/** The one character JavaScript lowercases to ASCII (`k`) that is not ASCII itself. */
+const KELVIN_SIGN = "\u212A";
 
 /**
  * The addresses to prefilter stored records by, or null to read them all. A prefilter must never
  * leave out a record the rules would match: an address the readers find is a run of its header or
  * field (`normalizeAddress` only trims, unwraps `<…>` and `mailto:`, and lowercases), and the
  * payload's JSON text holds that run as written when it is printable ASCII without `"` or `\` (the
- * characters JSON escapes). Its letters may be in any case: the text is lowercased by `translate`
- * (ASCII only, whatever the database's locale), so a non-ASCII address, which JavaScript and
- * Postgres might lowercase differently, is not prefiltered.
+ * characters JSON escapes). Its letters may be in any case: the text is lowercased as JavaScript
+ * lowercases them (`lower` under the "C" collation changes ASCII letters only, whatever the
+ * database's locale, and the Kelvin sign is replaced first), so a non-ASCII address, which
+ * JavaScript and Postgres might lowercase differently, is not prefiltered.
  */
 export function prefilterAddresses(addresses: readonly string[]): string[] | null {
   if (addresses.length > PREFILTER_MAX_ADDRESSES) return null;
