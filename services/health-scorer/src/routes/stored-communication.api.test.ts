@@ -18,7 +18,7 @@ import {
   prefilterAddresses,
 } from "../repositories/stored-communication.repository.ts";
 import { healthScorerService } from "../service.ts";
-import { API_KEY, createUser } from "../testing/api.ts";
+import { API_KEY, createUser, startTestApi } from "../testing/api.ts";
 import { createGoogleConnection, storeEvent, storeMessage, storeRecord } from "../testing/stored-records.ts";
 import type { BulkResponse } from "./bulk-results.ts";
 import type { ContactView } from "./contact-view.ts";
@@ -170,6 +170,38 @@ describe("a contact created after its communication was stored", () => {
     });
     expect(created.status).toBe(201);
     expect(await eventsOf(created.body.id)).toEqual([]);
+  });
+});
+
+describe("the log", () => {
+  it("says how many events a write linked, and from how many records", async () => {
+    const box = await mailbox();
+    const api = await startTestApi(db.pool);
+    try {
+      const url = `/v1/users/${box.userId}/contacts`;
+      expect((await api.call({ method: "POST", url, payload: { email: box.ann } })).statusCode).toBe(201);
+      const bulk = { items: [{ externalId: "crm-bob", email: box.bob }] };
+      expect((await api.call({ method: "POST", url: `${url}:bulk-upsert`, payload: bulk })).statusCode).toBe(
+        200,
+      );
+      const lines = api
+        .logText()
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines.find((line) => line.msg === "contact created")).toMatchObject({
+        level: "info",
+        unlinked: 0,
+        linked: 4,
+        recordsRead: expect.any(Number),
+      });
+      expect(lines.find((line) => line.msg === "stored communication linked to contacts")).toMatchObject({
+        contacts: 1,
+        linked: 3,
+      });
+    } finally {
+      await api.close();
+    }
   });
 });
 
