@@ -42,10 +42,7 @@ export type ServiceIdentity = {
   listsConsumersOf?: readonly StreamKey[];
 };
 
-/**
- * A service whose consumers are not written yet (the notifier) lists what ARCHITECTURE.md
- * gives it, under durable names its consumers must use.
- */
+/** Every service's identity on the bus, under the durable names its consumers use. */
 export const serviceIdentities = {
   scheduler: {
     user: "scheduler",
@@ -100,11 +97,14 @@ export const serviceIdentities = {
     user: "notifier",
     produces: ["notification.created", "notification.delivered"],
     consumes: [
-      { durable: "notifier-tokens", stream: "tokens", filterSubject: "token.*" },
+      { durable: "notifier-token-failed", stream: "tokens", filterSubject: "token.failed" },
+      { durable: "notifier-token-refreshed", stream: "tokens", filterSubject: "token.refreshed" },
       { durable: "notifier-health", stream: "health", filterSubject: "health.changed" },
       { durable: "notifier-digest", stream: "ticks", filterSubject: "tick.weekly-digest" },
     ],
-    coreSubjects: [],
+    // A user's notifications changed (`notifier.changes.<userId>`): every replica's live streams
+    // of that user hear it.
+    coreSubjects: ["notifier.changes.*"],
     ownStreams: [],
   },
 } as const satisfies Record<string, ServiceIdentity>;
