@@ -9,7 +9,7 @@ export {
   type StartAt,
 } from "./consumer.ts";
 export { type DeadLetterReason, DL_HEADERS } from "./dead-letter.ts";
-export { applyOnce, type InboxResult } from "./inbox.ts";
+export { applyOnce, type InboxEntry, type InboxResult, recordFirstApplications } from "./inbox.ts";
 export { type BusMetrics, busMetrics } from "./metrics.ts";
 export { Naming } from "./naming.ts";
 export { enqueueEvents, type OutboxRow, outboxRow } from "./outbox/enqueue.ts";

@@ -1,8 +1,34 @@
 import { defineService } from "@syncwell/service";
-import { notifierConfigSchema } from "./config.ts";
+import { configWarnings, notifierConfigSchema, notifySettings } from "./config.ts";
+import { notifierConsumers } from "./consumers/index.ts";
+import { changesSubject, encodeChange } from "./domain/live-changes.ts";
+import { NotifyBatches } from "./engine/notify-batches.ts";
 
-/** The notifier: decides and delivers in-app and email notifications. Its consumers and routes come with its issue; today it runs the shared runtime only. */
+/** The notifier: decides what to tell users from token and health events, and stores it in-app with its email to send. */
 export const notifierService = defineService({
   name: "notifier",
   configSchema: notifierConfigSchema,
+  setup: (ctx) => {
+    for (const warning of configWarnings(ctx.config)) ctx.logger.warn(warning);
+    const { nc, naming } = ctx.bus;
+    const batches = new NotifyBatches({
+      pool: ctx.pool,
+      logger: ctx.logger,
+      settings: notifySettings(ctx.config),
+      source: ctx.name,
+      // Fire and forget: a stream that misses one reads the user's changes after its last seq.
+      publishChange: (userId, change) => {
+        try {
+          nc.publish(naming.subject(changesSubject(userId)), encodeChange(change));
+        } catch (err) {
+          ctx.logger.warn({ err, userId }, "a notification change was not announced to live streams");
+        }
+      },
+    });
+    return {
+      batches,
+      consumers: notifierConsumers(batches),
+      stop: () => batches.drain(),
+    };
+  },
 });

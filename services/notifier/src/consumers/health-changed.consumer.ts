@@ -1,0 +1,22 @@
+import type { ConsumerDefinition } from "@syncwell/bus";
+import type { NotifyBatches } from "../engine/notify-batches.ts";
+
+const DURABLE = "notifier-health";
+
+/**
+ * `health.changed`: a connection, relationship or deal turning critical, ghost or stalled is told
+ * in-app (and by email with NOTIFY_HEALTH_EMAIL); back to healthy resolves what its episode told.
+ */
+export function healthChangedConsumer(batches: NotifyBatches): ConsumerDefinition {
+  return {
+    durable: DURABLE,
+    description: "Tells a user a connection, relationship or deal needs attention",
+    stream: "health",
+    filterSubject: "health.changed",
+    concurrency: 256,
+    ackWaitMs: 60_000,
+    handlers: {
+      "health.changed": (event, ctx) => batches.submit(ctx.consumer, event),
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import type { Episode } from "./episode.ts";
+import { type NotificationDraft, type ResolveOrder, subjectKey } from "./notifications.ts";
+import { decide, type NotifierEvent, type NotifySettings, subjectOf } from "./rules.ts";
+
+/**
+ * `decide` over a batch of events: each event meets the episode its subject's previous event in
+ * the batch left, as if they had been applied one by one, so a batch stores the same as one
+ * transaction per event would. Pure; the caller loads (and locks) the episodes first.
+ */
+
+/** One event of the batch: the rules' input and when it happened (its `occurredAt`, epoch ms). */
+export type BatchEvent = { event: NotifierEvent; at: number };
+
+export type BatchDecision<E extends BatchEvent> = {
+  /** Notifications to create, each with the event it answers and its subject's episode. */
+  create: { draft: NotificationDraft; subjectKey: string; episode: number; cause: E }[];
+  /** Notifications to resolve, with their user and the time of the event that resolved them. */
+  resolve: { order: ResolveOrder; userId: string; at: number; cause: E }[];
+  /** Subjects whose episode changed, keyed as `episodeKey` keys them, with their last episode. */
+  episodes: Map<string, { userId: string; subjectKey: string; episode: Episode }>;
+  /** Events whose user has no episode row (a user deleted since): nobody to tell. */
+  unknown: E[];
+  /** Kinds the cooldown held back. */
+  held: number;
+};
+
+/** The key of an event's subject among a batch's episodes: its user and subject key. */
+export function episodeKey(userId: string, key: string): string {
+  return `${userId.toLowerCase()}\u0000${key}`;
+}
+
+export function subjectOfEvent(event: NotifierEvent): { userId: string; subjectKey: string } {
+  return { userId: event.data.userId, subjectKey: subjectKey(subjectOf(event)) };
+}
+
+/**
+ * Decides every event in time order (a subject's events in the order they happened, whatever
+ * order they arrived in), on `episodes` as loaded.
+ */
+export function decideBatch<E extends BatchEvent>(
+  events: readonly E[],
+  episodes: ReadonlyMap<string, Episode>,
+  settings: NotifySettings,
+): BatchDecision<E> {
+  const result: BatchDecision<E> = { create: [], resolve: [], episodes: new Map(), unknown: [], held: 0 };
+  const current = new Map(episodes);
+  const ordered = [...events].sort((a, b) => a.at - b.at);
+  for (const item of ordered) {
+    const { userId, subjectKey: key } = subjectOfEvent(item.event);
+    const mapKey = episodeKey(userId, key);
+    const episode = current.get(mapKey);
+    if (episode === undefined) {
+      result.unknown.push(item);
+      continue;
+    }
+    const decision = decide(item.event, episode, settings, item.at);
+    for (const draft of decision.create) {
+      result.create.push({ draft, subjectKey: key, episode: decision.episode.number, cause: item });
+    }
+    for (const order of decision.resolve) result.resolve.push({ order, userId, at: item.at, cause: item });
+    result.held += decision.held.length;
+    if (decision.episode !== episode) {
+      current.set(mapKey, decision.episode);
+      result.episodes.set(mapKey, { userId, subjectKey: key, episode: decision.episode });
+    }
+  }
+  return result;
+}
