@@ -5,7 +5,7 @@
 // to the user's live streams (notifier.changes.<userId>).
 import { randomUUID } from "node:crypto";
 import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { type AnyEvent, createEvent, type EventOf, subjectOf } from "@syncwell/contracts";
+import { type AnyEvent, createEvent, type EventOf, streams, subjectOf } from "@syncwell/contracts";
 import { type RunningServiceOf, runService } from "@syncwell/service";
 import {
   createTestDatabase,
@@ -122,6 +122,19 @@ describe("the notifier", () => {
     );
   }
 
+  /** Waits until the durable has handled and acknowledged everything published to its stream. */
+  async function settled(stream: keyof typeof streams, durable: string): Promise<void> {
+    const name = service.bus.naming.stream(streams[stream]);
+    await waitFor(
+      async () => {
+        const info = await service.bus.jsm.consumers.info(name, durable);
+        return info.num_pending === 0 && info.num_ack_pending === 0;
+      },
+      `${durable} to settle`,
+      patience,
+    );
+  }
+
   async function send(event: TokenFailed): Promise<void> {
     await deliver(event);
     await applied(event, "notifier-token-failed");
@@ -234,11 +247,11 @@ describe("the notifier", () => {
     expect(await kinds(userId)).toHaveLength(2);
   });
 
-  it("never tells a user about the operator's own failures", async () => {
+  it("passes over the operator's own failures and refreshes that are no recovery, storing nothing", async () => {
     const userId = await user();
     const c = { userId, connectionId: randomUUID() };
     for (let n = 1; n <= 4; n += 1) {
-      await send(
+      await deliver(
         failed(
           c,
           { other: n },
@@ -246,7 +259,15 @@ describe("the notifier", () => {
         ),
       );
     }
+    await deliver({ ...recovered(c), data: { ...recovered(c).data, recovered: false } });
+    await settled("tokens", "notifier-token-failed");
+    await settled("tokens", "notifier-token-refreshed");
     expect(await notificationsOf(userId)).toEqual([]);
+    const { rows } = await db.pool.query(
+      `SELECT count(*)::int AS episodes FROM notification_episodes WHERE user_id = $1`,
+      [userId],
+    );
+    expect(rows).toEqual([{ episodes: 0 }]);
   });
 
   it("resolves the episode's open notifications on recovery and says the connection is back", async () => {

@@ -24,6 +24,17 @@ export type BatchDecision<E extends BatchEvent> = {
   held: number;
 };
 
+/**
+ * Whether an event can change anything at all: a refresh that is not a recovery (nearly every
+ * token.refreshed) and a failure of the operator's own client never do, whatever the episode.
+ * Such events need no transaction, no inbox row and no episode.
+ */
+export function mayChange(event: NotifierEvent): boolean {
+  if (event.type === "token.refreshed") return event.data.recovered;
+  if (event.type === "token.failed") return event.data.classification !== "operator";
+  return true;
+}
+
 /** The key of an event's subject among a batch's episodes: its user and subject key. */
 export function episodeKey(userId: string, key: string): string {
   return `${userId.toLowerCase()}\u0000${key}`;

@@ -3,6 +3,7 @@ import { withTransaction } from "@syncwell/db";
 import { BatchQueue } from "@syncwell/runtime";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
+import { mayChange } from "../domain/batch.ts";
 import type { NotificationChange } from "../domain/live-changes.ts";
 import type { NotifySettings } from "../domain/rules.ts";
 import type { StoredChange } from "../repositories/notifications.repository.ts";
@@ -54,6 +55,7 @@ export class NotifyBatches {
 
   /** Resolves when the event is applied (or was before); rejects when it could not be. */
   async submit(consumer: string, envelope: NotifierEnvelope): Promise<void> {
+    if (!mayChange(envelope)) return;
     const result = await this.queue.submit(notifyItem(consumer, envelope, context.active()));
     if (!result.ok) throw result.error;
   }
