@@ -394,6 +394,22 @@ describe("the notifier", () => {
     ]);
   });
 
+  it("deletes a user's notifications, messages and episodes with the user", async () => {
+    const userId = await user();
+    const c = { userId, connectionId: randomUUID() };
+    await send(failed(c, { other: 1 }, { status: "needs_reauth" }));
+    expect(await kinds(userId)).toEqual(["connection_disconnected"]);
+    await db.pool.query(`DELETE FROM users WHERE id = $1`, [userId]);
+    const { rows } = await db.pool.query(
+      `SELECT (SELECT count(*)::int FROM notifications WHERE user_id = $1) AS notifications,
+              (SELECT count(*)::int FROM notification_messages m
+                 WHERE NOT EXISTS (SELECT 1 FROM notifications n WHERE n.id = m.notification_id)) AS orphans,
+              (SELECT count(*)::int FROM notification_episodes WHERE user_id = $1) AS episodes`,
+      [userId],
+    );
+    expect(rows).toEqual([{ notifications: 0, orphans: 0, episodes: 0 }]);
+  });
+
   it("applies an event about a user deleted since, telling nobody", async () => {
     const event = failed({ userId: randomUUID(), connectionId: randomUUID() }, { other: 3 });
     await send(event);
