@@ -94,8 +94,8 @@ export async function applyBatch(
  * builds their notification.created announcements.
  */
 async function storeCreated(db: Queryable, decision: BatchDecision<NotifyItem>, source: string) {
-  const planned = decision.create.map((c) => ({
-    row: { id: uuidv7(), draft: c.draft, subjectKey: c.subjectKey, episode: c.episode } as NewNotification,
+  const planned = decision.create.map((c): { row: NewNotification; cause: NotifyItem } => ({
+    row: { id: uuidv7(), draft: c.draft, subjectKey: c.subjectKey, episode: c.episode },
     cause: c.cause,
   }));
   const created = await insertNotifications(
