@@ -1,0 +1,111 @@
+/**
+ * Where a user's live stream stands, and the `Last-Event-ID` it resumes from.
+ *
+ * Every change of a notification takes a new `seq` from one sequence, but seqs are taken when a
+ * row is written, not when its transaction commits: seq 41 may become visible after seq 42 has
+ * been sent. A stream therefore keeps two things: `settled`, below which every change has been
+ * sent, and `above`, the seqs it sent above `settled`. It reads `seq > settled` and sends only
+ * seqs not in `above` (a seq names one version of one notification, so this is the dedup by id
+ * and seq). `settled` moves up to the horizon: seqs observed long enough ago (SETTLE_MS) that
+ * their transactions have ended, committed or not.
+ *
+ * The event id is the position: `settled`, then the seqs above it, dot-separated
+ * (`1040.1045.1047`); once a stream has settled past its last send, a plain seq. A client that
+ * resumes from it is sent what it missed and nothing it had.
+ */
+
+/** A write of a notification commits (or aborts) within this time of taking its seq. */
+export const SETTLE_MS = 5_000;
+
+/**
+ * Seqs sent above `settled` that an event id names; beyond them the id names `settled` alone,
+ * and a resumed stream may send those again (never fewer).
+ */
+export const MAX_NAMED_ABOVE = 32;
+
+const SEQ = /^\d{1,19}$/;
+const MAX_SEQ = 2n ** 63n - 1n;
+
+export class StreamPosition {
+  settled: bigint;
+  private readonly above: Set<bigint>;
+
+  private constructor(settled: bigint, above: Set<bigint>) {
+    this.settled = settled;
+    this.above = above;
+  }
+
+  static at(settled: bigint): StreamPosition {
+    return new StreamPosition(settled, new Set());
+  }
+
+  /** A `Last-Event-ID` this API gave (or a plain seq), or null when it is not one. */
+  static parse(id: string): StreamPosition | null {
+    const parts = id.trim().split(".");
+    if (parts.length > MAX_NAMED_ABOVE + 1 || !parts.every((part) => SEQ.test(part))) return null;
+    const [settled, ...above] = parts.map(BigInt);
+    if (settled === undefined || settled > MAX_SEQ) return null;
+    const named = new Set(above);
+    if (named.size < above.length || above.some((seq) => seq <= settled || seq > MAX_SEQ)) return null;
+    return new StreamPosition(settled, named);
+  }
+
+  /** The rows read after `settled` that the client has not been sent; they count as sent. */
+  take<R extends { seq: bigint }>(rows: readonly R[]): R[] {
+    const fresh = rows.filter((row) => row.seq > this.settled && !this.above.has(row.seq));
+    for (const row of fresh) this.above.add(row.seq);
+    return fresh;
+  }
+
+  /** Every change up to `horizon` has been read since it settled: forget what was sent below. */
+  settle(horizon: bigint): boolean {
+    if (horizon <= this.settled) return false;
+    this.settled = horizon;
+    for (const seq of this.above) if (seq <= horizon) this.above.delete(seq);
+    return true;
+  }
+
+  /** Whether seqs were sent that a later read must confirm before the id is plain. */
+  get unsettled(): boolean {
+    return this.above.size > 0;
+  }
+
+  /** The event id. */
+  toString(): string {
+    if (this.above.size === 0 || this.above.size > MAX_NAMED_ABOVE) return String(this.settled);
+    return [this.settled, ...[...this.above].sort((a, b) => (a < b ? -1 : 1))].join(".");
+  }
+}
+
+/**
+ * The seqs a stream has seen and when: any seq at or below one seen at time t was taken before t.
+ * `at(now)` is the highest seen SETTLE_MS or more before `now`, below which all has committed.
+ */
+export class Horizon {
+  private seen: { at: number; seq: bigint }[] = [];
+  private reached = 0n;
+  private readonly settleMs: number;
+
+  constructor(settleMs = SETTLE_MS) {
+    this.settleMs = settleMs;
+  }
+
+  observe(at: number, seq: bigint): void {
+    const last = this.seen.at(-1);
+    if (last !== undefined && last.seq >= seq) return;
+    this.seen.push({ at, seq });
+  }
+
+  at(now: number): bigint {
+    while (this.seen.length > 0 && (this.seen[0]?.at ?? now) <= now - this.settleMs) {
+      this.reached = this.seen.shift()?.seq ?? this.reached;
+    }
+    return this.reached;
+  }
+
+  /** When the next observation settles, if any. */
+  nextAt(): number | undefined {
+    const next = this.seen[0];
+    return next === undefined ? undefined : next.at + this.settleMs;
+  }
+}

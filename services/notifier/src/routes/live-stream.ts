@@ -1,0 +1,148 @@
+import type { ServerResponse } from "node:http";
+import type { PrismaClient } from "@syncwell/db";
+import type { FastifyBaseLogger } from "fastify";
+import type { NotificationChange } from "../domain/live-changes.ts";
+import { Horizon, type StreamPosition } from "../domain/stream-position.ts";
+import type { StreamListener } from "../engine/live-streams.ts";
+import { changesAfter } from "../repositories/user-notifications.repository.ts";
+import { toNotificationView } from "./notification-view.ts";
+
+/** Changes read per query when a stream catches up. */
+const PAGE = 100;
+
+/** A client that lets this much pile up unread is cut off; it resumes with its Last-Event-ID. */
+const MAX_BUFFERED_BYTES = 1 << 20;
+
+export type LiveStreamDeps = {
+  prisma: PrismaClient;
+  userId: string;
+  raw: ServerResponse;
+  log: FastifyBaseLogger;
+  heartbeatMs: number;
+  /** Called once, when the stream has ended (the client left, or `end`). */
+  onClose: () => void;
+};
+
+/**
+ * One open Server-Sent Events stream of one user: sends the user's changes after its position as
+ * `notification` events whose id is the position (`StreamPosition`). It reads when a change is
+ * announced, when a sent change has had time to settle (so a lower seq that committed late is
+ * found and the id becomes a plain seq), and at every heartbeat (a lost announcement is made good
+ * within one). Reads never overlap; an announcement during a read causes one more.
+ */
+export class LiveStream implements StreamListener {
+  private readonly horizon = new Horizon();
+  private reading = false;
+  private again = false;
+  private closed = false;
+  private settleTimer: NodeJS.Timeout | undefined;
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly deps: LiveStreamDeps;
+  private readonly position: StreamPosition;
+
+  constructor(deps: LiveStreamDeps, position: StreamPosition) {
+    this.deps = deps;
+    this.position = position;
+    deps.raw.on("close", () => this.stop());
+    this.heartbeat = setInterval(() => {
+      this.write(": heartbeat\n\n");
+      this.read();
+    }, deps.heartbeatMs);
+  }
+
+  changed(change: NotificationChange): void {
+    const seq = BigInt(change.seq);
+    this.horizon.observe(Date.now(), seq);
+    if (seq > this.position.settled) this.read();
+  }
+
+  end(): void {
+    this.deps.raw.end();
+    this.stop();
+  }
+
+  /** Whether the stream has ended (or its client left). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Reads what the client has not been sent, unless a read is running (it then runs once more). */
+  read(): void {
+    if (this.closed) return;
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    this.reading = true;
+    void this.readUntilQuiet().finally(() => {
+      this.reading = false;
+    });
+  }
+
+  private async readUntilQuiet(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        await this.readOnce();
+      } catch (err) {
+        // The next announcement or heartbeat reads again.
+        this.deps.log.warn({ err }, "a live stream could not read its changes");
+        return;
+      }
+    } while (this.again && !this.closed);
+  }
+
+  private async readOnce(): Promise<void> {
+    const horizon = this.horizon.at(Date.now());
+    let after = this.position.settled;
+    for (;;) {
+      const rows = await changesAfter(this.deps.prisma, this.deps.userId, after, PAGE);
+      const last = rows.at(-1);
+      if (last === undefined || this.closed) break;
+      this.horizon.observe(Date.now(), last.seq);
+      for (const row of rows) {
+        if (this.position.take([row]).length === 0) continue;
+        const data = JSON.stringify(toNotificationView(row));
+        this.write(`id: ${this.position}\nevent: notification\ndata: ${data}\n\n`);
+      }
+      if (rows.length < PAGE) break;
+      after = last.seq;
+    }
+    // Every change at or below the horizon had committed before this read began, so was read.
+    if (this.position.settle(horizon)) this.write(`id: ${this.position}\n\n`);
+    this.scheduleSettle();
+  }
+
+  /** A read once the changes sent have settled, so the id stops naming them. */
+  private scheduleSettle(): void {
+    const due = this.horizon.nextAt();
+    if (this.closed || this.settleTimer || !this.position.unsettled || due === undefined) return;
+    this.settleTimer = setTimeout(
+      () => {
+        this.settleTimer = undefined;
+        this.read();
+      },
+      Math.max(0, due - Date.now()) + 10,
+    );
+  }
+
+  private write(text: string): void {
+    const { raw } = this.deps;
+    if (this.closed || raw.writableEnded) return;
+    if (raw.writableLength > MAX_BUFFERED_BYTES) {
+      this.deps.log.warn("a live stream's client is not reading; closing it");
+      this.end();
+      return;
+    }
+    raw.write(text);
+  }
+
+  /** Stops its timers and reads, once; the response is left as it is. */
+  stop(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    clearTimeout(this.settleTimer);
+    this.deps.onClose();
+  }
+}
