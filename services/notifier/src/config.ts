@@ -1,7 +1,9 @@
 import { commonEnv, envBool, envDurationMs, envInt, envPort } from "@syncwell/runtime";
 import { z } from "zod";
+import { emailChannelConfigFields } from "./adapters/email/index.ts";
 import { reconnectUrlProblem } from "./domain/notifications.ts";
 import type { NotifySettings } from "./domain/rules.ts";
+import type { EmailDeliverySettings } from "./engine/email-delivery.ts";
 
 /** The reconnect link when NOTIFY_RECONNECT_URL is unset: the web app run locally. */
 export const DEFAULT_RECONNECT_URL = "http://localhost:3000/connections/{connectionId}/reconnect";
@@ -38,6 +40,8 @@ function envReconnectUrl() {
 export const configSchema = z.object({
   ...commonEnv,
   HTTP_PORT: envPort().default(3005),
+  ...emailChannelConfigFields,
+  ...emailDeliveryEnv(),
   /** The token service's `warning` rung: failures of any kind in a row. */
   NOTIFY_WARNING_AFTER: envFailures("failed refreshes in a row, of any kind, that warn the user in-app", 2),
   /** The token service's `needs_reauth` rung; a failure it already gave up on counts at once. */
@@ -111,4 +115,78 @@ export function configWarnings(config: Config): string[] {
   }
   if (url.protocol !== "https:") warnings.push("NOTIFY_RECONNECT_URL is not https");
   return warnings;
+}
+
+/** Sends per second: a positive number (Resend counts requests per second, fractions allowed). */
+function envRatePerSec(defaultValue: number) {
+  return z
+    .string()
+    .transform((raw, ctx) => {
+      const n = Number(raw.trim());
+      if (raw.trim() === "" || !Number.isFinite(n) || n <= 0) {
+        ctx.issues.push({ code: "custom", message: "is not a positive number", input: raw });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .default(defaultValue);
+}
+
+/**
+ * The email worker (issue 15, "Email"): its share of the vendor's limit, claims and retries. The
+ * vendor itself (EMAIL_FROM, RESEND_API_KEY, RESEND_BASE_URL, EMAIL_SEND_TIMEOUT) is
+ * `emailChannelConfigFields`.
+ */
+function emailDeliveryEnv() {
+  return {
+    /** Resend's default team limit is 2 requests per second; every replica together stays under it. */
+    EMAIL_RATE_LIMIT_PER_SEC: envRatePerSec(2).describe(
+      "emails sent per second by all replicas together, the team's limit at Resend (positive number; default 2)",
+    ),
+    EMAIL_CONCURRENCY: envInt({ min: 1, max: 100 })
+      .default(4)
+      .describe("emails one replica sends at once (integer 1-100; default 4)"),
+    EMAIL_BATCH_SIZE: envInt({ min: 1, max: 1000 })
+      .default(20)
+      .describe("email messages one replica claims at once (integer 1-1000; default 20)"),
+    EMAIL_CLAIM_LEASE: envDurationMs()
+      .refine((ms) => ms >= 1000, "must be at least 1s")
+      .default(120_000)
+      .describe("how long a claimed email is held before another replica may take it over (default 2m)"),
+    EMAIL_POLL_INTERVAL: envDurationMs()
+      .refine((ms) => ms >= 50, "must be at least 50ms")
+      .default(5_000)
+      .describe("how often a replica looks for due emails when nothing woke it (default 5s)"),
+    EMAIL_MAX_ATTEMPTS: envInt({ min: 1, max: 100 })
+      .default(8)
+      .describe("tries of one email (429, 5xx, no answer) before it fails (integer 1-100; default 8)"),
+    EMAIL_BACKOFF_BASE: envDurationMs()
+      .default(30_000)
+      .describe("wait before the first retry of an email, doubling each time (default 30s)"),
+    EMAIL_BACKOFF_MAX: envDurationMs()
+      .default(30 * 60_000)
+      .describe("longest wait between two tries of an email (default 30m)"),
+  };
+}
+
+/**
+ * Resend keeps an idempotency key 24 hours: an email is not retried once it is older than this,
+ * so a retry can never send it a second time.
+ */
+const EMAIL_MAX_AGE_MS = 23 * HOUR_MS;
+
+export function emailDeliverySettings(config: Config): Omit<EmailDeliverySettings, "from"> {
+  return {
+    replyTo: config.EMAIL_REPLY_TO,
+    ratePerSec: config.EMAIL_RATE_LIMIT_PER_SEC,
+    batchSize: config.EMAIL_BATCH_SIZE,
+    concurrency: config.EMAIL_CONCURRENCY,
+    leaseMs: config.EMAIL_CLAIM_LEASE,
+    pollIntervalMs: config.EMAIL_POLL_INTERVAL,
+    retry: {
+      maxAttempts: config.EMAIL_MAX_ATTEMPTS,
+      backoff: { initialDelayMs: config.EMAIL_BACKOFF_BASE, maxDelayMs: config.EMAIL_BACKOFF_MAX },
+      maxAgeMs: EMAIL_MAX_AGE_MS,
+    },
+  };
 }

@@ -3,6 +3,7 @@ import { configWarnings, notifierConfigSchema, notifySettings } from "./config.t
 import { notifierConsumers } from "./consumers/index.ts";
 import { changesSubject, encodeChange } from "./domain/live-changes.ts";
 import { NotifyBatches } from "./engine/notify-batches.ts";
+import { startEmailDelivery } from "./engine/start-email-delivery.ts";
 
 /** The notifier: decides what to tell users from token and health events, and stores it in-app with its email to send. */
 export const notifierService = defineService({
@@ -11,6 +12,7 @@ export const notifierService = defineService({
   setup: (ctx) => {
     for (const warning of configWarnings(ctx.config)) ctx.logger.warn(warning);
     const { nc, naming } = ctx.bus;
+    const email = startEmailDelivery(ctx);
     const batches = new NotifyBatches({
       pool: ctx.pool,
       logger: ctx.logger,
@@ -24,11 +26,17 @@ export const notifierService = defineService({
           ctx.logger.warn({ err, userId }, "a notification change was not announced to live streams");
         }
       },
+      onEmailsStored: () => email?.nudge(),
     });
     return {
       batches,
+      /** The email worker; null when email is off. */
+      email,
       consumers: notifierConsumers(batches),
-      stop: () => batches.drain(),
+      stop: async () => {
+        await batches.drain();
+        await email?.stop();
+      },
     };
   },
 });

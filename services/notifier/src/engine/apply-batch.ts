@@ -30,6 +30,8 @@ export type BatchOutcome = {
   applied: number;
   created: number;
   resolved: number;
+  /** Email messages stored, pending for the email worker. */
+  emails: number;
   held: number;
   /** Events about users who no longer exist. */
   unknownUsers: number;
@@ -67,7 +69,7 @@ export async function applyBatch(
     fresh.map((item) => subjectOfEvent(item.event)),
   );
   const decision = decideBatch(fresh, episodes, deps.settings);
-  const { created, events } = await storeCreated(db, decision, deps.source);
+  const { created, events, emails } = await storeCreated(db, decision, deps.source);
   const resolved = await resolveNotifications(
     db,
     decision.resolve.map((r) => ({ ...r.order, userId: r.userId, at: new Date(r.at) })),
@@ -84,6 +86,7 @@ export async function applyBatch(
     applied: fresh.length,
     created: created.length,
     resolved: resolved.length,
+    emails,
     held: decision.held,
     unknownUsers: decision.unknown.length,
   };
@@ -120,5 +123,5 @@ async function storeCreated(db: Queryable, decision: BatchDecision<NotifyItem>, 
     }
   }
   await insertMessages(db, messages);
-  return { created, events };
+  return { created, events, emails: messages.filter((m) => m.channel === "email").length };
 }

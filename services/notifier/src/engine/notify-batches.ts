@@ -32,6 +32,8 @@ type Deps = {
   source: string;
   /** Tells the user's live streams, after the commit; must not throw. */
   publishChange: (userId: string, change: NotificationChange) => void;
+  /** Email messages were stored (after the commit): the email worker of this replica looks now. */
+  onEmailsStored?: () => void;
 };
 
 type Result = { ok: true } | { ok: false; error: unknown };
@@ -91,6 +93,7 @@ export class NotifyBatches {
     const started = performance.now();
     const outcome = await withTransaction(this.deps.pool, (client) => applyBatch(client, items, this.deps));
     this.publish(outcome.changes);
+    if (outcome.emails > 0) this.deps.onEmailsStored?.();
     const { changes, ...counts } = outcome;
     this.deps.logger.debug(
       { events: items.length, ...counts, ms: Math.round(performance.now() - started) },

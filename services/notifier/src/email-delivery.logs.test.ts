@@ -1,0 +1,173 @@
+// The notifier as its own process (as it runs in production), sending to the provider simulator
+// while Resend's answers quote the API key: the key never reaches its logs (at debug level), the
+// delivery audit or the events; and a SIGTERM waits for the send in flight and records it.
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import type { Bus } from "@syncwell/bus";
+import { createEvent } from "@syncwell/contracts";
+import { createSimulator, type Simulator, SimulatorControl } from "@syncwell/provider-simulator";
+import {
+  createTestBus,
+  createTestDatabase,
+  createTestNats,
+  freePort,
+  type TestDatabase,
+  type TestNats,
+  waitFor,
+} from "@syncwell/testing";
+import { afterAll, beforeAll, expect, it } from "vitest";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const API_KEY = "re_LogCheck_5e2b9f13c8a4";
+const patience = { timeoutMs: 30_000 };
+
+let db: TestDatabase;
+let nats: TestNats;
+let bus: Bus;
+let sim: Simulator;
+let control: SimulatorControl;
+let child: ChildProcess | undefined;
+let output = "";
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  nats = createTestNats("notifier-keys");
+  bus = await createTestBus(nats);
+  sim = await createSimulator();
+  control = new SimulatorControl(sim.url);
+});
+
+afterAll(async () => {
+  if (child?.exitCode === null) child.kill("SIGKILL");
+  await bus?.close();
+  await sim?.close();
+  await nats?.cleanup();
+  await db?.drop();
+});
+
+async function startNotifier(): Promise<ChildProcess> {
+  const port = await freePort();
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "",
+    DATABASE_URL: db.url,
+    NATS_URL: nats.url,
+    NATS_PREFIX: nats.prefix,
+    NATS_STREAM_MAX_BYTES: "64MiB",
+    NATS_STREAM_MAX_AGE: "1h",
+    HTTP_HOST: "127.0.0.1",
+    HTTP_PORT: String(port),
+    LOG_LEVEL: "debug",
+    OTEL_SDK_DISABLED: "true",
+    NOTIFY_RECONNECT_URL: "https://app.syncwell.test/connections/{connectionId}/reconnect",
+    EMAIL_FROM: "Syncwell <alerts@syncwell.test>",
+    RESEND_API_KEY: API_KEY,
+    RESEND_BASE_URL: control.emailApiUrl(),
+    EMAIL_BACKOFF_BASE: "100ms",
+    EMAIL_BACKOFF_MAX: "200ms",
+    EMAIL_POLL_INTERVAL: "200ms",
+  };
+  const started = spawn(process.execPath, ["services/notifier/src/main.ts"], {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  started.stdout?.on("data", (d) => {
+    output += String(d);
+  });
+  started.stderr?.on("data", (d) => {
+    output += String(d);
+  });
+  await waitFor(
+    async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status === 200,
+    `the notifier to be ready (${output})`,
+    patience,
+  );
+  return started;
+}
+
+async function lostGrant(): Promise<{ userId: string; address: string }> {
+  const userId = randomUUID();
+  const address = `${userId}@example.test`;
+  await db.pool.query(`INSERT INTO users (id, email) VALUES ($1, $2)`, [userId, address]);
+  await bus.publish(
+    createEvent(
+      "token.failed",
+      {
+        userId,
+        connectionId: randomUUID(),
+        provider: "google",
+        classification: "permanent",
+        errorCode: "invalid_grant",
+        consecutiveFailures: 1,
+        consecutiveTransientFailures: 0,
+        previousStatus: "connected",
+        status: "needs_reauth",
+        retryAt: null,
+      },
+      { source: "test" },
+    ),
+  );
+  return { userId, address };
+}
+
+async function emailStatus(userId: string): Promise<string | undefined> {
+  const { rows } = await db.pool.query<{ status: string }>(
+    `SELECT m.status FROM notification_messages m JOIN notifications n ON n.id = m.notification_id
+     WHERE n.user_id = $1 AND m.channel = 'email'`,
+    [userId],
+  );
+  return rows[0]?.status;
+}
+
+it("never logs, stores or publishes the Resend API key, even when Resend's answers quote it", async () => {
+  child = await startNotifier();
+  await control.addFault({
+    endpoint: "email",
+    fault: { kind: "status", status: 403, errorDescription: `API key ${API_KEY} is not allowed` },
+  });
+  const refused = await lostGrant();
+  await waitFor(async () => (await emailStatus(refused.userId)) === "failed", "the refused email", patience);
+
+  await control.addFault({
+    endpoint: "email",
+    fault: { kind: "status", status: 500, errorDescription: `upstream: authorization=Bearer ${API_KEY}` },
+  });
+  const retried = await lostGrant();
+  await waitFor(async () => (await emailStatus(retried.userId)) === "sent", "the retried email", patience);
+
+  // A send in flight when SIGTERM comes is awaited and recorded before the process ends.
+  await control.addFault({ endpoint: "email", fault: { kind: "latency", ms: 1_500 } });
+  const slow = await lostGrant();
+  await waitFor(
+    async () => {
+      const { rows } = await db.pool.query(
+        `SELECT 1 FROM notification_delivery_attempts a JOIN notification_messages m ON m.id = a.message_id
+         JOIN notifications n ON n.id = m.notification_id WHERE n.user_id = $1 AND a.finished_at IS NULL`,
+        [slow.userId],
+      );
+      return rows.length === 1;
+    },
+    "the slow send to begin",
+    patience,
+  );
+  const exited = new Promise<number | null>((resolve) => child?.once("exit", (code) => resolve(code)));
+  child.kill("SIGTERM");
+  expect(await exited).toBe(0);
+  expect(await emailStatus(slow.userId)).toBe("sent");
+  expect(await control.emails({ to: slow.address })).toHaveLength(1);
+
+  expect(output).toContain('"msg":"email sent"');
+  expect(output).toContain('"msg":"email failed"');
+  expect(output).toContain('"msg":"email send failed; retrying later"');
+  expect(output).toContain("[redacted]");
+  expect(output).not.toContain(API_KEY);
+  expect(output).not.toContain("LogCheck");
+  const stored = await db.pool.query(
+    `SELECT (SELECT json_agg(a) FROM notification_delivery_attempts a)::text AS attempts,
+            (SELECT json_agg(m) FROM notification_messages m)::text AS messages,
+            (SELECT json_agg(o) FROM outbox_events o)::text AS outbox`,
+  );
+  expect(JSON.stringify(stored.rows)).toContain("[redacted]");
+  expect(JSON.stringify(stored.rows)).not.toContain("LogCheck");
+});
