@@ -119,6 +119,13 @@ describe("localDevEnv", () => {
     expect(Buffer.from(key ?? "", "base64")).toHaveLength(32);
   });
 
+  it("sends the notifier's emails to the simulator's Resend endpoint", () => {
+    const env = localDevEnv("http://127.0.0.1:4010");
+    expect(env.RESEND_BASE_URL).toBe("http://127.0.0.1:4010");
+    expect(env.RESEND_API_KEY).toMatch(/^re_/);
+    expect(env.EMAIL_FROM).toMatch(/^Syncwell <.+@.+>$/);
+  });
+
   it("never overrides what the environment sets", () => {
     const env = childEnv(spec("token-service"), { base: { TOKEN_SERVICE_API_TOKEN: "mine" }, color: false });
     expect(env.TOKEN_SERVICE_API_TOKEN).toBe("mine");

@@ -70,14 +70,19 @@ const LOCAL_ENCRYPTION_KEY = Buffer.from("syncwell-local-only-not-a-secret").toS
 
 /**
  * PLACEHOLDER values for what the services require that has no safe default: API bearer tokens,
- * the token encryption key, and OAuth clients, all pointing at the local provider simulator. Local
- * runs only: anything set in the environment wins, and nothing here is a secret anywhere.
+ * the token encryption key, OAuth clients and the email vendor, all pointing at the local provider
+ * simulator. Local runs only: anything set in the environment wins, and nothing here is a secret
+ * anywhere.
  */
 export function localDevEnv(simulatorUrl: string): Record<string, string> {
   const env: Record<string, string> = {
     SCHEDULER_API_TOKEN: "local-dev-scheduler-token",
     TOKEN_SERVICE_API_TOKEN: "local-dev-token-service-token",
     HEALTH_API_KEYS: "local-dev-health-scorer-api-key-0000",
+    // The notifier's emails go to the simulator's Resend endpoint (GET /_control/emails lists them).
+    EMAIL_FROM: "Syncwell <alerts@syncwell.local>",
+    RESEND_API_KEY: "re_local_only_placeholder",
+    RESEND_BASE_URL: simulatorUrl,
     TOKEN_ENCRYPTION_KEYS: `local-dev:${LOCAL_ENCRYPTION_KEY}`,
     TOKEN_ENCRYPTION_CURRENT_KEY: "local-dev",
   };
