@@ -51,6 +51,9 @@ type Deps = {
   replicaId: string;
 };
 
+/** A retry's timer fires this much after its due time, so the database's clock has reached it too. */
+const RETRY_TIMER_MARGIN_MS = 50;
+
 /** What became of one claimed message: handled (whatever the outcome), or never started (a stop). */
 type Handled = "handled" | "not_started";
 
@@ -343,7 +346,7 @@ export class EmailDelivery {
     const timer = setTimeout(() => {
       this.retryTimer = undefined;
       void this.wake();
-    }, delayMs + 5);
+    }, delayMs + RETRY_TIMER_MARGIN_MS);
     timer.unref();
     this.retryTimer = { at, timer };
   }
