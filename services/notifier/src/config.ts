@@ -1,9 +1,11 @@
 import { commonEnv, envBool, envDurationMs, envInt, envPort } from "@syncwell/runtime";
 import { z } from "zod";
 import { emailChannelConfigFields } from "./adapters/email/index.ts";
+import { type Parsed, parsePublicKeys, parseSharedSecrets } from "./domain/access-keys.ts";
 import { reconnectUrlProblem } from "./domain/notifications.ts";
 import type { NotifySettings } from "./domain/rules.ts";
 import type { EmailDeliverySettings } from "./engine/email-delivery.ts";
+import type { AccessTokenSettings } from "./routes/access-token.ts";
 
 /** The reconnect link when NOTIFY_RECONNECT_URL is unset: the web app run locally. */
 export const DEFAULT_RECONNECT_URL = "http://localhost:3000/connections/{connectionId}/reconnect";
@@ -68,9 +70,56 @@ export const configSchema = z.object({
     .describe(
       "health notifications (critical, ghost, stalled) go by email too: true or false (default false)",
     ),
+  ...inAppApiEnv(),
 });
 
 export type Config = z.output<typeof configSchema>;
+
+/** A key list parsed by `parse`; its messages name entries by position, never quote a secret. */
+function envAccessKeys(parse: (raw: string) => Parsed, form: string) {
+  return z
+    .string()
+    .transform((raw, ctx) => {
+      const { keys, problems } = parse(raw);
+      // One issue: the configuration error shows one message per variable.
+      if (problems.length > 0) ctx.issues.push({ code: "custom", message: problems.join("; "), input: raw });
+      return keys;
+    })
+    .optional()
+    .describe(form);
+}
+
+/**
+ * The in-app API (issue 15): bearer JWTs signed by the app's backend with any of the listed keys
+ * (several at once, so keys rotate). With neither key list set the service serves no API.
+ */
+function inAppApiEnv() {
+  return {
+    NOTIFY_JWT_KEYS: envAccessKeys(
+      parseSharedSecrets,
+      "HS256 secrets of the in-app API's tokens: kid:secret entries, comma-separated, secrets of at least 32 bytes",
+    ),
+    NOTIFY_JWT_PUBLIC_KEYS: envAccessKeys(
+      parsePublicKeys,
+      'public keys of the in-app API\'s tokens: a JSON Web Key Set {"keys": [...]}, each with kid and alg RS256, PS256, ES256 or EdDSA',
+    ),
+    NOTIFY_JWT_AUDIENCE: z
+      .string()
+      .trim()
+      .min(1)
+      .default("syncwell-notifier")
+      .describe("the `aud` a token must carry (default syncwell-notifier)"),
+    NOTIFY_JWT_ISSUER: z
+      .string()
+      .trim()
+      .min(1)
+      .optional()
+      .describe("the `iss` a token must carry; unset: any"),
+    NOTIFY_STREAMS_PER_USER: envInt({ min: 1, max: 100 })
+      .default(5)
+      .describe("live streams one user may hold open on one replica (integer 1-100; default 5)"),
+  };
+}
 
 /** Rungs that must come after the warning, or the warning would never be seen. */
 const afterWarning = ["NOTIFY_DISCONNECTED_AFTER", "NOTIFY_RATE_LIMITED_AFTER"] as const;
@@ -87,6 +136,17 @@ export const notifierConfigSchema = configSchema.superRefine((value, ctx) => {
     }
   }
 });
+
+/** How the in-app API verifies tokens; null when no key is configured (no API). */
+export function accessTokenSettings(config: Config): AccessTokenSettings | null {
+  const keys = [...(config.NOTIFY_JWT_KEYS ?? []), ...(config.NOTIFY_JWT_PUBLIC_KEYS ?? [])];
+  if (keys.length === 0) return null;
+  return {
+    keys,
+    audience: config.NOTIFY_JWT_AUDIENCE,
+    ...(config.NOTIFY_JWT_ISSUER !== undefined && { issuer: config.NOTIFY_JWT_ISSUER }),
+  };
+}
 
 export function notifySettings(config: Config): NotifySettings {
   return {

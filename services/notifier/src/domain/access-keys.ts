@@ -23,6 +23,7 @@ const KID = /^[A-Za-z0-9._-]{1,64}$/;
 /** Members of a JWK that only a private key has. */
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
+/** Problems read as the end of "NAME: the value (hidden) …": each starts with "has" or "is". */
 export type Parsed = { keys: AccessKey[]; problems: string[] };
 
 /**
@@ -38,9 +39,10 @@ export function parseSharedSecrets(raw: string): Parsed {
     const colon = entry.indexOf(":");
     const kid = colon > 0 ? entry.slice(0, colon) : "";
     const secret = new TextEncoder().encode(colon > 0 ? entry.slice(colon + 1) : "");
-    if (!KID.test(kid)) problems.push(`${at} is not kid:secret with a kid of 1-64 letters, digits, . _ -`);
+    if (!KID.test(kid))
+      problems.push(`has ${at} that is not kid:secret with a kid of 1-64 letters, digits, . _ -`);
     else if (secret.length < MIN_SECRET_BYTES)
-      problems.push(`${at} has a secret shorter than ${MIN_SECRET_BYTES} bytes`);
+      problems.push(`has ${at} with a secret shorter than ${MIN_SECRET_BYTES} bytes`);
     else keys.push({ kid, alg: "HS256", secret });
   });
   return { keys, problems: [...problems, ...duplicateKids(keys)] };
@@ -48,17 +50,20 @@ export function parseSharedSecrets(raw: string): Parsed {
 
 /** One JWK of the set: a public key with its kid and an algorithm of PUBLIC_KEY_ALGORITHMS. */
 function publicKey(jwk: unknown, at: string): AccessKey | string {
-  if (typeof jwk !== "object" || jwk === null || Array.isArray(jwk)) return `${at} is not an object`;
+  if (typeof jwk !== "object" || jwk === null || Array.isArray(jwk)) return `has ${at} that is not an object`;
   const member = jwk as Record<string, unknown>;
   const { kid, alg, kty } = member;
-  if (typeof kid !== "string" || !KID.test(kid)) return `${at} has no kid of 1-64 letters, digits, . _ -`;
+  if (typeof kid !== "string" || !KID.test(kid))
+    return `has ${at} without a kid of 1-64 letters, digits, . _ -`;
   if (typeof alg !== "string" || !Object.hasOwn(PUBLIC_KEY_ALGORITHMS, alg)) {
-    return `${at} (kid ${kid}) has no alg among ${Object.keys(PUBLIC_KEY_ALGORITHMS).join(", ")}`;
+    return `has ${at} (kid ${kid}) without an alg among ${Object.keys(PUBLIC_KEY_ALGORITHMS).join(", ")}`;
   }
   const algorithm = alg as PublicKeyAlgorithm;
-  if (kty !== PUBLIC_KEY_ALGORITHMS[algorithm]) return `${at} (kid ${kid}) is not a ${alg} key`;
-  if (PRIVATE_MEMBERS.some((name) => name in member)) return `${at} (kid ${kid}) is not a public key`;
-  if (member.use !== undefined && member.use !== "sig") return `${at} (kid ${kid}) is not for signatures`;
+  if (kty !== PUBLIC_KEY_ALGORITHMS[algorithm]) return `has ${at} (kid ${kid}) that is not a ${alg} key`;
+  if (PRIVATE_MEMBERS.some((name) => name in member))
+    return `has ${at} (kid ${kid}) that is not a public key`;
+  if (member.use !== undefined && member.use !== "sig")
+    return `has ${at} (kid ${kid}) that is not for signatures`;
   return { kid, alg: algorithm, jwk: member };
 }
 
@@ -88,5 +93,5 @@ export function duplicateKids(keys: readonly AccessKey[]): string[] {
   const seen = new Set<string>();
   const twice = new Set<string>();
   for (const { kid } of keys) (seen.has(kid) ? twice : seen).add(kid);
-  return [...twice].map((kid) => `names kid ${kid} more than once`);
+  return [...twice].map((kid) => `has kid ${kid} more than once`);
 }

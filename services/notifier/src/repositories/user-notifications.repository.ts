@@ -71,7 +71,8 @@ export async function findNotification(
 
 /**
  * Marks one notification read: an unread one becomes read; a resolved one keeps its status and
- * gets its read time. One already read is left as it is (no new seq). Returns whether it changed.
+ * gets its read time. One already read is left as it is (no new seq). Returns the change, or null
+ * when nothing changed (already read, unknown, or another user's).
  */
 export async function markRead(
   prisma: PrismaClient,
