@@ -1,6 +1,12 @@
 import { ConfigError, loadConfig } from "@syncwell/runtime";
 import { describe, expect, it } from "vitest";
-import { configWarnings, DEFAULT_RECONNECT_URL, notifierConfigSchema, notifySettings } from "./config.ts";
+import {
+  configWarnings,
+  DEFAULT_RECONNECT_URL,
+  emailDeliverySettings,
+  notifierConfigSchema,
+  notifySettings,
+} from "./config.ts";
 
 const base = { DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/syncwell" };
 
@@ -114,5 +120,60 @@ describe("notifier config", () => {
       NOTIFY_RECONNECT_URL: "https://app.syncwell.io/c/{connectionId}",
     };
     expect(configWarnings(load(production))).toEqual([]);
+  });
+});
+
+describe("notifier email config", () => {
+  it("has the documented defaults, email off without a sender and a key", () => {
+    const config = load();
+    expect(config.EMAIL_FROM).toBeUndefined();
+    expect(config.RESEND_API_KEY).toBeUndefined();
+    expect(config.EMAIL_SEND_TIMEOUT).toBe(15_000);
+    expect(emailDeliverySettings(config)).toEqual({
+      replyTo: undefined,
+      ratePerSec: 2,
+      batchSize: 20,
+      concurrency: 4,
+      leaseMs: 120_000,
+      pollIntervalMs: 5_000,
+      retry: {
+        maxAttempts: 8,
+        backoff: { initialDelayMs: 30_000, maxDelayMs: 1_800_000 },
+        maxAgeMs: 23 * 3_600_000,
+      },
+    });
+  });
+
+  it("reads the vendor and the worker's settings, fractions of a send per second included", () => {
+    const config = load({
+      EMAIL_FROM: "Syncwell <alerts@syncwell.io>",
+      RESEND_API_KEY: "re_abc_123",
+      RESEND_BASE_URL: "http://127.0.0.1:4010",
+      EMAIL_RATE_LIMIT_PER_SEC: "0.5",
+      EMAIL_CONCURRENCY: "2",
+      EMAIL_CLAIM_LEASE: "1m",
+      EMAIL_BACKOFF_BASE: "1s",
+    });
+    expect(config.EMAIL_FROM).toBe("Syncwell <alerts@syncwell.io>");
+    expect(emailDeliverySettings(config)).toMatchObject({
+      ratePerSec: 0.5,
+      concurrency: 2,
+      leaseMs: 60_000,
+      retry: { backoff: { initialDelayMs: 1_000 } },
+    });
+  });
+
+  it("names a bad rate, a bad key and a short lease, never echoing the key", () => {
+    const err = configError({
+      EMAIL_RATE_LIMIT_PER_SEC: "0",
+      RESEND_API_KEY: "sk_live_notresend",
+      EMAIL_CLAIM_LEASE: "10ms",
+    });
+    expect(err.issues.map((i) => i.variable).sort()).toEqual([
+      "EMAIL_CLAIM_LEASE",
+      "EMAIL_RATE_LIMIT_PER_SEC",
+      "RESEND_API_KEY",
+    ]);
+    expect(err.message).not.toContain("sk_live_notresend");
   });
 });
