@@ -4,7 +4,9 @@
 // twice, a user's streams per replica are bounded, and stopping a replica ends its streams.
 import { randomUUID } from "node:crypto";
 import { createEvent, type EventOf, subjectOf } from "@syncwell/contracts";
+import { createHttpServer } from "@syncwell/runtime";
 import { type RunningServiceOf, runService } from "@syncwell/service";
+import { createLogger } from "@syncwell/telemetry";
 import {
   createTestDatabase,
   createTestNats,
@@ -14,7 +16,9 @@ import {
   waitFor,
 } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { accessTokenSettings } from "../config.ts";
 import { changesSubject, encodeChange } from "../domain/live-changes.ts";
+import { LiveStreams } from "../engine/live-streams.ts";
 import { notifierService } from "../service.ts";
 import {
   createUser,
@@ -24,6 +28,7 @@ import {
   storeNotification,
   tokenFor,
 } from "../testing/in-app.ts";
+import { registerNotificationRoutes } from "./index.ts";
 import type { NotificationView } from "./notification-view.ts";
 
 type Service = RunningServiceOf<typeof notifierService>;
@@ -254,6 +259,31 @@ describe("the live stream", () => {
     open[0]?.close();
     await waitFor(() => replicaA.parts.streams.size < 2, "the closed stream to leave", patience);
     expect((await stream(replicaA, userId)).status).toBe(200);
+  });
+
+  it("sends a comment line as heartbeat while idle", async () => {
+    const logger = createLogger({ service: "notifier-test", level: "silent" });
+    const app = createHttpServer({ logger, readiness: [] });
+    const { nc, naming } = replicaA.bus;
+    const access = accessTokenSettings(replicaA.config);
+    if (!access) throw new Error("the test config has keys");
+    const streams = new LiveStreams({ nc, subject: (s) => naming.subject(s), perUser: 1, logger });
+    await registerNotificationRoutes(app, {
+      prisma: replicaA.prisma,
+      access,
+      streams,
+      publishChange: () => {},
+      heartbeatMs: 100,
+    });
+    const url = await app.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const client = await stream({ url } as Service, await createUser(db.pool));
+      await waitFor(() => client.received().includes(": heartbeat\n\n"), "a heartbeat", patience);
+      expect(client.events).toEqual([]);
+    } finally {
+      await app.close();
+    }
+    expect(streams.size).toBe(0);
   });
 
   it("ends its streams when the replica stops", async () => {

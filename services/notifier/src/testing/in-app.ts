@@ -105,8 +105,10 @@ export type SseEvent = { id: string | undefined; event: string; data: string };
 export type SseClient = {
   status: number;
   headers: http.IncomingHttpHeaders;
-  /** The whole body when the answer is not a stream. */
+  /** The whole body, once the answer has ended. */
   body(): Promise<string>;
+  /** What has arrived so far, comment lines included. */
+  received(): string;
   events: SseEvent[];
   /** The last id the stream set (what an EventSource sends as Last-Event-ID). */
   lastEventId(): string | undefined;
@@ -165,6 +167,7 @@ export function openStream(baseUrl: string, headers: Record<string, string>): Pr
         status: res.statusCode ?? 0,
         headers: res.headers,
         body: () => ended,
+        received: () => text,
         events,
         lastEventId: () => lastId,
         close: () => req.destroy(),
