@@ -106,9 +106,11 @@ describe("bearer tokens", () => {
     expect(res.statusCode).toBe(401);
   });
 
-  it("answers an unknown route under the API with the token checked first", async () => {
-    const res = await call(null, { method: "GET", url: "/v1/notifications/unread-count" });
-    expect(res.statusCode).toBe(401);
+  it("checks the token before the input: no 400 tells an anonymous caller anything", async () => {
+    for (const url of ["/v1/notifications?limit=0", "/v1/notifications/not-a-uuid/read"]) {
+      const res = await call(null, { method: url.endsWith("/read") ? "POST" : "GET", url });
+      expect(res.statusCode, url).toBe(401);
+    }
   });
 });
 
