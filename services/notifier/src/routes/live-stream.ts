@@ -36,7 +36,7 @@ export class LiveStream implements StreamListener {
   private again = false;
   private closed = false;
   private settleTimer: NodeJS.Timeout | undefined;
-  private readonly heartbeat: NodeJS.Timeout;
+  private heartbeat: NodeJS.Timeout | undefined;
   private readonly deps: LiveStreamDeps;
   private readonly position: StreamPosition;
 
@@ -44,10 +44,16 @@ export class LiveStream implements StreamListener {
     this.deps = deps;
     this.position = position;
     deps.raw.on("close", () => this.stop());
+  }
+
+  /** Once the response's head is written: the first read, then heartbeats. */
+  start(): void {
+    if (this.closed || this.heartbeat) return;
     this.heartbeat = setInterval(() => {
       this.write(": heartbeat\n\n");
       this.read();
-    }, deps.heartbeatMs);
+    }, this.deps.heartbeatMs);
+    this.read();
   }
 
   changed(change: NotificationChange): void {
@@ -68,7 +74,8 @@ export class LiveStream implements StreamListener {
 
   /** Reads what the client has not been sent, unless a read is running (it then runs once more). */
   read(): void {
-    if (this.closed) return;
+    // Before `start` the response has no head yet; `start` reads.
+    if (this.closed || !this.heartbeat) return;
     if (this.reading) {
       this.again = true;
       return;

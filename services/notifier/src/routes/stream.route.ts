@@ -71,7 +71,7 @@ export function streamRoute(app: FastifyInstance, deps: NotificationRoutesDeps):
       "x-accel-buffering": "no",
     });
     reply.raw.write(`retry: ${RETRY_MS}\n\n`);
-    stream.read();
+    stream.start();
     return reply;
   });
 }
