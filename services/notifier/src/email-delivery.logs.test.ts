@@ -1,6 +1,7 @@
-// The notifier as its own process (as it runs in production), sending to the provider simulator
-// while Resend's answers quote the API key: the key never reaches its logs (at debug level), the
-// delivery audit or the events; and a SIGTERM waits for the send in flight and records it.
+// The notifier as its own process (as it runs in production, traced), sending to the provider
+// simulator while Resend's answers quote the API key: the key never reaches its logs (at debug
+// level), its spans, the delivery audit or the events; each delivery is a trace of its own that its
+// log lines name; and a SIGTERM waits for the send in flight and records it.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
@@ -12,6 +13,8 @@ import {
   createTestDatabase,
   createTestNats,
   freePort,
+  type OtlpReceiver,
+  startOtlpReceiver,
   type TestDatabase,
   type TestNats,
   waitFor,
@@ -27,6 +30,7 @@ let nats: TestNats;
 let bus: Bus;
 let sim: Simulator;
 let control: SimulatorControl;
+let receiver: OtlpReceiver;
 let child: ChildProcess | undefined;
 let output = "";
 
@@ -36,12 +40,14 @@ beforeAll(async () => {
   bus = await createTestBus(nats);
   sim = await createSimulator();
   control = new SimulatorControl(sim.url);
+  receiver = await startOtlpReceiver();
 });
 
 afterAll(async () => {
   if (child?.exitCode === null) child.kill("SIGKILL");
   await bus?.close();
   await sim?.close();
+  await receiver?.close();
   await nats?.cleanup();
   await db?.drop();
 });
@@ -58,7 +64,9 @@ async function startNotifier(): Promise<ChildProcess> {
     HTTP_HOST: "127.0.0.1",
     HTTP_PORT: String(port),
     LOG_LEVEL: "debug",
-    OTEL_SDK_DISABLED: "true",
+    ...receiver.env,
+    OTEL_SERVICE_NAME: "notifier",
+    OTEL_BSP_SCHEDULE_DELAY: "100",
     NOTIFY_RECONNECT_URL: "https://app.syncwell.test/connections/{connectionId}/reconnect",
     EMAIL_FROM: "Syncwell <alerts@syncwell.test>",
     RESEND_API_KEY: API_KEY,
@@ -67,11 +75,15 @@ async function startNotifier(): Promise<ChildProcess> {
     EMAIL_BACKOFF_MAX: "200ms",
     EMAIL_POLL_INTERVAL: "200ms",
   };
-  const started = spawn(process.execPath, ["services/notifier/src/main.ts"], {
-    cwd: ROOT,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const started = spawn(
+    process.execPath,
+    ["--import", "@syncwell/telemetry/register", "services/notifier/src/main.ts"],
+    {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   started.stdout?.on("data", (d) => {
     output += String(d);
   });
@@ -170,4 +182,19 @@ it("never logs, stores or publishes the Resend API key, even when Resend's answe
   );
   expect(JSON.stringify(stored.rows)).toContain("[redacted]");
   expect(JSON.stringify(stored.rows)).not.toContain("LogCheck");
+
+  // One trace per delivery (four: refused, failed then sent, slow), named by its log lines.
+  const spans = await receiver.waitForSpans(
+    (all) => all.filter((x) => x.name === "email deliver").length >= 4,
+  );
+  expect(JSON.stringify(spans)).not.toContain("LogCheck");
+  const deliveries = new Set(spans.filter((x) => x.name === "email deliver").map((x) => x.traceId));
+  const outcomeMessages = ["email sent", "email failed", "email send failed; retrying later"];
+  const outcomes = output
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as { msg?: string; trace_id?: string })
+    .filter((line) => outcomeMessages.includes(line.msg ?? ""));
+  expect(outcomes).toHaveLength(4);
+  for (const line of outcomes) expect(deliveries.has(line.trace_id ?? "")).toBe(true);
 });

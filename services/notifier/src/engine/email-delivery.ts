@@ -1,9 +1,16 @@
+import { context, ROOT_CONTEXT, trace } from "@opentelemetry/api";
 import { enqueueEvents } from "@syncwell/bus";
 import { createEvent } from "@syncwell/contracts";
 import { withTransaction } from "@syncwell/db";
 import { BucketBlockedError, type RateLimiter } from "@syncwell/rate-limit";
 import { Semaphore, sleep } from "@syncwell/runtime";
-import { type Logger, type RepeatedFailureLog, repeatedFailureLog } from "@syncwell/telemetry";
+import {
+  inSpan,
+  type Logger,
+  type RepeatedFailureLog,
+  repeatedFailureLog,
+  withoutTracing,
+} from "@syncwell/telemetry";
 import type pg from "pg";
 import type { EmailMessage, EmailProvider, EmailSendResult } from "../adapters/email/email-provider.ts";
 import {
@@ -50,6 +57,8 @@ type Deps = {
   /** Unique per process: claim tokens are `<replicaId>/<n>`. */
   replicaId: string;
 };
+
+const tracer = trace.getTracer("notifier");
 
 /** A retry's timer fires this much after its due time, so the database's clock has reached it too. */
 const RETRY_TIMER_MARGIN_MS = 50;
@@ -137,7 +146,9 @@ export class EmailDelivery {
       this.again = true;
       return this.draining;
     }
-    this.draining = this.drain().finally(() => {
+    // Looking for due messages makes no spans (an idle replica would send a trace every interval);
+    // each message's delivery has its own (see deliverOne).
+    this.draining = withoutTracing(() => this.drain()).finally(() => {
       this.draining = undefined;
     });
     return this.draining;
@@ -194,6 +205,15 @@ export class EmailDelivery {
     } catch {
       return "not_started";
     }
+    const attributes = { "syncwell.notification.id": m.notificationId, "syncwell.message.id": m.id };
+    // A trace per delivery, out of the untraced claim loop; notification.delivered continues it.
+    return context.with(ROOT_CONTEXT, () =>
+      inSpan(tracer, "email deliver", { attributes }, () => this.send(m, claimToken)),
+    );
+  }
+
+  /** Renders, waits its turn, starts the attempt, sends and records; gives the slot back. */
+  private async send(m: ClaimedEmail, claimToken: string): Promise<Handled> {
     try {
       const email = this.emailOf(m);
       if (!email.ok) {
