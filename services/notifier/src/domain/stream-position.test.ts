@@ -76,4 +76,16 @@ describe("Horizon", () => {
     expect(horizon.at(5_000)).toBe(9n);
     expect(horizon.nextAt()).toBeUndefined();
   });
+
+  it("takes sightings out of time order: an old row settles its seq at once", () => {
+    const horizon = new Horizon(1_000);
+    horizon.observe(10_000, 50n);
+    // A row written long ago: its seq was taken by two settle times after its transaction began.
+    horizon.observe(horizon.takenBy(new Date(2_000)), 40n);
+    expect(horizon.at(5_000)).toBe(40n);
+    expect(horizon.at(11_000)).toBe(50n);
+    // Lower seqs and later sightings of lower seqs add nothing.
+    horizon.observe(0, 30n);
+    expect(horizon.nextAt()).toBeUndefined();
+  });
 });

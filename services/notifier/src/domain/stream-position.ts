@@ -80,6 +80,8 @@ export class StreamPosition {
 /**
  * The seqs a stream has seen and when: any seq at or below one seen at time t was taken before t.
  * `at(now)` is the highest seen SETTLE_MS or more before `now`, below which all has committed.
+ * A row also tells when its seq was taken at the latest: within a write's time of its
+ * `updated_at` (its transaction's start), which `takenBy` turns into such a time.
  */
 export class Horizon {
   private seen: { at: number; seq: bigint }[] = [];
@@ -90,22 +92,33 @@ export class Horizon {
     this.settleMs = settleMs;
   }
 
+  /**
+   * When a row written in a transaction that began at `updatedAt` took its seq at the latest: a
+   * write commits within SETTLE_MS, plus as much again for the database's clock against ours.
+   */
+  takenBy(updatedAt: Date): number {
+    return updatedAt.getTime() + 2 * this.settleMs;
+  }
+
   observe(at: number, seq: bigint): void {
-    const last = this.seen.at(-1);
-    if (last !== undefined && last.seq >= seq) return;
+    if (seq <= this.reached) return;
+    // An earlier sighting of a higher seq says more: this one adds nothing.
+    if (this.seen.some((s) => s.at <= at && s.seq >= seq)) return;
+    this.seen = this.seen.filter((s) => !(s.at >= at && s.seq <= seq));
     this.seen.push({ at, seq });
   }
 
   at(now: number): bigint {
-    while (this.seen.length > 0 && (this.seen[0]?.at ?? now) <= now - this.settleMs) {
-      this.reached = this.seen.shift()?.seq ?? this.reached;
-    }
+    const due = this.seen.filter((s) => s.at <= now - this.settleMs);
+    if (due.length === 0) return this.reached;
+    for (const s of due) if (s.seq > this.reached) this.reached = s.seq;
+    this.seen = this.seen.filter((s) => s.at > now - this.settleMs && s.seq > this.reached);
     return this.reached;
   }
 
   /** When the next observation settles, if any. */
   nextAt(): number | undefined {
-    const next = this.seen[0];
-    return next === undefined ? undefined : next.at + this.settleMs;
+    if (this.seen.length === 0) return undefined;
+    return Math.min(...this.seen.map((s) => s.at)) + this.settleMs;
   }
 }

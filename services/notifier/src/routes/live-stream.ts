@@ -39,10 +39,13 @@ export class LiveStream implements StreamListener {
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly deps: LiveStreamDeps;
   private readonly position: StreamPosition;
+  /** The id the client was last given; it started from the position it was opened at. */
+  private lastId: string;
 
   constructor(deps: LiveStreamDeps, position: StreamPosition) {
     this.deps = deps;
     this.position = position;
+    this.lastId = String(position);
     deps.raw.on("close", () => this.stop());
   }
 
@@ -99,8 +102,13 @@ export class LiveStream implements StreamListener {
     } while (this.again && !this.closed);
   }
 
+  /**
+   * Reads the changes after the settled point a page at a time, each page waiting for the client
+   * to take the one before. The point advances behind each row sent, up to the horizon as it was
+   * when the read began (everything at or below it had committed by then, so this read sees it).
+   */
   private async readOnce(): Promise<void> {
-    const horizon = this.horizon.at(Date.now());
+    const started = Date.now();
     let after = this.position.settled;
     for (;;) {
       const rows = await changesAfter(this.deps.prisma, this.deps.userId, after, PAGE);
@@ -108,16 +116,42 @@ export class LiveStream implements StreamListener {
       if (last === undefined || this.closed) break;
       this.horizon.observe(Date.now(), last.seq);
       for (const row of rows) {
-        if (this.position.take([row]).length === 0) continue;
+        this.horizon.observe(this.horizon.takenBy(row.updatedAt), row.seq);
+        const fresh = this.position.take([row]).length > 0;
+        const horizon = this.horizon.at(started);
+        // biome-ignore lint/complexity/useMathMinMax: bigints, which Math.min does not take
+        this.position.settle(horizon < row.seq ? horizon : row.seq);
+        if (!fresh) continue;
+        this.lastId = String(this.position);
         const data = JSON.stringify(toNotificationView(row));
-        this.write(`id: ${this.position}\nevent: notification\ndata: ${data}\n\n`);
+        this.write(`id: ${this.lastId}\nevent: notification\ndata: ${data}\n\n`);
       }
       if (rows.length < PAGE) break;
       after = last.seq;
+      await this.drained();
     }
-    // Every change at or below the horizon had committed before this read began, so was read.
-    if (this.position.settle(horizon)) this.write(`id: ${this.position}\n\n`);
+    this.position.settle(this.horizon.at(started));
+    // The point moved past what the last id named: the client's Last-Event-ID follows it.
+    if (String(this.position) !== this.lastId) {
+      this.lastId = String(this.position);
+      this.write(`id: ${this.lastId}\n\n`);
+    }
     this.scheduleSettle();
+  }
+
+  /** Resolves when the client has taken what was written (or has gone). */
+  private async drained(): Promise<void> {
+    const { raw } = this.deps;
+    if (!raw.writableNeedDrain || this.closed) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        raw.off("drain", done);
+        raw.off("close", done);
+        resolve();
+      };
+      raw.on("drain", done);
+      raw.on("close", done);
+    });
   }
 
   /** A read once the changes sent have settled, so the id stops naming them. */

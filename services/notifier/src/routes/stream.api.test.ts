@@ -233,6 +233,26 @@ describe("the live stream", () => {
     resumed.close();
   });
 
+  it("catches up on a long backlog with plain ids, so a resume part-way repeats nothing", async () => {
+    const userId = await createUser(db.pool);
+    for (let n = 0; n < 150; n += 1) await storeNotification(db.pool, userId, { ageSeconds: 60 });
+    const first = await stream(replicaA, userId, "0");
+    await waitFor(() => views(first).length === 150, "the backlog", patience);
+    const events = first.events.filter((e) => e.event === "notification");
+    expect(events.map((e) => e.id)).toEqual(views(first).map((n) => n.seq));
+    first.close();
+
+    const resumed = await stream(replicaB, userId, events[69]?.id);
+    await waitFor(() => views(resumed).length === 80, "the rest", patience);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(views(resumed).map((n) => n.id)).toEqual(
+      views(first)
+        .slice(70)
+        .map((n) => n.id),
+    );
+    resumed.close();
+  });
+
   it("resumes from a plain seq, and ids settle to plain seqs", async () => {
     const userId = await createUser(db.pool);
     const client = await stream(replicaA, userId);

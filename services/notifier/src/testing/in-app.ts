@@ -73,6 +73,8 @@ export type Seed = {
   priority?: string;
   status?: "unread" | "read" | "resolved";
   title?: string;
+  /** Written this many seconds ago (created_at, updated_at). */
+  ageSeconds?: number;
 };
 
 /** Stores a notification of the user directly (the notifier's rules are tested elsewhere); its id. */
@@ -82,10 +84,12 @@ export async function storeNotification(db: Queryable, userId: string, seed: See
   const subjectId = randomUUID();
   await db.query(
     `INSERT INTO notifications (id, user_id, kind, priority, subject_type, subject_id, subject_key, episode,
-                                dedup_key, title, body, status, read_at, resolved_at, resolution)
+                                dedup_key, title, body, status, read_at, resolved_at, resolution, created_at,
+                                updated_at)
      VALUES ($1, $2, $3, $4, 'connection', $5::uuid, 'connection:' || $5::text, 1, $3::text || ':' || $5::text || ':1',
              $6, 'body', $7::text, CASE WHEN $7::text = 'read' THEN now() END,
-             CASE WHEN $7::text = 'resolved' THEN now() END, CASE WHEN $7::text = 'resolved' THEN 'recovered' END)`,
+             CASE WHEN $7::text = 'resolved' THEN now() END, CASE WHEN $7::text = 'resolved' THEN 'recovered' END,
+             now() - make_interval(secs => $8), now() - make_interval(secs => $8))`,
     [
       id,
       userId,
@@ -94,6 +98,7 @@ export async function storeNotification(db: Queryable, userId: string, seed: See
       subjectId,
       seed.title ?? "A title",
       status,
+      seed.ageSeconds ?? 0,
     ],
   );
   return id;
