@@ -133,6 +133,9 @@ async function connectPostgres(
     statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT,
     connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT,
     onError: (err) => idleFailures.failed(err),
+    // The services run short statements; a batch's arrays inflate their cost estimates past
+    // jit_above_cost, and compiling them then costs tens of ms each (docs/decisions/0017).
+    sessionSettings: { jit: "off" },
   });
   shutdown.add("postgres", () => pool.end());
   await checkDatabase(pool, 5_000).catch((err: Error) => {
