@@ -162,3 +162,29 @@ async function withAdmin<T>(adminUrl: string, fn: (admin: pg.Client) => Promise<
     await admin.end();
   }
 }
+
+/**
+ * Benchmarks' statement diagnostics for the sessions a database's clients open from now on (a
+ * process started afterwards): every statement to the Postgres server log (`logStatements`), and
+ * the plans (EXPLAIN ANALYZE, auto_explain) of statements slower than `explainMs`.
+ */
+export async function logSlowStatements(
+  db: Pick<TestDatabase, "pool" | "name">,
+  options: { logStatements?: boolean; explainMs?: number | undefined },
+): Promise<void> {
+  const settings: string[] = [];
+  if (options.logStatements) settings.push("log_min_duration_statement = 0");
+  if (options.explainMs !== undefined) {
+    if (!Number.isFinite(options.explainMs) || options.explainMs < 0)
+      throw new Error("the explain threshold is a number of milliseconds");
+    settings.push(
+      "session_preload_libraries = 'auto_explain'",
+      `auto_explain.log_min_duration = ${options.explainMs}`,
+      "auto_explain.log_analyze = on",
+      "auto_explain.log_buffers = on",
+      "auto_explain.log_nested_statements = on",
+    );
+  }
+  for (const setting of settings)
+    await db.pool.query(`ALTER DATABASE ${pg.escapeIdentifier(db.name)} SET ${setting}`);
+}

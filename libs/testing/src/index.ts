@@ -9,5 +9,6 @@ export * from "./otlp-receiver.ts";
 export * from "./ports.ts";
 export * from "./raw-http.ts";
 export * from "./service.ts";
+export * from "./service-process.ts";
 export * from "./tcp-proxy.ts";
 export * from "./wait.ts";

@@ -2,7 +2,7 @@
  * Figures the benchmarks print: percentiles of latencies, and the CPU and memory of processes
  * (Linux /proc), so each bench reads them the same way.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** The `p`th percentile (0–100) of an ascending list: the nearest-rank value; NaN for none. */
 export function percentile(sorted: readonly number[], p: number): number {
@@ -81,4 +81,34 @@ export function processMemoryBytes(pid: number, field: "VmRSS" | "VmHWM"): numbe
   } catch {
     return 0;
   }
+}
+
+/**
+ * CPU seconds of the whole machine so far (all processes, from /proc/stat): busy, and stolen (a
+ * virtual machine's cores running someone else's work: time this machine had less than its cores).
+ */
+export function machineSeconds(): { busy: number; steal: number } {
+  const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "")
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  const steal = fields[7] ?? 0;
+  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: (total - idle - steal) / 100, steal: steal / 100 };
+}
+
+/** Postgres backends serving database `name`. */
+export function postgresBackends(name: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(` ${name} `)) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
 }

@@ -24,7 +24,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { connect } from "@nats-io/transport-node";
@@ -39,8 +39,11 @@ import {
   createTestDatabase,
   createTestNats,
   freePort,
+  logSlowStatements,
+  machineSeconds,
   median,
   percentile,
+  postgresBackends,
   processMemoryBytes,
   publishTick,
   startBenchRecord,
@@ -193,36 +196,6 @@ function timeline(arrivalsMs: readonly number[], startMs: number): string {
     perSecond[second] = (perSecond[second] ?? 0) + 1;
   }
   return Array.from(perSecond, (n) => n ?? 0).join(" ");
-}
-
-/**
- * CPU seconds of the whole machine so far (all processes, from /proc/stat): busy, and stolen (a
- * virtual machine's cores running someone else's work: time this machine had less than its cores).
- */
-function machineSeconds(): { busy: number; steal: number } {
-  const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "")
-    .trim()
-    .split(/\s+/)
-    .slice(1)
-    .map(Number);
-  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
-  const steal = fields[7] ?? 0;
-  const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: (total - idle - steal) / 100, steal: steal / 100 };
-}
-
-/** Postgres backends serving database `name`. */
-function postgresBackends(name: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(` ${name} `)) pids.push(Number(entry));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids;
 }
 
 /** What a run cost: CPU seconds of each process and of the machine, WAL written, the poller's memory. */
@@ -467,24 +440,16 @@ try {
   const warmupPolls = await seed(WARMUP > 0 ? "warmup" : "bench", WARMUP > 0 ? WARMUP : N);
   await finishSeeding(db.pool, args.setup);
 
-  if (args["log-statements"]) {
-    await db.pool.query(`ALTER DATABASE ${db.name} SET log_min_duration_statement = 0`);
+  await logSlowStatements(db, {
+    logStatements: args["log-statements"],
+    explainMs: args.explain === undefined ? undefined : Number(args.explain),
+  });
+  if (args["log-statements"])
     process.stdout.write(`logging every statement of ${db.name} to the Postgres server log\n`);
-  }
-  if (args.explain !== undefined) {
-    const ms = Number(args.explain);
-    if (!Number.isFinite(ms) || ms < 0) throw new Error("--explain takes a number of milliseconds");
-    for (const setting of [
-      "session_preload_libraries = 'auto_explain'",
-      `auto_explain.log_min_duration = ${ms}`,
-      "auto_explain.log_analyze = on",
-      "auto_explain.log_buffers = on",
-      "auto_explain.log_nested_statements = on",
-    ]) {
-      await db.pool.query(`ALTER DATABASE ${db.name} SET ${setting}`);
-    }
-    process.stdout.write(`logging plans of ${db.name}'s statements slower than ${ms} ms (auto_explain)\n`);
-  }
+  if (args.explain !== undefined)
+    process.stdout.write(
+      `logging plans of ${db.name}'s statements slower than ${args.explain} ms (auto_explain)\n`,
+    );
 
   // The poller service, as production starts it.
   const pollerPort = await freePort();

@@ -1,11 +1,8 @@
 // Token-service replicas under test: their environment, one in the test's process (runService),
 // or one as its own process (main.ts, as the image runs it) for tests that stop it, kill it, or cut
 // it off from Postgres. Not used in production.
-import { type ChildProcess, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import { type RunningServiceOf, runService } from "@syncwell/service";
-import { freePort, type TestNats, waitFor } from "@syncwell/testing";
+import { freePort, type ServiceProcess, spawnService, type TestNats } from "@syncwell/testing";
 import { tokenService } from "../service.ts";
 import { API_TOKEN, keyList } from "./fixtures.ts";
 import { simulatorProviderEnv } from "./refresh-support.ts";
@@ -49,75 +46,9 @@ export async function startTestReplica(
   });
 }
 
-const mainPath = fileURLToPath(new URL("../main.ts", import.meta.url));
-
-export type ServiceChild = {
-  readonly process: ChildProcess;
-  /** Log lines parsed so far. */
-  readonly lines: Record<string, unknown>[];
-  /** Everything it printed (stdout and stderr). */
-  output(): string;
-  /** Resolves with the exit code or signal. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  readonly running: boolean;
-  /** `/readyz` status, or 0 when nothing answers. */
-  readyz(): Promise<number>;
-  /** Waits for "token-service ready" (consumers bound); throws with its output if it exits first. */
-  ready(timeoutMs?: number): Promise<void>;
-};
+/** A token-service replica as its own process (see spawnService). */
+export type ServiceChild = ServiceProcess;
 
 export function spawnTokenService(env: Record<string, string>, port: number): ServiceChild {
-  const child = spawn(process.execPath, [mainPath], {
-    env: { ...process.env, ...env, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(port) },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const lines: Record<string, unknown>[] = [];
-  let output = "";
-  let running = true;
-  createInterface({ input: child.stdout }).on("line", (line) => {
-    output += `${line}\n`;
-    try {
-      lines.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      // not a log line
-    }
-  });
-  child.stderr.on("data", (chunk) => {
-    output += String(chunk);
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on("exit", (code, signal) => {
-      running = false;
-      resolve({ code, signal });
-    }),
-  );
-  return {
-    process: child,
-    lines,
-    output: () => output,
-    exited,
-    get running() {
-      return running;
-    },
-    async readyz() {
-      try {
-        const response = await fetch(`http://127.0.0.1:${port}/readyz`, {
-          signal: AbortSignal.timeout(3_000),
-        });
-        return response.status;
-      } catch {
-        return 0;
-      }
-    },
-    async ready(timeoutMs = 30_000) {
-      await waitFor(
-        () => {
-          if (!running) throw new Error(`token service exited before it was ready:\n${output.slice(-3_000)}`);
-          return lines.some((l) => l.msg === "token-service ready");
-        },
-        "the token service to be ready",
-        { timeoutMs },
-      );
-    },
-  };
+  return spawnService("token-service", env, port);
 }
