@@ -18,8 +18,10 @@ export function dataIngestedConsumer(batches: IngestBatches): ConsumerDefinition
     description: "Recomputes connection, relationship and deal health after communication is ingested",
     stream: "data",
     filterSubject: "data.ingested",
-    // Handlers only wait for their batch: enough of them to fill batches.
-    concurrency: 512,
+    // Handlers only wait for their batch: enough of them to fill the batches being applied, and
+    // no more messages pulled ahead than that (each held in memory until its batch is done).
+    concurrency: 1024,
+    prefetch: 1024,
     ackWaitMs: 60_000,
     handlers: {
       "data.ingested": (event) => batches.submit(event.data),

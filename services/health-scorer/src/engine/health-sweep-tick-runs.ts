@@ -2,6 +2,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Naming } from "@syncwell/bus";
 import type { HealthSubjectKind } from "@syncwell/contracts";
 import { databaseNow, recordJobRunCounts } from "@syncwell/db";
+import { Semaphore } from "@syncwell/runtime";
 import type { Logger } from "@syncwell/telemetry";
 import { countActiveClaims, type RunShare, TickRunCoordinator } from "@syncwell/tick-runs";
 import type pg from "pg";
@@ -20,6 +21,8 @@ export const SWEEP_WAKE_SUBJECT = "health-scorer.sweep.wake";
 export type SweepSettings = {
   /** Scores claimed per statement. */
   batchSize: number;
+  /** Batches scored at once by this replica. */
+  lanes: number;
   /** A claim lapses after this long: longer than scoring one batch takes. */
   leaseMs: number;
   maxAgeMs: number;
@@ -61,22 +64,49 @@ async function sweepShare(
 
 type AddCounts = (done: { refreshed: number; changed: number; errors: number }) => Promise<void>;
 
-/** First scores of active users' subjects that have none, once per share. */
+/**
+ * Runs `lanes` copies of `lane` at once: a batch's reads and writes wait on Postgres, so one lane
+ * scores while another waits. Batches never share a subject (disjoint pages, disjoint claims).
+ */
+async function inLanes(lanes: number, lane: () => Promise<void>): Promise<void> {
+  await Promise.all(Array.from({ length: lanes }, lane));
+}
+
+/**
+ * First scores of active users' subjects that have none, once per share. The pages are read in
+ * key order, one page at a time (`reading`), and scored by several lanes.
+ */
 async function scoreUnscored(deps: SweepDeps, share: RunShare, add: AddCounts): Promise<void> {
   const { scoring, settings, engine, pool } = deps;
+  const going = () => !engine.stopping && !share.signal?.aborted;
   for (const kind of ["connection", "contact", "deal"] as HealthSubjectKind[]) {
     let after: string | null = null;
-    while (!engine.stopping && !share.signal?.aborted) {
-      const batch = await findUnscored(pool, {
-        kind,
-        after,
-        limit: settings.batchSize,
-        activeWindowMs: settings.activeWindowMs,
-      });
-      if (batch.length === 0) break;
-      after = batch[batch.length - 1]?.subjectId ?? null;
-      await add(await scoring.scoreBatch(batch));
-    }
+    let done = false;
+    const reading = new Semaphore(1);
+    const nextPage = async () => {
+      await reading.acquire();
+      try {
+        if (done) return [];
+        const page = await findUnscored(pool, {
+          kind,
+          after,
+          limit: settings.batchSize,
+          activeWindowMs: settings.activeWindowMs,
+        });
+        if (page.length < settings.batchSize) done = true;
+        after = page.at(-1)?.subjectId ?? after;
+        return page;
+      } finally {
+        reading.release();
+      }
+    };
+    await inLanes(settings.lanes, async () => {
+      while (going()) {
+        const batch = await nextPage();
+        if (batch.length === 0) return;
+        await add(await scoring.scoreBatch(batch));
+      }
+    });
   }
 }
 
@@ -84,29 +114,31 @@ async function scoreUnscored(deps: SweepDeps, share: RunShare, add: AddCounts): 
 async function rescoreStale(deps: SweepDeps, share: RunShare, add: AddCounts): Promise<number> {
   const { scoring, settings, engine, pool } = deps;
   let claimed = 0;
-  while (!engine.stopping && !share.signal?.aborted) {
-    const batch = await claimStaleScores(pool, {
-      limit: settings.batchSize,
-      leaseMs: settings.leaseMs,
-      claimedBy: engine.replicaId,
-      maxAgeMs: settings.maxAgeMs,
-      activeWindowMs: settings.activeWindowMs,
-      attemptedBefore: share.startedAt,
-    });
-    if (batch.length === 0) break;
-    claimed += batch.length;
-    const failed = new Map<string, string>();
-    const done = await scoring.scoreBatch(batch, {
-      onError: (subject, error) =>
-        failed.set(`${subject.subjectType}:${subject.subjectId}`, error.message.slice(0, 500)),
-    });
-    await releaseClaims(
-      pool,
-      engine.replicaId,
-      batch.map((s) => ({ ...s, error: failed.get(`${s.subjectType}:${s.subjectId}`) ?? null })),
-    );
-    await add(done);
-  }
+  await inLanes(settings.lanes, async () => {
+    while (!engine.stopping && !share.signal?.aborted) {
+      const batch = await claimStaleScores(pool, {
+        limit: settings.batchSize,
+        leaseMs: settings.leaseMs,
+        claimedBy: engine.replicaId,
+        maxAgeMs: settings.maxAgeMs,
+        activeWindowMs: settings.activeWindowMs,
+        attemptedBefore: share.startedAt,
+      });
+      if (batch.length === 0) return;
+      claimed += batch.length;
+      const failed = new Map<string, string>();
+      const done = await scoring.scoreBatch(batch, {
+        onError: (subject, error) =>
+          failed.set(`${subject.subjectType}:${subject.subjectId}`, error.message.slice(0, 500)),
+      });
+      await releaseClaims(
+        pool,
+        engine.replicaId,
+        batch.map((s) => ({ ...s, error: failed.get(`${s.subjectType}:${s.subjectId}`) ?? null })),
+      );
+      await add(done);
+    }
+  });
   return claimed;
 }
 

@@ -29,7 +29,7 @@ export type IngestBatchSettings = {
 
 /**
  * Applies data.ingested events in batches. A transaction per event would bound the scorer by
- * commits and round trips (docs/decisions/0016); a batch makes one read of the connections' new
+ * commits and round trips (docs/decisions/0017); a batch makes one read of the connections' new
  * communication events, one read of the affected deals, and one score write per `maxScoreWrite`
  * subjects. Each event's handler waits for its batch: a batch that fails rejects all of them, and
  * the bus redelivers each; applying a batch again is harmless (scores are computed from rows,

@@ -9,12 +9,13 @@ import {
 import { IngestBatches } from "./ingest-batches.ts";
 import { HealthScoring } from "./scoring.ts";
 
-/** Scores claimed per sweep statement. */
-const SWEEP_BATCH_SIZE = 200;
+/** Scores claimed per sweep statement, and batches scored at once (sized by bench:health, docs/decisions/0017). */
+const SWEEP_BATCH_SIZE = 400;
+const SWEEP_LANES = 3;
 /** A sweep claim's lease: far longer than scoring one batch takes. */
 const SWEEP_LEASE_MS = 60_000;
-/** data.ingested batches: sized by bench:health (docs/decisions/0016). */
-const INGEST_BATCH = { maxBatch: 256, lingerMs: 10, maxConcurrent: 2, maxScoreWrite: 500 };
+/** data.ingested batches: sized by bench:health (docs/decisions/0017). */
+const INGEST_BATCH = { maxBatch: 256, lingerMs: 10, maxConcurrent: 3, maxScoreWrite: 500 };
 /** Far longer than a poller's page transaction lasts (a page is one statement). */
 const INGEST_MARK_OVERLAP_MS = 5 * 60_000;
 
@@ -36,6 +37,7 @@ export function startScoring(ctx: ServiceContext<Config>): ScoringServices {
   const engine = { replicaId: newReplicaId(), stopping: false };
   const settings: SweepSettings = {
     batchSize: SWEEP_BATCH_SIZE,
+    lanes: SWEEP_LANES,
     leaseMs: SWEEP_LEASE_MS,
     maxAgeMs: ctx.config.HEALTH_SCORE_MAX_AGE,
     activeWindowMs: ctx.config.HEALTH_ACTIVE_USER_WINDOW,

@@ -30,20 +30,26 @@ export async function newCommunication(
   const out: NewCommunication = { contactIds: [], newest: new Map(), causes: new Map() };
   if (connectionIds.length === 0) return out;
   const { rows } = await db.query<{ connectionId: string; contactId: string; newest: Date; behind: boolean }>(
-    `WITH c AS (SELECT DISTINCT unnest($1::uuid[]) AS connection_id),
-     seen AS (
-       SELECT c.connection_id, e.contact_id, max(e.created_at) AS newest
-       FROM c
+    `WITH c AS (
+       SELECT c.connection_id, coalesce(m.events_through - make_interval(secs => $2 / 1000.0),
+                                        $3::timestamptz - make_interval(secs => $4 / 1000.0)) AS since
+       FROM (SELECT DISTINCT unnest($1::uuid[]) AS connection_id) c
        LEFT JOIN health_ingest_marks m ON m.connection_id = c.connection_id
-       JOIN communication_events e ON e.connection_id = c.connection_id
-         AND e.created_at >= coalesce(m.events_through - make_interval(secs => $2 / 1000.0),
-                                      $3::timestamptz - make_interval(secs => $4 / 1000.0))
-       GROUP BY c.connection_id, e.contact_id
+     ),
+     -- LATERAL: each connection's range is read through the index on both columns.
+     seen AS (
+       SELECT c.connection_id, e.contact_id, e.newest
+       FROM c CROSS JOIN LATERAL (
+         SELECT contact_id, max(created_at) AS newest FROM communication_events
+         WHERE connection_id = c.connection_id AND created_at >= c.since
+         GROUP BY contact_id
+       ) e
      )
+     -- A lookup per contact (a join would read every score once the table is large).
      SELECT s.connection_id AS "connectionId", s.contact_id AS "contactId", s.newest,
-       (h.inputs_as_of IS NULL OR h.inputs_as_of < s.newest) AS behind
-     FROM seen s
-     LEFT JOIN health_scores h ON h.subject_type = 'contact' AND h.subject_id = s.contact_id`,
+       coalesce((SELECT h.inputs_as_of < s.newest FROM health_scores h
+                 WHERE h.subject_type = 'contact' AND h.subject_id = s.contact_id), true) AS behind
+     FROM seen s`,
     [connectionIds, options.overlapMs, options.now, options.noMarkSinceMs],
   );
   for (const row of rows) {

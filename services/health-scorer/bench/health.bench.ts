@@ -1,0 +1,310 @@
+/**
+ * npm run bench:health [-- --users 10000 --contacts-per-user 10 --events-per-contact 24 --deals 10000
+ *                         --ingested 10000 --node-flags='--max-old-space-size=96' --explain 50 --no-record]
+ *
+ * The health scorer as production runs it: its own process (`services/health-scorer/src/main.ts`,
+ * tracing off) against Postgres and NATS. The seed is `users` active users with a Google
+ * connection each, `contacts-per-user` contacts each (100,000 by default) with a year of email
+ * and meetings, and `deals` open deals with two contacts each; none is scored yet.
+ *
+ * 1. Two full sweeps, each one tick.health-sweep over every connection, contact and deal, scores/s
+ *    from the tick's job run: the first gives every subject its first score (all announced: a new
+ *    installation), the second recomputes them all after their scores were aged past the maximum
+ *    age (the daily sweep of a running system, which announces only what moved).
+ * 2. A stream of `ingested` data.ingested events, one per connection, each after one new email
+ *    with one of its contacts (whose last interaction was weeks ago, so its score moves and is
+ *    announced). Published as fast as NATS takes them; prints events/s from the first publish to
+ *    the last event applied, and the latency from each event's publish to the health.changed of
+ *    its contact (p50/p99/max).
+ *
+ * Also the scorer's peak RSS (VmHWM) and the CPU each process used. The run is appended to
+ * bench-results/health.jsonl (`--no-record` or BENCH_RECORD=0: not).
+ */
+import { randomBytes } from "node:crypto";
+import { parseArgs } from "node:util";
+import { connect } from "@nats-io/transport-node";
+import { createBus } from "@syncwell/bus";
+import { createEvent } from "@syncwell/contracts";
+import { findJobRun } from "@syncwell/db";
+import { createLogger } from "@syncwell/telemetry";
+import {
+  benchRecordOption,
+  CpuTracker,
+  createTestDatabase,
+  createTestNats,
+  freePort,
+  logSlowStatements,
+  percentile,
+  postgresBackends,
+  processMemoryBytes,
+  publishTick,
+  spawnService,
+  startBenchRecord,
+  waitFor,
+} from "@syncwell/testing";
+import { connectionId, contactId, newMail, seed, userId } from "./seed.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    users: { type: "string", default: "10000" },
+    "contacts-per-user": { type: "string", default: "10" },
+    "events-per-contact": { type: "string", default: "24" },
+    deals: { type: "string", default: "10000" },
+    ingested: { type: "string", default: "10000" },
+    /** Logs the plans (EXPLAIN ANALYZE) of statements slower than this many ms (auto_explain) to the server log. */
+    explain: { type: "string" },
+    /** Node flags of the scorer process: by default those its image sets (scripts/docker-entrypoint.sh). */
+    "node-flags": { type: "string", default: "--max-old-space-size=96" },
+    ...benchRecordOption,
+  },
+  allowNegative: true,
+});
+const shape = {
+  users: Number(args.users),
+  contactsPerUser: Number(args["contacts-per-user"]),
+  eventsPerContact: Number(args["events-per-contact"]),
+  deals: Number(args.deals),
+  quietDays: 45,
+};
+const INGESTED = Number(args.ingested);
+for (const [name, value] of Object.entries({ ...shape, ingested: INGESTED })) {
+  if (!Number.isInteger(value) || value < 0) throw new Error(`--${name} takes a whole number, not ${value}`);
+}
+if (INGESTED > shape.users) throw new Error("--ingested is at most --users (one event per connection)");
+if (shape.contactsPerUser < 3) throw new Error("--contacts-per-user is at least 3");
+
+const record = startBenchRecord("health", args);
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+const logger = createLogger({ service: "health-bench", level: "warn" });
+const nats = createTestNats("healthbench");
+const db = await createTestDatabase({ poolMax: 4 });
+// Before the scorer starts: its sessions take the settings.
+await logSlowStatements(db, { explainMs: args.explain === undefined ? undefined : Number(args.explain) });
+const port = await freePort();
+const scorer = spawnService(
+  "health-scorer",
+  {
+    DATABASE_URL: db.url,
+    NATS_URL: nats.url,
+    NATS_PREFIX: nats.prefix,
+    NATS_STREAM_MAX_BYTES: "256MiB",
+    NATS_STREAM_MAX_AGE: "1h",
+    LOG_LEVEL: "warn",
+    OTEL_SDK_DISABLED: "true",
+    HEALTH_API_KEYS: randomBytes(24).toString("base64url"),
+  },
+  port,
+  { nodeArgs: args["node-flags"].split(" ").filter(Boolean), inheritEnv: false },
+);
+
+try {
+  out(
+    `seeding ${shape.users} users, ${shape.users * shape.contactsPerUser} contacts × ${shape.eventsPerContact} interactions, ${shape.deals} deals…`,
+  );
+  const seedStarted = performance.now();
+  await seed(db.pool, shape, out);
+  out(`seeded in ${((performance.now() - seedStarted) / 1000).toFixed(0)} s`);
+  await scorer.ready(60_000);
+  const pid = scorer.process.pid as number;
+  const rssAtStart = processMemoryBytes(pid, "VmRSS");
+  const cpu = new CpuTracker(() => [pid]);
+  const bus = await createBus({ servers: nats.url, prefix: nats.prefix, name: "bench", logger });
+
+  // 1. The full sweeps: first scores, then every score stale.
+  const first = await timedSweep(bus, pid, "first scores");
+  const relayS = await outboxDrained();
+  await db.pool.query(
+    "UPDATE health_scores SET computed_at = computed_at - interval '25 hours', last_attempt_at = NULL",
+  );
+  const stale = await timedSweep(bus, pid, "stale scores");
+  await outboxDrained();
+  const sweepCpuS = cpu.seconds();
+
+  // 2. The stream of data.ingested.
+  const figures = await ingestStream(bus);
+  const peakRss = processMemoryBytes(pid, "VmHWM");
+  const totalCpuS = cpu.seconds();
+  await bus.close();
+
+  const lines = [
+    "",
+    `health bench: ${shape.users} users, ${shape.users * shape.contactsPerUser} contacts × ${shape.eventsPerContact} interactions, ${shape.deals} deals`,
+    "",
+    sweepLine("sweep, first scores", first),
+    `  its health.changed   published by the outbox relay within ${relayS.toFixed(1)} s after the sweep ended`,
+    sweepLine("sweep, stale scores", stale),
+    `data.ingested         ${INGESTED} events in ${figures.elapsedS.toFixed(2)} s: ${(INGESTED / figures.elapsedS).toFixed(0)} events/s, ${(figures.scores / figures.elapsedS).toFixed(0)} scores/s (${figures.scores} scores)`,
+    `event → health.changed p50 ${figures.p50.toFixed(0)} ms, p99 ${figures.p99.toFixed(0)} ms, max ${figures.max.toFixed(0)} ms (${figures.announced} of ${INGESTED} contacts announced)`,
+    `scorer RSS            at start ${mb(rssAtStart)}, peak ${mb(peakRss)}`,
+    `scorer CPU            sweeps ${sweepCpuS.toFixed(1)} s, stream ${(totalCpuS - sweepCpuS).toFixed(1)} s (stream: postgres ${figures.postgresCpuS.toFixed(1)} s)`,
+    "",
+  ];
+  out(lines.join("\n"));
+  record.finish({
+    figures: {
+      sweepFirst: first,
+      sweepStale: stale,
+      ingested: {
+        events: INGESTED,
+        seconds: figures.elapsedS,
+        eventsPerS: INGESTED / figures.elapsedS,
+        scoresPerS: figures.scores / figures.elapsedS,
+        announced: figures.announced,
+        latencyP50Ms: figures.p50,
+        latencyP99Ms: figures.p99,
+        latencyMaxMs: figures.max,
+        postgresCpuS: figures.postgresCpuS,
+      },
+      rssAtStartBytes: rssAtStart,
+      peakRssBytes: peakRss,
+      cpuS: { sweep: sweepCpuS, stream: totalCpuS - sweepCpuS },
+    },
+  });
+} catch (err) {
+  process.stderr.write(`health scorer output:\n${scorer.output().slice(-5_000)}\n`);
+  throw err;
+} finally {
+  scorer.process.kill("SIGTERM");
+  await Promise.race([scorer.exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+  if (scorer.running) scorer.process.kill("SIGKILL");
+  await nats.cleanup().catch(() => {});
+  await db.drop();
+}
+
+/**
+ * New mail for the first INGESTED users' contact 2, then one data.ingested per connection; waits
+ * until every event is applied (its connection's mark is set) and measures each contact's
+ * health.changed against its event's publish.
+ */
+/**
+ * Waits for the outbox relay to publish what the last phase announced, so the next phase is
+ * measured on its own; resolves how long that took.
+ */
+async function outboxDrained(): Promise<number> {
+  const started = performance.now();
+  await waitFor(
+    async () => {
+      const { rows } = await db.pool.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM outbox_events WHERE published_at IS NULL AND set_aside_at IS NULL",
+      );
+      return rows[0]?.n === 0 || undefined;
+    },
+    "the outbox relay to publish the announcements",
+    { timeoutMs: 600_000, intervalMs: 250 },
+  );
+  return (performance.now() - started) / 1000;
+}
+
+/** One tick.health-sweep, timed by its job run, with the CPU the scorer and Postgres spent on it. */
+async function timedSweep(bus: Awaited<ReturnType<typeof createBus>>, pid: number, what: string) {
+  out(`sweeping (${what})…`);
+  const scorerCpu = new CpuTracker(() => [pid]);
+  const postgresCpu = new CpuTracker(() => postgresBackends(db.name));
+  const sampler = setInterval(() => postgresCpu.sample(), 200);
+  const jobRunId = await publishTick({ db: db.pool, bus }, "health-sweep", { source: "bench" });
+  const run = await waitFor(
+    async () => {
+      const found = await findJobRun(db.pool, jobRunId);
+      return found && found.status !== "running" ? found : undefined;
+    },
+    "the sweep's job run",
+    { timeoutMs: 1_800_000, intervalMs: 500 },
+  );
+  clearInterval(sampler);
+  const seconds = (run.durationMs ?? 0) / 1000;
+  const scores = Number(run.counts.refreshed ?? 0);
+  return {
+    status: run.status,
+    counts: run.counts,
+    seconds,
+    scoresPerS: scores / seconds,
+    cpuS: { scorer: scorerCpu.seconds(), postgres: postgresCpu.seconds() },
+  };
+}
+
+function sweepLine(label: string, sweep: Awaited<ReturnType<typeof timedSweep>>): string {
+  const { counts, cpuS } = sweep;
+  return `${label.padEnd(22)}${counts.refreshed} scores in ${sweep.seconds.toFixed(2)} s: ${sweep.scoresPerS.toFixed(0)} scores/s, ${counts.changed} changed (job run ${sweep.status}; CPU scorer ${cpuS.scorer.toFixed(1)} s, postgres ${cpuS.postgres.toFixed(1)} s)`;
+}
+
+async function ingestStream(bus: Awaited<ReturnType<typeof createBus>>) {
+  await newMail(db.pool, INGESTED, 2);
+  const contactOf = new Map<string, number>();
+  for (let i = 1; i <= INGESTED; i++) contactOf.set(contactId(i, 2), i);
+  const publishedAt = new Array<number>(INGESTED + 1).fill(0);
+  const latencies: number[] = [];
+  const nc = await connect({ servers: nats.url });
+  const subscription = nc.subscribe(`${nats.prefix}.health.changed`, {
+    callback: (_err, msg) => {
+      const at = performance.now();
+      const subject = (msg.json() as { data: { subjectId: string } }).data.subjectId;
+      const i = contactOf.get(subject);
+      if (i !== undefined && publishedAt[i]) latencies.push(at - (publishedAt[i] as number));
+    },
+  });
+  await nc.flush();
+  out(`publishing ${INGESTED} data.ingested…`);
+  const postgresCpu = new CpuTracker(() => postgresBackends(db.name));
+  const sampler = setInterval(() => postgresCpu.sample(), 200);
+  const started = performance.now();
+  let next = 1;
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next <= INGESTED) {
+        const i = next++;
+        publishedAt[i] = performance.now();
+        await bus.publish(ingestedEvent(i));
+      }
+    }),
+  );
+  out(`published in ${((performance.now() - started) / 1000).toFixed(2)} s; waiting for the scorer…`);
+  await waitFor(
+    async () => {
+      const { rows } = await db.pool.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM health_ingest_marks",
+      );
+      return (rows[0]?.n ?? 0) >= INGESTED || undefined;
+    },
+    "every data.ingested to be applied",
+    { timeoutMs: 600_000, intervalMs: 50 },
+  );
+  const elapsedS = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  const postgresCpuS = postgresCpu.seconds();
+  // health.changed goes out through the outbox: give the relay a moment for the last ones.
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  subscription.unsubscribe();
+  await nc.close();
+  const { rows } = await db.pool.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM health_scores WHERE computed_at >= now() - make_interval(secs => $1)",
+    [elapsedS + 2],
+  );
+  latencies.sort((a, b) => a - b);
+  return {
+    elapsedS,
+    postgresCpuS,
+    scores: rows[0]?.n ?? 0,
+    announced: latencies.length,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    max: latencies.at(-1) ?? 0,
+  };
+}
+
+function ingestedEvent(i: number) {
+  return createEvent(
+    "data.ingested",
+    {
+      connectionId: connectionId(i),
+      userId: userId(i),
+      provider: "google",
+      resource: "gmail.messages",
+      counts: { added: 1, updated: 0, unchanged: 0, deleted: 0 },
+      cursor: String(i),
+      communicationEventsCreated: 1,
+      fullSync: false,
+    },
+    { source: "bench" },
+  );
+}
