@@ -88,7 +88,7 @@ function reasonOf(previous: Announced | null, next: Announced, components: reado
 /**
  * Scores subjects from their current rows: the same rows give the same score, so every entry point
  * (events, the sweep) may run any number of times; a write is announced only when `shouldAnnounce`
- * says so against the stored score.
+ * says so against the score last announced.
  */
 export class HealthScoring {
   private readonly pool: pg.Pool;
@@ -306,7 +306,7 @@ export class HealthScoring {
     }
   }
 
-  /** `health.changed` for a stored score when `shouldAnnounce` says so against the previous one. */
+  /** `health.changed` for a stored score when `shouldAnnounce` says so against the last announced one. */
   private announcement(c: Computed, previous: Announced | null): AnyEvent | null {
     const { write, health } = c;
     const next = { score: health.score, status: health.status };

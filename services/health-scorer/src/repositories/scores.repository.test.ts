@@ -7,6 +7,7 @@ import { createLogger } from "@syncwell/telemetry";
 import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configSchema, scoringSettings } from "../config.ts";
+import { shouldAnnounce } from "../domain/score.ts";
 import { HealthScoring } from "../engine/scoring.ts";
 import { type ScoreWrite, writeScore, writeScores } from "./scores.repository.ts";
 
@@ -77,6 +78,39 @@ describe("writeScore", () => {
     );
     return { score: current.rows[0]?.score, history: history.rowCount, outbox: outbox.rowCount };
   }
+
+  it("announces a score drifting in small steps once it has moved past the threshold from the last announced one", async () => {
+    const contactId = await newContact();
+    const t = Date.parse("2026-12-02T10:00:00Z");
+    const seen: Array<number | null> = [];
+    // The scorer's rule with a threshold of 10, recording the baseline it was given.
+    const announceOnMove = (write: ScoreWrite) => (previous: { score: number; status: string } | null) => {
+      seen.push(previous?.score ?? null);
+      return shouldAnnounce(previous, { score: write.score, status: write.status }, 10)
+        ? announceAlways(write)()
+        : null;
+    };
+    const steps = [
+      [40, true],
+      [46, false],
+      [52, true],
+      [58, false],
+      [61, false],
+      [63, true],
+    ] as const;
+    const batched = new Set([2, 3]);
+    for (const [i, [value, announced]] of steps.entries()) {
+      const write = { ...score(contactId, value, t + i * 60_000, t + i * 60_000 + 1), status: "critical" };
+      // Two of the steps go through the batch write: both paths keep the same baseline.
+      const outcome = batched.has(i)
+        ? (await writeScores(db.pool, [write], (w, previous) => announceOnMove(w)(previous)))[0]
+        : await writeScore(db.pool, write, announceOnMove(write));
+      expect(outcome, `step ${i} (${value})`).toMatchObject({ written: true, announced });
+    }
+    // Each step compared with the last announced score: 40, 40, then 52 from the third on.
+    expect(seen).toEqual([null, 40, 40, 52, 52, 52]);
+    expect(await rows(contactId)).toMatchObject({ score: 63, outbox: 3 });
+  });
 
   it("keeps the score of the newer inputs when an older one arrives later", async () => {
     const contactId = await newContact();

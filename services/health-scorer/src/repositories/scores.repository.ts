@@ -240,11 +240,24 @@ const SUBJECT_TABLE: Record<HealthSubjectKind, string> = {
   deal: "deals",
 };
 
-type StoredScore = { score: number; status: string; inputsAsOf: Date; computedAt: Date };
+type StoredScore = {
+  score: number;
+  status: string;
+  /** The score last announced (null: none yet). */
+  announcedScore: number | null;
+  inputsAsOf: Date;
+  computedAt: Date;
+};
+
+/** What a new score is compared with to decide on announcing it: the last announced one. */
+function announcedBaseline(stored: StoredScore): Announced {
+  return { score: stored.announcedScore ?? stored.score, status: stored.status };
+}
 
 async function lockStored(client: pg.PoolClient, write: ScoreWrite): Promise<StoredScore | undefined> {
   const { rows } = await client.query<StoredScore>(
-    `SELECT score, status, inputs_as_of AS "inputsAsOf", computed_at AS "computedAt" FROM health_scores
+    `SELECT score, status, announced_score AS "announcedScore", inputs_as_of AS "inputsAsOf",
+       computed_at AS "computedAt" FROM health_scores
      WHERE subject_type = $1 AND subject_id = $2 FOR UPDATE`,
     [write.subjectType, write.subjectId],
   );
@@ -261,7 +274,8 @@ function isNewer(write: ScoreWrite, stored: StoredScore): boolean {
  * Stores a score in one transaction: the subject is locked first (FOR KEY SHARE: a subject deleted
  * meanwhile is "gone" rather than a foreign key error), the stored score is locked and replaced
  * only by newer inputs, a history row records a change, and `announce(previous)` decides whether
- * a `health.changed` goes to the outbox with it (null: nothing to announce).
+ * a `health.changed` goes to the outbox with it (null: nothing to announce), judged against the
+ * score last announced.
  */
 export async function writeScore(
   pool: pg.Pool,
@@ -310,6 +324,8 @@ export async function writeScore(
     }
     const previous = stored === undefined ? null : { score: stored.score, status: stored.status };
     const changed = previous === null || previous.score !== write.score || previous.status !== write.status;
+    const event = announce(stored === undefined ? null : announcedBaseline(stored));
+    if (event) await markAnnounced(client, [write]);
     if (changed) {
       await client.query(
         `INSERT INTO health_score_history (id, subject_type, subject_id, user_id, score, status,
@@ -329,7 +345,6 @@ export async function writeScore(
         ],
       );
     }
-    const event = announce(previous);
     if (event) await enqueueEvents(client, event, options);
     return { written: true, changed, announced: event !== null };
   });
@@ -363,7 +378,7 @@ async function lockStoredScores(
   if (writes.length === 0) return;
   const { rows } = await client.query<StoredScore & { subjectType: string; subjectId: string }>(
     `SELECT h.subject_type AS "subjectType", h.subject_id AS "subjectId", h.score, h.status,
-       h.inputs_as_of AS "inputsAsOf", h.computed_at AS "computedAt"
+       h.announced_score AS "announcedScore", h.inputs_as_of AS "inputsAsOf", h.computed_at AS "computedAt"
      FROM health_scores h JOIN unnest($1::text[], $2::uuid[]) AS w(subject_type, subject_id)
        ON h.subject_type = w.subject_type AND h.subject_id = w.subject_id
      ORDER BY h.subject_type, h.subject_id FOR UPDATE OF h`,
@@ -432,11 +447,18 @@ function decideWrites(
   writes: readonly ScoreWrite[],
   state: { live: Set<string>; stored: Map<string, StoredScore>; inserted: Set<string> },
   announce: (write: ScoreWrite, previous: Announced | null) => AnyEvent | null,
-): { outcomes: Map<string, WriteOutcome>; updates: ScoreWrite[]; history: HistoryRow[]; events: AnyEvent[] } {
+): {
+  outcomes: Map<string, WriteOutcome>;
+  updates: ScoreWrite[];
+  history: HistoryRow[];
+  events: AnyEvent[];
+  announced: ScoreWrite[];
+} {
   const outcomes = new Map<string, WriteOutcome>();
   const updates: ScoreWrite[] = [];
   const history: HistoryRow[] = [];
   const events: AnyEvent[] = [];
+  const announced: ScoreWrite[] = [];
   for (const w of writes) {
     const k = scoreKey(w);
     if (!state.live.has(k)) {
@@ -452,11 +474,25 @@ function decideWrites(
     const previous = before === undefined ? null : { score: before.score, status: before.status };
     const changed = previous === null || previous.score !== w.score || previous.status !== w.status;
     if (changed) history.push({ write: w, previous });
-    const event = announce(w, previous);
-    if (event) events.push(event);
+    const event = announce(w, before === undefined ? null : announcedBaseline(before));
+    if (event) {
+      events.push(event);
+      announced.push(w);
+    }
     outcomes.set(k, { written: true, changed, announced: event !== null });
   }
-  return { outcomes, updates, history, events };
+  return { outcomes, updates, history, events, announced };
+}
+
+/** Records the scores of `writes` as the last announced ones of their subjects. */
+async function markAnnounced(client: pg.PoolClient, writes: readonly ScoreWrite[]): Promise<void> {
+  if (writes.length === 0) return;
+  await client.query(
+    `UPDATE health_scores h SET announced_score = a.score
+     FROM unnest($1::text[], $2::uuid[], $3::smallint[]) AS a(subject_type, subject_id, score)
+     WHERE h.subject_type = a.subject_type AND h.subject_id = a.subject_id`,
+    [writes.map((w) => w.subjectType), writes.map((w) => w.subjectId), writes.map((w) => w.score)],
+  );
 }
 
 async function updateScores(client: pg.PoolClient, updates: readonly ScoreWrite[]): Promise<void> {
@@ -521,6 +557,7 @@ export async function writeScores(
     const decided = decideWrites(writes, { live, stored, inserted }, announce);
     await updateScores(client, decided.updates);
     await insertHistory(client, decided.history);
+    await markAnnounced(client, decided.announced);
     await enqueueEvents(client, decided.events, options);
     return writes.map((w) => decided.outcomes.get(scoreKey(w)) ?? { written: false, reason: "gone" });
   });
