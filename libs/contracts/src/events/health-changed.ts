@@ -12,7 +12,7 @@ export type HealthSubjectKind = keyof typeof healthStatuses;
 export type HealthStatus<K extends HealthSubjectKind = HealthSubjectKind> =
   (typeof healthStatuses)[K][number];
 
-const score = z.number().min(0).max(100);
+const score = z.number().int().min(0).max(100);
 
 /** The fields every kind shares; the status scale depends on the kind. */
 function healthChange<K extends HealthSubjectKind>(kind: K, subjectDescription: string) {
@@ -26,12 +26,12 @@ function healthChange<K extends HealthSubjectKind>(kind: K, subjectDescription: 
         .nullable()
         .describe("Status before this change; null for the first score of this subject"),
       status: status.describe("Status after this change"),
-      score: score.describe("New score, 0 (worst) to 100 (best)"),
+      score: score.describe("New score, a whole number from 0 (worst) to 100 (best)"),
       previousScore: score.nullable().describe("Score before this change; null for the first score"),
       components: z
-        .record(z.string().min(1), z.number())
+        .record(z.string().min(1), z.number().min(0).max(1))
         .describe(
-          "The parts the score was computed from, by name (e.g. recency, frequency), so it can be explained",
+          "The parts the score was computed from, by name (e.g. recency, frequency), each rated 0 (worst) to 1 (best), so it can be explained; ghostRisk is rated like the others (1: no unanswered outreach)",
         ),
       reason: text(500).describe("Short explanation of what changed, for people and notification texts"),
     })
@@ -64,7 +64,7 @@ export const healthChanged = defineEvent({
         status: "ghost",
         score: 18,
         previousScore: 41,
-        components: { frequency: 0.2, recency: 0.05, reciprocity: 0.1, meetingCadence: 0.3, ghostRisk: 0.92 },
+        components: { frequency: 0.2, recency: 0.05, reciprocity: 0.1, meetingCadence: 0.3, ghostRisk: 0.08 },
         reason: "No reply to the last 4 messages in 38 days",
       },
     },
@@ -98,7 +98,7 @@ export const healthChanged = defineEvent({
         userId: "0193a0f0-0b7e-7a41-8c65-2f9d3e4a5b01",
         previousStatus: null,
         status: "stalled",
-        score: 22.5,
+        score: 22,
         previousScore: null,
         components: { stageVelocity: 0.15, activityRecency: 0.3 },
         reason: "In stage proposal for 34 days (expected 14), no activity for 19 days",
