@@ -147,7 +147,12 @@ function sseParser(onEvent: (e: SseEvent) => void, onId: (id: string) => void) {
   };
 }
 
-export function openStream(baseUrl: string, headers: Record<string, string>): Promise<SseClient> {
+/** Opens a live stream; `onEvent` hears each event as it is parsed (a bench times its arrival). */
+export function openStream(
+  baseUrl: string,
+  headers: Record<string, string>,
+  onEvent?: (e: SseEvent) => void,
+): Promise<SseClient> {
   return new Promise((resolve, reject) => {
     const req = http.get(`${baseUrl}/v1/notifications/stream`, { headers }, (res) => {
       res.setEncoding("utf8");
@@ -155,7 +160,10 @@ export function openStream(baseUrl: string, headers: Record<string, string>): Pr
       let lastId: string | undefined;
       let text = "";
       const parse = sseParser(
-        (e) => events.push(e),
+        (e) => {
+          events.push(e);
+          onEvent?.(e);
+        },
         (id) => {
           lastId = id;
         },
