@@ -353,5 +353,15 @@ describe("the health scorer", () => {
       patience,
     );
     expect(stalled.data.reason).toContain("in stage proposal for 15 days (expected 14)");
+
+    // A new active user whose subjects have no score yet: the next sweep scores them and counts the user.
+    const newcomer = await user(new Date());
+    await connection(newcomer);
+    await contact(newcomer);
+    const second = await finishedJobRun(
+      db.pool,
+      await publishTick({ db: db.pool, bus: service.bus }, "health-sweep"),
+    );
+    expect(second.counts).toMatchObject({ users: 1, refreshed: 2, errors: 0 });
   });
 });

@@ -10,6 +10,7 @@ import {
   claimStaleScores,
   countSweptUsers,
   findUnscored,
+  markAttempted,
   releaseClaims,
   SWEEP_CLAIMS,
 } from "../repositories/sweep-claims.repository.ts";
@@ -104,7 +105,9 @@ async function scoreUnscored(deps: SweepDeps, share: RunShare, add: AddCounts): 
       while (going()) {
         const batch = await nextPage();
         if (batch.length === 0) return;
-        await add(await scoring.scoreBatch(batch));
+        const done = await scoring.scoreBatch(batch);
+        await markAttempted(pool, batch);
+        await add(done);
       }
     });
   }

@@ -79,6 +79,20 @@ export async function releaseClaims(
 }
 
 /** Distinct users whose scores were attempted since `since` (the run's users). */
+/**
+ * Records this run's attempt on first scores the sweep just wrote (they are not claimed): the run
+ * counts their users, and its stale pass does not take them again.
+ */
+export async function markAttempted(db: Queryable, subjects: readonly ClaimedScore[]): Promise<void> {
+  if (subjects.length === 0) return;
+  await db.query(
+    `UPDATE health_scores h SET last_attempt_at = now()
+     FROM unnest($1::text[], $2::uuid[]) AS s(subject_type, subject_id)
+     WHERE h.subject_type = s.subject_type AND h.subject_id = s.subject_id`,
+    [subjects.map((s) => s.subjectType), subjects.map((s) => s.subjectId)],
+  );
+}
+
 export async function countSweptUsers(db: Queryable, since: Date): Promise<number> {
   const { rows } = await db.query<{ count: number }>(
     `SELECT count(DISTINCT user_id)::int AS count FROM health_scores WHERE last_attempt_at >= $1`,
