@@ -20,9 +20,9 @@ case "$what" in
       # by the operator comes later and wins.
       export NODE_OPTIONS="--max-semi-space-size=64${NODE_OPTIONS:+ $NODE_OPTIONS}"
     elif [ "$what" = health-scorer ]; then
-      # Its batches need a few tens of MB; without a limit V8 lets garbage pile up to several times
+      # Its batches need a few tens of MB; without limits V8 lets garbage pile up to several times
       # that before collecting it (docs/decisions/0017).
-      export NODE_OPTIONS="--max-old-space-size=96${NODE_OPTIONS:+ $NODE_OPTIONS}"
+      export NODE_OPTIONS="--max-old-space-size=96 --max-semi-space-size=8${NODE_OPTIONS:+ $NODE_OPTIONS}"
     fi
     exec node --import @syncwell/telemetry/register "services/$what/src/main.ts" "$@"
     ;;

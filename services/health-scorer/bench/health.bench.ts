@@ -1,6 +1,6 @@
 /**
  * npm run bench:health [-- --users 10000 --contacts-per-user 10 --events-per-contact 24 --deals 10000
- *                         --ingested 10000 --node-flags='--max-old-space-size=96' --explain 50 --no-record]
+ *                         --ingested 10000 --node-flags='--max-old-space-size=64' --explain 50 --no-record]
  *
  * The health scorer as production runs it: its own process (`services/health-scorer/src/main.ts`,
  * tracing off) against Postgres and NATS. The seed is `users` active users with a Google
@@ -54,7 +54,7 @@ const { values: args } = parseArgs({
     /** Logs the plans (EXPLAIN ANALYZE) of statements slower than this many ms (auto_explain) to the server log. */
     explain: { type: "string" },
     /** Node flags of the scorer process: by default those its image sets (scripts/docker-entrypoint.sh). */
-    "node-flags": { type: "string", default: "--max-old-space-size=96" },
+    "node-flags": { type: "string", default: "--max-old-space-size=96 --max-semi-space-size=8" },
     ...benchRecordOption,
   },
   allowNegative: true,
