@@ -79,6 +79,8 @@ export function localDevEnv(simulatorUrl: string): Record<string, string> {
     SCHEDULER_API_TOKEN: "local-dev-scheduler-token",
     TOKEN_SERVICE_API_TOKEN: "local-dev-token-service-token",
     HEALTH_API_KEYS: "local-dev-health-scorer-api-key-0000",
+    // The notifier's in-app API takes HS256 tokens signed with this secret (kid local-dev).
+    NOTIFY_JWT_KEYS: "local-dev:local-dev-notifier-jwt-secret-0000000000",
     // The notifier's emails go to the simulator's Resend endpoint (GET /_control/emails lists them).
     EMAIL_FROM: "Syncwell <alerts@syncwell.local>",
     RESEND_API_KEY: "re_local_only_placeholder",
