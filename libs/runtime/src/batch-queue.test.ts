@@ -82,4 +82,22 @@ describe("BatchQueue", () => {
     expect(settled).toHaveLength(7);
     expect(queue.pending).toBe(0);
   });
+
+  it("drain stops waiting at its deadline and says what is left", async () => {
+    let release: () => void = () => {};
+    const queue = new BatchQueue<number, number>({
+      maxBatch: 1,
+      lingerMs: 1,
+      maxConcurrent: 1,
+      run: (items) =>
+        new Promise((resolve) => {
+          release = () => resolve(items);
+        }),
+    });
+    const answer = queue.submit(1);
+    expect(await queue.drain(Date.now() + 30)).toBe(false);
+    release();
+    expect(await answer).toBe(1);
+    expect(await queue.drain(Date.now() + 1_000)).toBe(true);
+  });
 });

@@ -44,12 +44,24 @@ export class BatchQueue<I, O> {
     });
   }
 
-  /** Resolves once everything submitted so far has been handled. */
-  async drain(): Promise<void> {
+  /**
+   * Resolves once everything submitted so far has been handled (true), or at `deadline` (epoch
+   * ms) with what is left still queued or running (false).
+   */
+  async drain(deadline = Number.POSITIVE_INFINITY): Promise<boolean> {
     while (this.queue.length > 0 || this.running > 0) {
       if (this.queue.length > 0 && this.running < this.options.maxConcurrent) this.startBatch();
-      await new Promise<void>((resolve) => this.idle.push(resolve));
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const timer = Number.isFinite(left) ? setTimeout(resolve, left) : undefined;
+        this.idle.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
     }
+    return true;
   }
 
   private schedule(): void {

@@ -63,8 +63,8 @@ export class IngestBatches {
     return this.queue.submit({ data, trace: context.active() });
   }
 
-  drain(): Promise<void> {
-    return this.queue.drain();
+  async drain(): Promise<void> {
+    await this.queue.drain();
   }
 
   private async apply(items: readonly IngestedItem[]): Promise<void> {

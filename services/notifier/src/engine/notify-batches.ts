@@ -62,8 +62,8 @@ export class NotifyBatches {
     if (!result.ok) throw result.error;
   }
 
-  drain(): Promise<void> {
-    return this.queue.drain();
+  async drain(): Promise<void> {
+    await this.queue.drain();
   }
 
   private async run(items: NotifyItem[]): Promise<Result[]> {

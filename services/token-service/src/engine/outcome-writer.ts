@@ -1,6 +1,6 @@
 import type { TokenCipher } from "@syncwell/credentials";
 import { isDatabaseUnavailable, withTransaction } from "@syncwell/db";
-import { sleep } from "@syncwell/runtime";
+import { BatchQueue, sleep } from "@syncwell/runtime";
 import { backoffDelayMs } from "@syncwell/runtime/backoff";
 import { type Logger, type RepeatedFailureLog, repeatedFailureLog } from "@syncwell/telemetry";
 import type pg from "pg";
@@ -8,9 +8,6 @@ import type { RefreshMetrics } from "./metrics.ts";
 import { lockRows, OutcomeBatch, type WriteItem, type WriteOutcome } from "./outcome-batch.ts";
 
 export { EVENT_SOURCE, type WriteItem, type WriteOutcome } from "./outcome-batch.ts";
-
-/** A submitted item and its caller's promise. */
-type Submitted = { item: WriteItem; resolve: (o: WriteOutcome) => void; reject: (e: Error) => void };
 
 export type OutcomeWriterOptions = {
   pool: pg.Pool;
@@ -50,11 +47,7 @@ export type OutcomeWriterOptions = {
 export class OutcomeWriter {
   private readonly options: Required<Omit<OutcomeWriterOptions, "random" | "removeJournalEntry">> &
     Pick<OutcomeWriterOptions, "removeJournalEntry"> & { random: () => number };
-  private queue: Submitted[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  /** Transactions out now. */
-  private flushing = 0;
-  private readonly idleWaiters: Array<() => void> = [];
+  private readonly queue: BatchQueue<WriteItem, WriteOutcome>;
   private readonly outage: RepeatedFailureLog;
 
   constructor(options: OutcomeWriterOptions) {
@@ -71,96 +64,59 @@ export class OutcomeWriter {
       level: "warn",
       next: "retrying until it answers (journaled answers are safe)",
     });
+    this.queue = new BatchQueue({
+      maxBatch: this.options.maxBatch,
+      lingerMs: this.options.lingerMs,
+      maxConcurrent: this.options.maxConcurrentFlushes,
+      run: (items) => this.flushWithRetry(items),
+    });
   }
 
   /** Items queued or being written. */
   get pending(): number {
-    return this.queue.length + this.flushing * this.options.maxBatch;
+    return this.queue.pending;
   }
 
-  submit(item: WriteItem): Promise<WriteOutcome> {
-    return new Promise<WriteOutcome>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
-      this.schedule();
-    });
+  /**
+   * Writes the item with others in one transaction. An item deferred by its batch (the same
+   * connection came twice in it) goes back in the queue, behind what is there.
+   */
+  async submit(item: WriteItem): Promise<WriteOutcome> {
+    for (;;) {
+      const outcome = await this.queue.submit(item);
+      if (outcome !== "deferred") return outcome;
+    }
   }
 
   /**
    * Resolves when everything submitted so far is written (or given up), or at `deadline` (epoch
    * ms) with whatever is left: true when nothing is left.
    */
-  async drain(deadline = Number.POSITIVE_INFINITY): Promise<boolean> {
-    while (this.queue.length > 0 || this.flushing > 0) {
-      if (this.queue.length > 0 && this.flushing < this.options.maxConcurrentFlushes) this.startFlush();
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await new Promise<void>((resolve) => {
-        const timer = Number.isFinite(left) ? setTimeout(resolve, left) : undefined;
-        this.idleWaiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-    return true;
+  drain(deadline = Number.POSITIVE_INFINITY): Promise<boolean> {
+    return this.queue.drain(deadline);
   }
 
-  private schedule(): void {
-    if (this.queue.length >= this.options.maxBatch && this.flushing < this.options.maxConcurrentFlushes) {
-      this.startFlush();
-      return;
-    }
-    this.timer ??= setTimeout(() => {
-      this.timer = undefined;
-      if (this.queue.length > 0) {
-        if (this.flushing < this.options.maxConcurrentFlushes) this.startFlush();
-        else this.schedule();
-      }
-    }, this.options.lingerMs);
-  }
-
-  private startFlush(): void {
-    const batch = this.queue.splice(0, this.options.maxBatch);
-    if (batch.length === 0) return;
-    this.flushing += 1;
-    void this.flushWithRetry(batch).finally(() => {
-      this.flushing -= 1;
-      for (const wake of this.idleWaiters.splice(0)) wake();
-      if (this.queue.length > 0) this.schedule();
-    });
-  }
-
-  private async flushWithRetry(batch: Submitted[]): Promise<void> {
+  private async flushWithRetry(items: WriteItem[]): Promise<WriteOutcome[]> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const outcomes = await this.flush(batch.map((p) => p.item));
+        const written = await this.flush(items);
+        const outcomes = items.map((_, i): WriteOutcome => written[i] ?? "skipped");
         this.outage.succeeded();
-        const stored: WriteItem[] = [];
-        batch.forEach((p, i) => {
-          const outcome = outcomes[i] ?? "skipped";
-          if (outcome === "deferred") {
-            this.queue.push(p);
-            return;
-          }
-          stored.push(p.item);
-          p.resolve(outcome);
-        });
-        this.removeJournalEntries(stored);
-        return;
+        this.removeJournalEntries(items.filter((_, i) => outcomes[i] !== "deferred"));
+        return outcomes;
       } catch (err) {
         const unavailable = isDatabaseUnavailable(err);
         if (!unavailable && attempt >= this.options.maxAttempts) {
           this.options.logger.error(
-            { err, connections: batch.map((p) => p.item.claim.id), attempts: attempt },
+            { err, connections: items.map((i) => i.claim.id), attempts: attempt },
             "could not write refresh outcomes; journaled answers stay in the journal, other claims lapse and the next run retries them",
           );
-          for (const p of batch) p.reject(err as Error);
-          return;
+          throw err;
         }
-        if (unavailable) this.outage.failed(err, { size: batch.length, waiting: this.pending });
+        if (unavailable) this.outage.failed(err, { size: items.length, waiting: this.pending });
         else
           this.options.logger.warn(
-            { err, attempt, size: batch.length },
+            { err, attempt, size: items.length },
             "writing refresh outcomes failed; retrying",
           );
         const backoff = { initialDelayMs: 200, maxDelayMs: this.options.maxRetryDelayMs };
