@@ -36,4 +36,9 @@ export {
   RetryLaterError,
   type RetryPolicy,
 } from "./retry-policy.ts";
-export { extractTraceContext, injectTraceContext } from "./trace-context.ts";
+export {
+  contextFromRecord,
+  extractTraceContext,
+  injectTraceContext,
+  traceContextRecord,
+} from "./trace-context.ts";

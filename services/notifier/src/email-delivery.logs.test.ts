@@ -1,7 +1,7 @@
 // The notifier as its own process (as it runs in production, traced), sending to the provider
 // simulator while Resend's answers quote the API key: the key never reaches its logs (at debug
-// level), its spans, the delivery audit or the events; each delivery is a trace of its own that its
-// log lines name; and a SIGTERM waits for the send in flight and records it.
+// level), its spans, the delivery audit or the events; each delivery is in the trace of the event
+// that caused it, which its log lines name; and a SIGTERM waits for the send in flight and records it.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
@@ -183,7 +183,7 @@ it("never logs, stores or publishes the Resend API key, even when Resend's answe
   expect(JSON.stringify(stored.rows)).toContain("[redacted]");
   expect(JSON.stringify(stored.rows)).not.toContain("LogCheck");
 
-  // One trace per delivery (four: refused, failed then sent, slow), named by its log lines.
+  // Four deliveries (refused, failed then sent, slow), each in its event's trace, named by its log lines.
   const spans = await receiver.waitForSpans(
     (all) => all.filter((x) => x.name === "email deliver").length >= 4,
   );

@@ -1,5 +1,5 @@
 import type { Context } from "@opentelemetry/api";
-import { enqueueEvents, recordFirstApplications } from "@syncwell/bus";
+import { enqueueEvents, recordFirstApplications, traceContextRecord } from "@syncwell/bus";
 import { type AnyEvent, createEvent, type EventOf, uuidv7 } from "@syncwell/contracts";
 import type { Queryable } from "@syncwell/db";
 import { type BatchDecision, type BatchEvent, decideBatch, subjectOfEvent } from "../domain/batch.ts";
@@ -93,8 +93,9 @@ export async function applyBatch(
 }
 
 /**
- * Inserts the decided notifications and the messages of those inserted (one per channel), and
- * builds their notification.created announcements.
+ * Inserts the decided notifications and the messages of those inserted (one per channel, each
+ * carrying the trace of the event that caused it, for its delivery), and builds their
+ * notification.created announcements.
  */
 async function storeCreated(db: Queryable, decision: BatchDecision<NotifyItem>, source: string) {
   const planned = decision.create.map((c): { row: NewNotification; cause: NotifyItem } => ({
@@ -110,8 +111,9 @@ async function storeCreated(db: Queryable, decision: BatchDecision<NotifyItem>, 
   const events: { event: AnyEvent; cause: NotifyItem }[] = [];
   for (const { row, cause } of planned) {
     if (!inserted.has(row.id)) continue;
+    const trace = traceContextRecord(cause.trace);
     for (const channel of row.draft.channels) {
-      messages.push({ id: uuidv7(), notificationId: row.id, channel });
+      messages.push({ id: uuidv7(), notificationId: row.id, channel, trace });
       const data = {
         notificationId: row.id,
         userId: row.draft.userId,

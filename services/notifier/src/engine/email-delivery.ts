@@ -1,5 +1,5 @@
-import { context, ROOT_CONTEXT, trace } from "@opentelemetry/api";
-import { enqueueEvents } from "@syncwell/bus";
+import { context, trace } from "@opentelemetry/api";
+import { contextFromRecord, enqueueEvents } from "@syncwell/bus";
 import { createEvent } from "@syncwell/contracts";
 import { withTransaction } from "@syncwell/db";
 import { BucketBlockedError, type RateLimiter } from "@syncwell/rate-limit";
@@ -206,8 +206,10 @@ export class EmailDelivery {
       return "not_started";
     }
     const attributes = { "syncwell.notification.id": m.notificationId, "syncwell.message.id": m.id };
-    // A trace per delivery, out of the untraced claim loop; notification.delivered continues it.
-    return context.with(ROOT_CONTEXT, () =>
+    // Out of the untraced claim loop, into the trace of the event that created the message (the one
+    // a tick started), so the trace runs from the tick to the email; notification.delivered
+    // continues it. A message without a stored trace starts a trace of its own.
+    return context.with(contextFromRecord(m.traceHeaders), () =>
       inSpan(tracer, "email deliver", { attributes }, () => this.send(m, claimToken)),
     );
   }

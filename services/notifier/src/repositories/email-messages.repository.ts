@@ -33,6 +33,8 @@ export type ClaimedEmail = {
   facts: NotificationFacts;
   recipientName: string | null;
   subjectName: string | null;
+  /** Trace context of the event that created the message; empty for messages stored before it was kept. */
+  traceHeaders: Record<string, string>;
 };
 
 export type EmailClaimOptions = { limit: number; leaseMs: number; claimToken: string };
@@ -63,7 +65,8 @@ export async function claimDueEmails(db: Queryable, options: EmailClaimOptions):
                m.created_at AS "createdAt", n.id::text AS "notificationId", n.user_id::text AS "userId",
                n.kind, n.dedup_key AS "dedupKey", n.body, n.link, n.data AS facts,
                u.name AS "recipientName",
-               coalesce(nullif(c.name, ''), c.email, d.name, k.provider) AS "subjectName"`,
+               coalesce(nullif(c.name, ''), c.email, d.name, k.provider) AS "subjectName",
+               m.trace_headers AS "traceHeaders"`,
     [options.limit, options.leaseMs, options.claimToken],
   );
   return rows;

@@ -64,26 +64,38 @@ export async function insertNotifications(
 }
 
 /** A message to insert: one channel of a notification just inserted. */
-export type NewMessage = { id: string; notificationId: string; channel: NotificationChannel };
+export type NewMessage = {
+  id: string;
+  notificationId: string;
+  channel: NotificationChannel;
+  /** Trace context of the event that created it (`traceContextRecord`), which its delivery continues. */
+  trace: Record<string, string>;
+};
 
 /**
  * Inserts the messages of new notifications: in-app is delivered as it is stored; an email waits
- * as pending, due now, addressed to the user's address as it is now.
+ * as pending, due now, addressed to the user's address as it is now, with the trace it continues.
  */
 export async function insertMessages(db: Queryable, messages: readonly NewMessage[]): Promise<void> {
   if (messages.length === 0) return;
   await db.query(
     `INSERT INTO notification_messages (id, notification_id, channel, status, to_address, next_attempt_at,
-                                        delivered_at)
+                                        delivered_at, trace_headers)
      SELECT m.id, m.notification_id, m.channel,
             CASE m.channel WHEN 'in_app' THEN 'delivered' ELSE 'pending' END,
             CASE m.channel WHEN 'email' THEN u.email END,
             CASE m.channel WHEN 'email' THEN CURRENT_TIMESTAMP END,
-            CASE m.channel WHEN 'in_app' THEN CURRENT_TIMESTAMP END
-     FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS m(id, notification_id, channel)
+            CASE m.channel WHEN 'in_app' THEN CURRENT_TIMESTAMP END,
+            m.trace_headers
+     FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[]) AS m(id, notification_id, channel, trace_headers)
      JOIN notifications n ON n.id = m.notification_id
      JOIN users u ON u.id = n.user_id`,
-    [messages.map((m) => m.id), messages.map((m) => m.notificationId), messages.map((m) => m.channel)],
+    [
+      messages.map((m) => m.id),
+      messages.map((m) => m.notificationId),
+      messages.map((m) => m.channel),
+      messages.map((m) => JSON.stringify(m.trace)),
+    ],
   );
 }
 
