@@ -385,8 +385,11 @@ async function dispatch(
   try {
     const { durable } = def;
     const { timeoutMs } = active;
-    await withTimeLimit(timeoutMs, new HandlerTimeoutError(durable, timeoutMs), controller, () =>
-      context.with(trace.setSpan(parent, span), () => handler(event, ctx)),
+    await withTimeLimit(
+      timeoutMs,
+      () => new HandlerTimeoutError(durable, timeoutMs),
+      controller,
+      () => context.with(trace.setSpan(parent, span), () => handler(event, ctx)),
     );
     active.acks.add(msg);
     return "ok";
@@ -488,18 +491,20 @@ async function deadLetter(
 }
 
 /**
- * Runs `work` until it settles or `timeoutMs` passes; then aborts `controller` with `error` and
- * rejects with it, without waiting for work that ignores its signal.
+ * Runs `work` until it settles or `timeoutMs` passes; then aborts `controller` with the error
+ * `timedOut` makes and rejects with it, without waiting for work that ignores its signal. The
+ * error is made only then: its stack trace costs more than most handlers.
  */
 async function withTimeLimit(
   timeoutMs: number,
-  error: Error,
+  timedOut: () => Error,
   controller: AbortController,
   work: () => Promise<void>,
 ): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
+      const error = timedOut();
       controller.abort(error);
       reject(error);
     }, timeoutMs);
