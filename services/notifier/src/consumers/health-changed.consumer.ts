@@ -13,7 +13,7 @@ export function healthChangedConsumer(batches: NotifyBatches): ConsumerDefinitio
     description: "Tells a user a connection, relationship or deal needs attention",
     stream: "health",
     filterSubject: "health.changed",
-    concurrency: 256,
+    concurrency: 1024,
     ackWaitMs: 60_000,
     handlers: {
       "health.changed": (event, ctx) => batches.submit(ctx.consumer, event),

@@ -19,7 +19,7 @@ export type NotifyBatchSettings = {
 };
 
 export const defaultNotifyBatchSettings: NotifyBatchSettings = {
-  maxBatch: 200,
+  maxBatch: 500,
   lingerMs: 5,
   maxConcurrent: 2,
 };
