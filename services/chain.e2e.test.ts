@@ -6,11 +6,13 @@
  * grant the user revoked, and a contact (created through the health scorer's API) they wrote to
  * three times three weeks ago without an answer. Triggered through the scheduler's API:
  *
- * - `token-refresh`: token.refreshed for Google; token.failed (invalid_grant) for Spotify → an
- *   in-app "disconnected" notification and exactly one email at the simulator; the tick's trace
- *   holds spans of all five services.
- * - `poll`: the poller reads the Gmail messages (data.ingested) → the contact turns ghost
- *   (health.changed) → an in-app notification, read through the notifier's API.
+ * - `token-refresh`: token.refreshed for Google, whose mail the poller fetches at once
+ *   (data.ingested), the contact turns ghost (health.changed) → an in-app notification;
+ *   token.failed (invalid_grant) for Spotify → an in-app "disconnected" notification and exactly
+ *   one email at the simulator. The tick's one trace holds every hop, in all five services, down to
+ *   the email's delivery.
+ * - `poll`: the contact's answer arrives (data.ingested) → the contact is healthy again
+ *   (health.changed) → the ghost notification is resolved, read through the notifier's API.
  *
  * A second scenario kills the notifier with SIGKILL while its email request is held at the
  * simulator, and starts another: still exactly one email (its idempotency key).
@@ -195,8 +197,17 @@ async function connectUser(
   return String(res.body.id);
 }
 
+/** Fires a schedule by the scheduler's API; resolves to the trace id of the tick. */
 async function trigger(schedule: string): Promise<string> {
-  const res = await call("scheduler", "POST", `/schedules/${schedule}/trigger`, secrets.scheduler);
+  // A 429 only says the schedule was triggered less than SCHEDULE_MANUAL_TRIGGER_INTERVAL ago.
+  const res = await waitFor(
+    async () => {
+      const r = await call("scheduler", "POST", `/schedules/${schedule}/trigger`, secrets.scheduler);
+      return r.status === 429 ? undefined : r;
+    },
+    `${schedule} triggered`,
+    { timeoutMs: 5_000, intervalMs: 250 },
+  );
   expect(res.status, JSON.stringify(res.body)).toBe(202);
   expect(res.body.traceId).toMatch(/^[0-9a-f]{32}$/);
   return String(res.body.traceId);
@@ -356,7 +367,7 @@ describe("the chain from a tick to the user", () => {
     expect(email.from).toBe("Syncwell <alerts@syncwell.test>");
 
     // One trace from the tick: the scheduler, the token service's refresh, the poller's prompt
-    // poll, the scorer's rescoring and the notifier's notifications.
+    // poll, the scorer's rescoring, the notifier's notifications and the email's delivery.
     const chain = new Set([
       "scheduler send tick.token-refresh",
       "token-service process tick.token-refresh",
@@ -373,9 +384,12 @@ describe("the chain from a tick to the user", () => {
       "notifier process token.failed",
       "notifier process health.changed",
       "notifier send notification.created",
+      // The email worker's delivery, later and out of its own loop, joins the trace too.
+      "notifier send notification.delivered",
     ]);
     const spans = await spansOf(traceId, (t) => hopsOf(t).size >= chain.size);
     expect(new Set(spans.map((s) => s.serviceName))).toEqual(new Set(names));
+    expect(spans.filter((s) => s.name === "email deliver")).toHaveLength(1);
     // Every hop of the chain, each in the service that made it.
     expect(hopsOf(spans)).toEqual(chain);
 
@@ -388,6 +402,18 @@ describe("the chain from a tick to the user", () => {
       items: [{ from: `Ghosting Friend <${CONTACT}>`, subject: "Sorry, I was away" }],
     });
 
+    // Polled a moment ago, the mailbox is due again within POLL_INTERVAL: the tick finds it due.
+    await waitFor(
+      async () =>
+        (
+          await db.pool.query(
+            `SELECT 1 FROM sync_states WHERE connection_id = $1 AND status = 'active' AND next_poll_at <= now()`,
+            [googleId],
+          )
+        ).rows.length > 0,
+      "the Gmail mailbox to be due",
+      { timeoutMs: 10_000, intervalMs: 100 },
+    );
     const since = events.length;
     const traceId = await trigger("poll");
     const ingested = await eventFor("data.ingested", since, (d) => d.connectionId === googleId);
