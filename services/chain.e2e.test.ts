@@ -19,7 +19,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { createSimulator, SimulatorControl } from "@syncwell/provider-simulator";
+import { createSimulator, type Simulator, SimulatorControl } from "@syncwell/provider-simulator";
 import {
   createTestDatabase,
   createTestNats,
@@ -54,7 +54,7 @@ const AUDIENCE = "syncwell-chain-test";
 const nats = createTestNats("chain");
 let db: TestDatabase;
 let otlp: OtlpReceiver;
-let sim: Awaited<ReturnType<typeof createSimulator>>;
+let sim: Simulator;
 let control: SimulatorControl;
 let nc: NatsConnection;
 /** Added to the simulator's clock: the mail of "three weeks ago" is written with it set back. */
