@@ -71,7 +71,7 @@ function refreshed(recovered: boolean): NotifierEvent {
 function health(
   subjectKind: HealthChangedData["subjectKind"],
   status: string,
-  previousStatus: string | null = null,
+  previousStatus: string | null = "healthy",
 ): NotifierEvent {
   return {
     type: "health.changed",
@@ -455,6 +455,11 @@ describe("health.changed", () => {
       expect(notification.priority).toBe(priorityOf[notification.kind]);
     }
     expect(decision.episode).toEqual(expected ? expect.objectContaining({ number: 1 }) : noEpisode);
+  });
+
+  it.each(["critical", "ghost", "healthy"])("tells nothing of a subject's first score (%s)", (status) => {
+    const decision = decide(health("contact", status, null), noEpisode, settings, T0);
+    expect(decision).toEqual({ create: [], resolve: [], episode: noEpisode, held: [] });
   });
 
   it("emails health notifications too when configured", () => {

@@ -223,7 +223,8 @@ function decideTokenRefreshed(
 /**
  * Critical, ghost and stalled notify; healthy closes the episode and resolves what it told; the
  * statuses between (warning, at_risk) change nothing, so a score that wavers around a threshold
- * stays in one episode.
+ * stays in one episode. A subject's first score is no change: a contact just added (or a CRM's
+ * thousand, imported at once) is not news, however it scores; its next change to a bad status is.
  */
 function decideHealthChanged(
   data: HealthChangedData,
@@ -231,7 +232,7 @@ function decideHealthChanged(
   settings: NotifySettings,
   at: number,
 ): Decision {
-  if (isStale(episode, at)) return nothingToTell(episode);
+  if (isStale(episode, at) || data.previousStatus === null) return nothingToTell(episode);
   const subject: Subject = { type: "health", kind: data.subjectKind, id: data.subjectId };
   if (data.status === "healthy") {
     if (!isOpen(episode)) return nothingToTell(episode);
