@@ -13,7 +13,7 @@ export function healthChangedConsumer(batches: NotifyBatches): ConsumerDefinitio
     description: "Tells a user a connection, relationship or deal needs attention",
     stream: "health",
     filterSubject: "health.changed",
-    concurrency: 1024,
+    concurrency: 512,
     ackWaitMs: 60_000,
     handlers: {
       "health.changed": (event, ctx) => batches.submit(ctx.consumer, event),

@@ -15,7 +15,7 @@ export function tokenFailedConsumer(batches: NotifyBatches): ConsumerDefinition 
     stream: "tokens",
     filterSubject: "token.failed",
     // Handlers only wait for their batch: enough of them to fill batches.
-    concurrency: 1024,
+    concurrency: 512,
     ackWaitMs: 60_000,
     handlers: {
       "token.failed": (event, ctx) => batches.submit(ctx.consumer, event),
