@@ -170,10 +170,15 @@ export class EmailDelivery {
     } while (this.again && !this.stopping);
   }
 
+  /**
+   * The team's send rate, shared by every replica. No burst: a bucket holding a second's worth
+   * when idle would let through twice the rate in the second a backlog starts, and Resend counts
+   * requests per second.
+   */
   private configureBucket(): Promise<void> {
     const perSec = this.deps.settings.ratePerSec;
     this.bucketConfigured ??= this.deps.limiter
-      .configure([{ key: this.bucketKey, perSec, burst: Math.max(1, Math.ceil(perSec)) }])
+      .configure([{ key: this.bucketKey, perSec, burst: 1 }])
       .catch((err: unknown) => {
         this.bucketConfigured = undefined;
         throw err;
