@@ -387,7 +387,7 @@ async function lockStoredScores(
   for (const r of rows) stored.set(scoreKey(r), r);
 }
 
-/** The score columns of `writes`, as the parameters of UNNEST_SCORES. */
+/** The score columns of `writes`, as the parameters of unnestScores. */
 function scoreColumns(writes: readonly ScoreWrite[]): unknown[] {
   return [
     writes.map((w) => w.subjectType),
@@ -403,9 +403,13 @@ function scoreColumns(writes: readonly ScoreWrite[]): unknown[] {
   ];
 }
 
-const UNNEST_SCORES = `unnest($1::text[], $2::uuid[], $3::uuid[], $4::smallint[], $5::text[], $6::jsonb[],
-  $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[])
-  AS w(subject_type, subject_id, user_id, score, status, components, inputs_from, inputs_to, inputs_as_of, computed_at)`;
+/** The rows of scoreColumns' parameters; `announced` adds an 11th column, a boolean per row. */
+function unnestScores(options: { announced?: boolean } = {}): string {
+  const extra = options.announced ? [", $11::boolean[]", ", announced"] : ["", ""];
+  return `unnest($1::text[], $2::uuid[], $3::uuid[], $4::smallint[], $5::text[], $6::jsonb[],
+  $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[]${extra[0]})
+  AS w(subject_type, subject_id, user_id, score, status, components, inputs_from, inputs_to, inputs_as_of, computed_at${extra[1]})`;
+}
 
 /**
  * Inserts the scores of subjects scored for the first time, in key order as everything else here
@@ -424,9 +428,10 @@ async function insertFirstScores(
     scoreKey(a) < scoreKey(b) ? -1 : scoreKey(a) > scoreKey(b) ? 1 : 0,
   );
   const { rows } = await client.query<{ subjectType: string; subjectId: string }>(
+    // A first score is always announced (shouldAnnounce): it is the subject's last announced one.
     `INSERT INTO health_scores (subject_type, subject_id, user_id, score, status, components,
-       inputs_from, inputs_to, inputs_as_of, computed_at)
-     SELECT * FROM ${UNNEST_SCORES}
+       inputs_from, inputs_to, inputs_as_of, computed_at, announced_score)
+     SELECT *, w.score FROM ${unnestScores()}
      ON CONFLICT (subject_type, subject_id) DO NOTHING
      RETURNING subject_type AS "subjectType", subject_id AS "subjectId"`,
     scoreColumns(ordered),
@@ -495,15 +500,21 @@ async function markAnnounced(client: pg.PoolClient, writes: readonly ScoreWrite[
   );
 }
 
-async function updateScores(client: pg.PoolClient, updates: readonly ScoreWrite[]): Promise<void> {
+/** Stores newer scores; those announced become their subjects' last announced score too. */
+async function updateScores(
+  client: pg.PoolClient,
+  updates: readonly ScoreWrite[],
+  announced: ReadonlySet<ScoreWrite>,
+): Promise<void> {
   if (updates.length === 0) return;
   await client.query(
     `UPDATE health_scores h SET score = w.score, status = w.status, components = w.components,
        inputs_from = w.inputs_from, inputs_to = w.inputs_to, inputs_as_of = w.inputs_as_of,
-       computed_at = w.computed_at, last_error = NULL
-     FROM ${UNNEST_SCORES}
+       computed_at = w.computed_at, last_error = NULL,
+       announced_score = CASE WHEN w.announced THEN w.score ELSE h.announced_score END
+     FROM ${unnestScores({ announced: true })}
      WHERE h.subject_type = w.subject_type AND h.subject_id = w.subject_id AND h.user_id = w.user_id`,
-    scoreColumns(updates),
+    [...scoreColumns(updates), updates.map((u) => announced.has(u))],
   );
 }
 
@@ -555,9 +566,8 @@ export async function writeScores(
       stored,
     );
     const decided = decideWrites(writes, { live, stored, inserted }, announce);
-    await updateScores(client, decided.updates);
+    await updateScores(client, decided.updates, new Set(decided.announced));
     await insertHistory(client, decided.history);
-    await markAnnounced(client, decided.announced);
     await enqueueEvents(client, decided.events, options);
     return writes.map((w) => decided.outcomes.get(scoreKey(w)) ?? { written: false, reason: "gone" });
   });
