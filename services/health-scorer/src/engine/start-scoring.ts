@@ -15,7 +15,7 @@ const SWEEP_LANES = 3;
 /** A sweep claim's lease: far longer than scoring one batch takes. */
 const SWEEP_LEASE_MS = 60_000;
 /** data.ingested batches: sized by bench:health (docs/decisions/0017). */
-const INGEST_BATCH = { maxBatch: 256, lingerMs: 10, maxConcurrent: 3, maxScoreWrite: 500 };
+const INGEST_BATCH = { maxBatch: 256, lingerMs: 10, maxConcurrent: 4, maxScoreWrite: 500 };
 /** Far longer than a poller's page transaction lasts (a page is one statement). */
 const INGEST_MARK_OVERLAP_MS = 5 * 60_000;
 
