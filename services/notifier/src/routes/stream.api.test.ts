@@ -103,7 +103,9 @@ describe("the live stream", () => {
     const client = await stream(replicaA, userId);
     expect(client.status).toBe(200);
     expect(client.headers["content-type"]).toBe("text/event-stream; charset=utf-8");
-    expect(client.headers["x-request-id"]).toBeTruthy();
+    expect(client.headers["x-request-id"]).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    );
     client.close();
 
     const bad = await stream(replicaA, userId, "12.x");
