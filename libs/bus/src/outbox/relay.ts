@@ -1,5 +1,6 @@
 import type { AnyEvent } from "@syncwell/contracts";
 import { type Backoff, backoffDelayMs } from "@syncwell/runtime/backoff";
+import { WakeLoop } from "@syncwell/runtime/wake-loop";
 import { type RepeatedFailureLog, repeatedFailureLog, withoutTracing } from "@syncwell/telemetry";
 import type { Pool, PoolClient } from "pg";
 import type { Logger } from "pino";
@@ -82,8 +83,7 @@ class Relay {
   /** Set once stop() begins: the final flush makes one attempt, no retries. */
   private stopping = false;
   private stopped = false;
-  private draining: Promise<void> | undefined;
-  private again = false;
+  private readonly loop: WakeLoop;
   private endBackoff: (() => void) | undefined;
 
   constructor(options: OutboxRelayOptions) {
@@ -93,6 +93,12 @@ class Relay {
     this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
     this.retentionMs = options.retentionMs ?? 24 * 60 * 60 * 1000;
     this.failures = repeatedFailureLog(this.log, "relaying the outbox");
+    this.loop = new WakeLoop({
+      pass: () => this.drain(),
+      stopped: () => this.stopped,
+      // Polling makes no spans; each publish continues the trace stored with its row.
+      wrap: (loop) => withoutTracing(loop),
+    });
     this.listener = new NotificationListener({
       pool: options.pool,
       channel: OUTBOX_CHANNEL,
@@ -118,9 +124,8 @@ class Relay {
     this.log.info({ batchSize: this.batchSize, pollIntervalMs: this.pollIntervalMs }, "outbox relay started");
   }
 
-  async flush(): Promise<void> {
-    await this.wake();
-    while (this.draining) await this.draining;
+  flush(): Promise<void> {
+    return this.loop.flush();
   }
 
   async stop(): Promise<void> {
@@ -131,7 +136,7 @@ class Relay {
     // Publish what is already committed before going away (one attempt), then stop.
     await this.flush().catch(() => undefined);
     this.stopped = true;
-    if (this.draining) await this.draining;
+    await this.loop.running;
     await this.listener.stop();
     this.log.info("outbox relay stopped");
   }
@@ -143,39 +148,28 @@ class Relay {
   }
 
   private wake(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    if (this.draining) {
-      this.again = true;
-      return this.draining;
-    }
-    // Polling makes no spans; each publish continues the trace stored with its row.
-    this.draining = withoutTracing(() => this.drain()).finally(() => {
-      this.draining = undefined;
-    });
-    return this.draining;
+    return this.loop.wake();
   }
 
-  private async drain(): Promise<void> {
-    do {
-      this.again = false;
-      try {
-        let n: number;
-        const failedThisRound: string[] = [];
-        do {
-          n = await publishBatch(this.options, this.batchSize, this.log, failedThisRound);
-        } while (n === this.batchSize && !this.stopped);
-        this.failures.succeeded();
-      } catch (err) {
-        this.failures.failed(err);
-        if (!this.stopping) {
-          await this.backoff(backoffDelayMs(FAILURE_BACKOFF, this.failures.consecutive));
-          this.again = true;
-        }
+  /** One pass: batches until the outbox is empty; resolves true to go again after a failure's backoff. */
+  private async drain(): Promise<boolean> {
+    let again = false;
+    try {
+      let n: number;
+      const failedThisRound: string[] = [];
+      do {
+        n = await publishBatch(this.options, this.batchSize, this.log, failedThisRound);
+      } while (n === this.batchSize && !this.stopped);
+      this.failures.succeeded();
+    } catch (err) {
+      this.failures.failed(err);
+      if (!this.stopping) {
+        await this.backoff(backoffDelayMs(FAILURE_BACKOFF, this.failures.consecutive));
+        again = true;
       }
-      await measureLag(this.options).catch((err) => this.log.debug({ err }, "could not measure outbox lag"));
-      // Checked after the last await: a wake-up that came in during any of them (it only sets
-      // `again` while this drain runs) is acted on here, never lost until the next poll.
-    } while (this.again && !this.stopped);
+    }
+    await measureLag(this.options).catch((err) => this.log.debug({ err }, "could not measure outbox lag"));
+    return again;
   }
 
   private backoff(ms: number): Promise<void> {

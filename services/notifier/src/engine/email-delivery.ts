@@ -4,6 +4,7 @@ import { createEvent } from "@syncwell/contracts";
 import { withTransaction } from "@syncwell/db";
 import { BucketBlockedError, type RateLimiter } from "@syncwell/rate-limit";
 import { Semaphore, sleep } from "@syncwell/runtime";
+import { WakeLoop } from "@syncwell/runtime/wake-loop";
 import {
   inSpan,
   type Logger,
@@ -88,8 +89,7 @@ export class EmailDelivery {
   private readonly bucketKey: string;
   private readonly stopController = new AbortController();
   private bucketConfigured: Promise<void> | undefined;
-  private draining: Promise<void> | undefined;
-  private again = false;
+  private readonly loop: WakeLoop;
   private claims = 0;
   private interval: NodeJS.Timeout | undefined;
   private retryTimer: { at: number; timer: NodeJS.Timeout } | undefined;
@@ -97,6 +97,13 @@ export class EmailDelivery {
   constructor(deps: Deps) {
     this.deps = deps;
     this.log = deps.logger.child({ component: "email-delivery" });
+    this.loop = new WakeLoop({
+      pass: () => this.drain(),
+      stopped: () => this.stopping,
+      // Looking for due messages makes no spans (an idle replica would send a trace every
+      // interval); each message's delivery has its own (see deliverOne).
+      wrap: (loop) => withoutTracing(loop),
+    });
     this.failures = repeatedFailureLog(this.log, "delivering emails", {
       next: "trying again at the next wake-up",
     });
@@ -121,9 +128,8 @@ export class EmailDelivery {
   }
 
   /** Sends everything due now (and what comes due meanwhile); resolves when none is left. */
-  async flush(): Promise<void> {
-    await this.wake();
-    while (this.draining) await this.draining;
+  flush(): Promise<void> {
+    return this.loop.flush();
   }
 
   /** Stops claiming; messages not yet sent are handed back; sends in flight finish and are recorded. */
@@ -132,7 +138,7 @@ export class EmailDelivery {
     this.stopController.abort(new Error("email delivery stopping"));
     clearInterval(this.interval);
     clearTimeout(this.retryTimer?.timer);
-    while (this.draining) await this.draining;
+    while (this.loop.running) await this.loop.running;
     this.log.info("email delivery stopped");
   }
 
@@ -141,33 +147,21 @@ export class EmailDelivery {
   }
 
   private wake(): Promise<void> {
-    if (this.stopping) return Promise.resolve();
-    if (this.draining) {
-      this.again = true;
-      return this.draining;
-    }
-    // Looking for due messages makes no spans (an idle replica would send a trace every interval);
-    // each message's delivery has its own (see deliverOne).
-    this.draining = withoutTracing(() => this.drain()).finally(() => {
-      this.draining = undefined;
-    });
-    return this.draining;
+    return this.loop.wake();
   }
 
-  private async drain(): Promise<void> {
-    do {
-      this.again = false;
-      try {
-        await this.configureBucket();
-        let claimed: number;
-        do claimed = await this.deliverBatch();
-        while (claimed === this.deps.settings.batchSize && !this.stopping);
-        this.failures.succeeded();
-      } catch (err) {
-        this.failures.failed(err);
-      }
-      // A wake-up during any await above only set `again`: acted on here, never lost.
-    } while (this.again && !this.stopping);
+  /** One pass: batches until nothing is due; a failure waits for the next wake-up. */
+  private async drain(): Promise<undefined> {
+    try {
+      await this.configureBucket();
+      let claimed: number;
+      do claimed = await this.deliverBatch();
+      while (claimed === this.deps.settings.batchSize && !this.stopping);
+      this.failures.succeeded();
+    } catch (err) {
+      this.failures.failed(err);
+    }
+    return undefined;
   }
 
   /**
