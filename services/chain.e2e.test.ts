@@ -27,6 +27,7 @@ import {
   type OtlpReceiver,
   type ReceivedSpan,
   type ServiceProcess,
+  serviceProcessEnv,
   spawnService,
   startOtlpReceiver,
   type TestDatabase,
@@ -66,11 +67,7 @@ const events: { type: string; data: Record<string, unknown> }[] = [];
 function envFor(name: Name): Record<string, string> {
   const simUrl = control.baseUrl;
   const common = {
-    DATABASE_URL: db.url,
-    NATS_URL: nats.url,
-    NATS_PREFIX: nats.prefix,
-    NATS_STREAM_MAX_BYTES: "64MiB",
-    NATS_STREAM_MAX_AGE: "1h",
+    ...serviceProcessEnv({ databaseUrl: db.url, nats }),
     LOG_LEVEL: "info",
     ...otlp.env,
     OTEL_BSP_SCHEDULE_DELAY: "100",

@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import type { TestNats } from "./nats.ts";
 import { waitFor } from "./wait.ts";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -33,6 +34,23 @@ export type ServiceProcessOptions = {
 };
 
 const OUTPUT_KEPT = 1_000_000;
+
+/**
+ * What every service process under test needs: the test's database, NATS under the test's prefix,
+ * and streams sized for a test (main.ts reads them from the environment, as in production).
+ */
+export function serviceProcessEnv(
+  deps: { databaseUrl: string; nats: Pick<TestNats, "url" | "prefix"> },
+  options: { streamMaxBytes?: string } = {},
+): Record<string, string> {
+  return {
+    DATABASE_URL: deps.databaseUrl,
+    NATS_URL: deps.nats.url,
+    NATS_PREFIX: deps.nats.prefix,
+    NATS_STREAM_MAX_BYTES: options.streamMaxBytes ?? "64MiB",
+    NATS_STREAM_MAX_AGE: "1h",
+  };
+}
 
 /** Starts `services/<name>/src/main.ts` with `env`, listening on 127.0.0.1:`port`. */
 export function spawnService(

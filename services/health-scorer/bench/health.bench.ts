@@ -38,6 +38,7 @@ import {
   postgresBackends,
   processMemoryBytes,
   publishTick,
+  serviceProcessEnv,
   spawnService,
   startBenchRecord,
   waitFor,
@@ -85,11 +86,7 @@ const port = await freePort();
 const scorer = spawnService(
   "health-scorer",
   {
-    DATABASE_URL: db.url,
-    NATS_URL: nats.url,
-    NATS_PREFIX: nats.prefix,
-    NATS_STREAM_MAX_BYTES: "256MiB",
-    NATS_STREAM_MAX_AGE: "1h",
+    ...serviceProcessEnv({ databaseUrl: db.url, nats }, { streamMaxBytes: "256MiB" }),
     LOG_LEVEL: "warn",
     OTEL_SDK_DISABLED: "true",
     HEALTH_API_KEYS: randomBytes(24).toString("base64url"),

@@ -42,6 +42,7 @@ import {
   percentile,
   postgresBackends,
   processMemoryBytes,
+  serviceProcessEnv,
   spawnService,
   startBenchRecord,
   waitFor,
@@ -98,11 +99,7 @@ const port = await freePort();
 const notifier = spawnService(
   "notifier",
   {
-    DATABASE_URL: db.url,
-    NATS_URL: nats.url,
-    NATS_PREFIX: nats.prefix,
-    NATS_STREAM_MAX_BYTES: "256MiB",
-    NATS_STREAM_MAX_AGE: "1h",
+    ...serviceProcessEnv({ databaseUrl: db.url, nats }, { streamMaxBytes: "256MiB" }),
     LOG_LEVEL: "warn",
     OTEL_SDK_DISABLED: "true",
     NOTIFY_JWT_KEYS: `bench:${jwtSecret}`,

@@ -14,6 +14,7 @@ import {
   createTestNats,
   freePort,
   type OtlpReceiver,
+  serviceProcessEnv,
   startOtlpReceiver,
   type TestDatabase,
   type TestNats,
@@ -56,11 +57,7 @@ async function startNotifier(): Promise<ChildProcess> {
   const port = await freePort();
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "",
-    DATABASE_URL: db.url,
-    NATS_URL: nats.url,
-    NATS_PREFIX: nats.prefix,
-    NATS_STREAM_MAX_BYTES: "64MiB",
-    NATS_STREAM_MAX_AGE: "1h",
+    ...serviceProcessEnv({ databaseUrl: db.url, nats }),
     HTTP_HOST: "127.0.0.1",
     HTTP_PORT: String(port),
     LOG_LEVEL: "debug",

@@ -13,6 +13,7 @@ import {
   freePort,
   type OtlpReceiver,
   type ServiceProcess,
+  serviceProcessEnv,
   spawnService,
   startOtlpReceiver,
   type TestDatabase,
@@ -39,11 +40,7 @@ beforeAll(async () => {
   notifier = spawnService(
     "notifier",
     {
-      DATABASE_URL: db.url,
-      NATS_URL: nats.url,
-      NATS_PREFIX: nats.prefix,
-      NATS_STREAM_MAX_BYTES: "64MiB",
-      NATS_STREAM_MAX_AGE: "1h",
+      ...serviceProcessEnv({ databaseUrl: db.url, nats }),
       LOG_LEVEL: "info",
       ...receiver.env,
       OTEL_BSP_SCHEDULE_DELAY: "100",

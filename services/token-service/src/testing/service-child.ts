@@ -2,7 +2,13 @@
 // or one as its own process (main.ts, as the image runs it) for tests that stop it, kill it, or cut
 // it off from Postgres. Not used in production.
 import { type RunningServiceOf, runService } from "@syncwell/service";
-import { freePort, type ServiceProcess, spawnService, type TestNats } from "@syncwell/testing";
+import {
+  freePort,
+  type ServiceProcess,
+  serviceProcessEnv,
+  spawnService,
+  type TestNats,
+} from "@syncwell/testing";
 import { tokenService } from "../service.ts";
 import { API_TOKEN, keyList } from "./fixtures.ts";
 import { simulatorProviderEnv } from "./refresh-support.ts";
@@ -16,16 +22,11 @@ export function tokenServiceTestEnv(
   extra: Record<string, string> = {},
 ): Record<string, string> {
   return {
-    DATABASE_URL: deps.databaseUrl,
-    NATS_URL: deps.nats.url,
-    NATS_PREFIX: deps.nats.prefix,
+    ...serviceProcessEnv(deps),
     HTTP_HOST: "127.0.0.1",
     TOKEN_SERVICE_API_TOKEN: API_TOKEN,
     TOKEN_ENCRYPTION_KEYS: keyList({ k1: deps.key }),
     TOKEN_ENCRYPTION_CURRENT_KEY: "k1",
-    // Child replicas run main.ts as production does: test-sized streams come from the env.
-    NATS_STREAM_MAX_BYTES: "64MiB",
-    NATS_STREAM_MAX_AGE: "1h",
     ...simulatorProviderEnv(deps.simUrl, { rateLimitPerSec: 10_000 }),
     ...extra,
   };
