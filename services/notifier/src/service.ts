@@ -49,7 +49,7 @@ export const notifierService = defineService({
       // Without keys to verify tokens with, the service serves no in-app API.
       ...(access && {
         routes: (app: FastifyInstance) =>
-          registerNotificationRoutes(app, { prisma: ctx.prisma, access, streams, publishChange }),
+          registerNotificationRoutes(app, { db: ctx.pool, access, streams, publishChange }),
       }),
       stop: async () => {
         await batches.drain();

@@ -1,12 +1,12 @@
-import type { PrismaClient } from "@syncwell/db";
+import type { Queryable } from "@syncwell/db";
 import type { NotificationChange } from "../domain/live-changes.ts";
 import type { LiveStreams } from "../engine/live-streams.ts";
 import type { AccessTokenSettings } from "./access-token.ts";
 
 /** What the in-app API's routes need; `registerNotificationRoutes` receives it from the service wiring. */
 export type NotificationRoutesDeps = {
-  /** The routes' reads and writes. */
-  prisma: PrismaClient;
+  /** The routes' reads and writes (the service's pool). */
+  db: Queryable;
   /** How bearer tokens are verified. */
   access: AccessTokenSettings;
   /** The live streams open on this replica. */

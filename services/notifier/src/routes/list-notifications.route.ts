@@ -38,7 +38,7 @@ export function listNotificationsRoute(app: FastifyInstance, deps: NotificationR
     const query = parseInput(listNotificationsQuery, request.query, "query");
     const { cursor, limit, ...filter } = query;
     const rows = await listNotifications(
-      deps.prisma,
+      deps.db,
       userOf(request),
       { ...filter, beforeId: cursor },
       limit + 1,

@@ -1,5 +1,5 @@
 import type { ServerResponse } from "node:http";
-import type { PrismaClient } from "@syncwell/db";
+import type { Queryable } from "@syncwell/db";
 import type { FastifyBaseLogger } from "fastify";
 import type { NotificationChange } from "../domain/live-changes.ts";
 import { Horizon, type StreamPosition } from "../domain/stream-position.ts";
@@ -14,7 +14,7 @@ const PAGE = 100;
 const MAX_BUFFERED_BYTES = 1 << 20;
 
 export type LiveStreamDeps = {
-  prisma: PrismaClient;
+  db: Queryable;
   userId: string;
   raw: ServerResponse;
   log: FastifyBaseLogger;
@@ -111,7 +111,7 @@ export class LiveStream implements StreamListener {
     const started = Date.now();
     let after = this.position.settled;
     for (;;) {
-      const rows = await changesAfter(this.deps.prisma, this.deps.userId, after, PAGE);
+      const rows = await changesAfter(this.deps.db, this.deps.userId, after, PAGE);
       const last = rows.at(-1);
       if (last === undefined || this.closed) break;
       this.horizon.observe(Date.now(), last.seq);

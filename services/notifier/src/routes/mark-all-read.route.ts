@@ -7,7 +7,7 @@ import type { NotificationRoutesDeps } from "./deps.ts";
 export function markAllReadRoute(app: FastifyInstance, deps: NotificationRoutesDeps): void {
   app.post("/v1/notifications/read-all", async (request, reply) => {
     const userId = userOf(request);
-    const changes = await markAllRead(deps.prisma, userId, new Date());
+    const changes = await markAllRead(deps.db, userId, new Date());
     for (const change of changes) deps.publishChange(userId, { notificationId: change.id, seq: change.seq });
     return reply.send({ marked: changes.length });
   });

@@ -17,9 +17,9 @@ export function markReadRoute(app: FastifyInstance, deps: NotificationRoutesDeps
   app.post("/v1/notifications/:id/read", async (request, reply) => {
     const { id } = parseInput(params, request.params, "params");
     const userId = userOf(request);
-    const change = await markRead(deps.prisma, userId, id, new Date());
+    const change = await markRead(deps.db, userId, id, new Date());
     if (change) deps.publishChange(userId, { notificationId: change.id, seq: change.seq });
-    const row = await findNotification(deps.prisma, userId, id);
+    const row = await findNotification(deps.db, userId, id);
     if (!row) return sendError(reply, 404, { error: "not_found", message: `no notification ${id}` });
     return reply.send(toNotificationView(row));
   });

@@ -291,7 +291,7 @@ describe("the live stream", () => {
     if (!access) throw new Error("the test config has keys");
     const streams = new LiveStreams({ nc, subject: (s) => naming.subject(s), perUser: 1, logger });
     await registerNotificationRoutes(app, {
-      prisma: replicaA.prisma,
+      db: replicaA.pool,
       access,
       streams,
       publishChange: () => {},

@@ -37,10 +37,10 @@ export function streamRoute(app: FastifyInstance, deps: NotificationRoutesDeps):
   app.get("/v1/notifications/stream", async (request, reply) => {
     const { "last-event-id": resumeFrom } = parseInput(headers, request.headers, "headers");
     const userId = userOf(request);
-    const position = resumeFrom ?? StreamPosition.at(await latestSeq(deps.prisma, userId));
+    const position = resumeFrom ?? StreamPosition.at(await latestSeq(deps.db, userId));
     const stream = new LiveStream(
       {
-        prisma: deps.prisma,
+        db: deps.db,
         userId,
         raw: reply.raw,
         log: request.log,

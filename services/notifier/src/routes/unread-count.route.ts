@@ -6,6 +6,6 @@ import type { NotificationRoutesDeps } from "./deps.ts";
 /** GET /v1/notifications/unread-count — how many of the token's user's notifications are unread. */
 export function unreadCountRoute(app: FastifyInstance, deps: NotificationRoutesDeps): void {
   app.get("/v1/notifications/unread-count", async (request, reply) => {
-    return reply.send({ unread: await countUnread(deps.prisma, userOf(request)) });
+    return reply.send({ unread: await countUnread(deps.db, userOf(request)) });
   });
 }
