@@ -14,6 +14,8 @@ export function healthChangedConsumer(batches: NotifyBatches): ConsumerDefinitio
     stream: "health",
     filterSubject: "health.changed",
     concurrency: 512,
+    // Pulled ahead of the handlers: enough to start the next batch at once, not a backlog held in memory.
+    prefetch: 256,
     ackWaitMs: 60_000,
     handlers: {
       "health.changed": (event, ctx) => batches.submit(ctx.consumer, event),

@@ -16,6 +16,8 @@ export function tokenFailedConsumer(batches: NotifyBatches): ConsumerDefinition 
     filterSubject: "token.failed",
     // Handlers only wait for their batch: enough of them to fill batches.
     concurrency: 512,
+    // Pulled ahead of the handlers: enough to start the next batch at once, not a backlog held in memory.
+    prefetch: 256,
     ackWaitMs: 60_000,
     handlers: {
       "token.failed": (event, ctx) => batches.submit(ctx.consumer, event),

@@ -15,6 +15,8 @@ export function tokenRefreshedConsumer(batches: NotifyBatches): ConsumerDefiniti
     stream: "tokens",
     filterSubject: "token.refreshed",
     concurrency: 256,
+    // Pulled ahead of the handlers: enough to start the next batch at once, not a backlog held in memory.
+    prefetch: 128,
     ackWaitMs: 60_000,
     handlers: {
       "token.refreshed": (event, ctx) => batches.submit(ctx.consumer, event),
