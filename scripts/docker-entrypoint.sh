@@ -23,6 +23,10 @@ case "$what" in
       # Its batches need a few tens of MB; without limits V8 lets garbage pile up to several times
       # that before collecting it (docs/decisions/0017).
       export NODE_OPTIONS="--max-old-space-size=96 --max-semi-space-size=8${NODE_OPTIONS:+ $NODE_OPTIONS}"
+    elif [ "$what" = notifier ]; then
+      # The same limits as the scorer's, and two V8 worker threads instead of four: each thread
+      # keeps a malloc arena of its own (docs/decisions/0018).
+      export NODE_OPTIONS="--max-old-space-size=96 --max-semi-space-size=8 --v8-pool-size=2${NODE_OPTIONS:+ $NODE_OPTIONS}"
     fi
     exec node --import @syncwell/telemetry/register "services/$what/src/main.ts" "$@"
     ;;

@@ -21,7 +21,8 @@
  * Also the notifier's peak RSS (VmHWM) and the CPU each process used (notifier, simulator,
  * Postgres backends of the bench's database, the bench itself with its streams) and the machine's
  * busy and stolen seconds. The run is appended to bench-results/notifier.jsonl (`--no-record` or
- * BENCH_RECORD=0: not).
+ * BENCH_RECORD=0: not). `--node-flags` replaces the image's flags (the default): repeat them to
+ * profile what production runs.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
@@ -61,8 +62,11 @@ const { values: args } = parseArgs({
     explain: { type: "string" },
     /** Logs every statement with its duration to the server log (log_min_duration_statement = 0). */
     "log-statements": { type: "boolean", default: false },
-    /** Node flags of the notifier process. */
-    "node-flags": { type: "string", default: "" },
+    /** Node flags of the notifier process: by default those its image sets (scripts/docker-entrypoint.sh). */
+    "node-flags": {
+      type: "string",
+      default: "--max-old-space-size=96 --max-semi-space-size=8 --v8-pool-size=2",
+    },
     ...benchRecordOption,
   },
   allowNegative: true,

@@ -46,7 +46,11 @@ export const PROCESSES: readonly ProcessSpec[] = [
   service("token-service", 3002, "magenta"),
   service("poller", 3003, "yellow", ["--max-semi-space-size=64"]),
   service("health-scorer", 3004, "green", ["--max-old-space-size=96", "--max-semi-space-size=8"]),
-  service("notifier", 3005, "blue"),
+  service("notifier", 3005, "blue", [
+    "--max-old-space-size=96",
+    "--max-semi-space-size=8",
+    "--v8-pool-size=2",
+  ]),
 ];
 
 export const LOCAL_DEFAULTS = {
