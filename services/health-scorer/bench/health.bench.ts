@@ -1,6 +1,7 @@
 /**
  * npm run bench:health [-- --users 10000 --contacts-per-user 10 --events-per-contact 24 --deals 10000
- *                         --ingested 10000 --node-flags='--max-old-space-size=64' --explain 50 --no-record]
+ *                         --ingested 10000 --node-flags='--max-old-space-size=64' --explain 50 --log-statements
+ *                         --no-record]
  *
  * The health scorer as production runs it: its own process (`services/health-scorer/src/main.ts`,
  * tracing off) against Postgres and NATS. The seed is `users` active users with a Google
@@ -54,6 +55,8 @@ const { values: args } = parseArgs({
     ingested: { type: "string", default: "10000" },
     /** Logs the plans (EXPLAIN ANALYZE) of statements slower than this many ms (auto_explain) to the server log. */
     explain: { type: "string" },
+    /** Logs every statement with its duration to the server log (log_min_duration_statement = 0). */
+    "log-statements": { type: "boolean", default: false },
     /** Node flags of the scorer process: by default those its image sets (scripts/docker-entrypoint.sh). */
     "node-flags": { type: "string", default: "--max-old-space-size=96 --max-semi-space-size=8" },
     ...benchRecordOption,
@@ -81,7 +84,10 @@ const logger = createLogger({ service: "health-bench", level: "warn" });
 const nats = createTestNats("healthbench");
 const db = await createTestDatabase({ poolMax: 4 });
 // Before the scorer starts: its sessions take the settings.
-await logSlowStatements(db, { explainMs: args.explain === undefined ? undefined : Number(args.explain) });
+await logSlowStatements(db, {
+  logStatements: args["log-statements"],
+  explainMs: args.explain === undefined ? undefined : Number(args.explain),
+});
 const port = await freePort();
 const scorer = spawnService(
   "health-scorer",
