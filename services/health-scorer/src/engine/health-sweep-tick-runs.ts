@@ -113,21 +113,38 @@ async function scoreUnscored(deps: SweepDeps, share: RunShare, add: AddCounts): 
   }
 }
 
-/** Claims stale scores of active users in batches and recomputes them; resolves how many it claimed. */
+/**
+ * Claims stale scores of active users in batches and recomputes them; resolves how many it
+ * claimed. The lanes share one pass over the users in id order (`fromUserId`, moved to the last
+ * user claimed); a lane that finds nothing past it looks once more from the first user, for scores
+ * whose claims lapsed behind it (a replica that stopped), before it ends.
+ */
 async function rescoreStale(deps: SweepDeps, share: RunShare, add: AddCounts): Promise<number> {
   const { scoring, settings, engine, pool } = deps;
   let claimed = 0;
+  let fromUserId: string | null = null;
+  const claim = (from: string | null) =>
+    claimStaleScores(pool, {
+      limit: settings.batchSize,
+      leaseMs: settings.leaseMs,
+      claimedBy: engine.replicaId,
+      maxAgeMs: settings.maxAgeMs,
+      activeWindowMs: settings.activeWindowMs,
+      attemptedBefore: share.startedAt,
+      fromUserId: from,
+    });
   await inLanes(settings.lanes, async () => {
     while (!engine.stopping && !share.signal?.aborted) {
-      const batch = await claimStaleScores(pool, {
-        limit: settings.batchSize,
-        leaseMs: settings.leaseMs,
-        claimedBy: engine.replicaId,
-        maxAgeMs: settings.maxAgeMs,
-        activeWindowMs: settings.activeWindowMs,
-        attemptedBefore: share.startedAt,
-      });
+      let batch = await claim(fromUserId);
+      if (batch.length === 0 && fromUserId !== null) batch = await claim(null);
       if (batch.length === 0) return;
+      // uuids as Postgres orders them: lowercase hex, compared as text.
+      const last =
+        batch
+          .map((s) => s.userId)
+          .sort()
+          .at(-1) ?? null;
+      if (last !== null && (fromUserId === null || last > fromUserId)) fromUserId = last;
       claimed += batch.length;
       const failed = new Map<string, string>();
       const done = await scoring.scoreBatch(batch, {

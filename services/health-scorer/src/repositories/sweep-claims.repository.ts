@@ -22,12 +22,16 @@ export type SweepClaimOptions = {
   activeWindowMs: number;
   /** The run's start: scores attempted at or after it are not claimed again. */
   attemptedBefore: Date;
+  /** Users before this id are not read (null: from the first). */
+  fromUserId: string | null;
 };
 
 /**
- * From active users (`users_last_active_at_idx`) to their stale scores
+ * From users in id order, from `fromUserId` on, to the stale scores of the active ones
  * (`health_scores_user_id_computed_at_idx`), never the other way: inactive users' scores stay the
- * oldest and are never visited.
+ * oldest and are never visited. The caller moves `fromUserId` to the last user claimed, so a pass
+ * reads each user once; without it, every claim would read again the scores already attempted in
+ * this run (the whole table, in the plan Postgres picks when most scores are stale).
  */
 export async function claimStaleScores(db: Queryable, options: SweepClaimOptions): Promise<ClaimedScore[]> {
   const { rows } = await db.query<ClaimedScore>(
@@ -36,8 +40,10 @@ export async function claimStaleScores(db: Queryable, options: SweepClaimOptions
        JOIN health_scores h ON h.user_id = u.id
          AND h.computed_at < now() - make_interval(secs => $1::float8 / 1000)
        WHERE u.last_active_at > now() - make_interval(secs => $2::float8 / 1000)
+         AND ($7::uuid IS NULL OR u.id >= $7)
          AND (h.claimed_until IS NULL OR h.claimed_until <= now())
          AND (h.last_attempt_at IS NULL OR h.last_attempt_at < $3)
+       ORDER BY u.id
        LIMIT $4
        FOR UPDATE OF h SKIP LOCKED
      )
@@ -52,6 +58,7 @@ export async function claimStaleScores(db: Queryable, options: SweepClaimOptions
       options.limit,
       options.leaseMs,
       options.claimedBy,
+      options.fromUserId,
     ],
   );
   return rows;
