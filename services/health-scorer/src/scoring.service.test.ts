@@ -335,6 +335,12 @@ describe("the health scorer", () => {
     const run = await finishedJobRun(db.pool, jobRunId);
     expect(run.status).toBe("succeeded");
     expect(run.counts).toMatchObject({ users: 1, refreshed: 5, changed: 3, errors: 0 });
+    // Every claim was released (with its score's write), and each score swept is marked attempted.
+    const marks = await db.pool.query<{ held: number; attempted: number }>(
+      `SELECT count(*) FILTER (WHERE claimed_by IS NOT NULL OR claimed_until IS NOT NULL)::int AS held,
+         count(*) FILTER (WHERE last_attempt_at IS NOT NULL)::int AS attempted FROM health_scores`,
+    );
+    expect(marks.rows[0]).toEqual({ held: 0, attempted: 5 });
 
     expect((await stored("contact", staleContact))?.computedAt.getTime()).toBeGreaterThan(
       twoDaysAgo.getTime(),

@@ -63,6 +63,8 @@ async function sweepShare(
   return { counts, claimed };
 }
 
+const keyOf = (s: { subjectType: string; subjectId: string }) => `${s.subjectType}:${s.subjectId}`;
+
 type AddCounts = (done: { refreshed: number; changed: number; errors: number }) => Promise<void>;
 
 /**
@@ -105,8 +107,15 @@ async function scoreUnscored(deps: SweepDeps, share: RunShare, add: AddCounts): 
       while (going()) {
         const batch = await nextPage();
         if (batch.length === 0) return;
-        const done = await scoring.scoreBatch(batch);
-        await markAttempted(pool, batch);
+        // Scores written are marked attempted with the write; the rest here.
+        const swept = new Set<string>();
+        const done = await scoring.scoreBatch(batch, {
+          sweep: { marks: { releaseClaimsOf: null }, onSwept: (s) => swept.add(keyOf(s)) },
+        });
+        await markAttempted(
+          pool,
+          batch.filter((s) => !swept.has(keyOf(s))),
+        );
         await add(done);
       }
     });
@@ -147,14 +156,16 @@ async function rescoreStale(deps: SweepDeps, share: RunShare, add: AddCounts): P
       if (last !== null && (fromUserId === null || last > fromUserId)) fromUserId = last;
       claimed += batch.length;
       const failed = new Map<string, string>();
+      // Claims on scores written are released with the write; the rest here, with any error.
+      const swept = new Set<string>();
       const done = await scoring.scoreBatch(batch, {
-        onError: (subject, error) =>
-          failed.set(`${subject.subjectType}:${subject.subjectId}`, error.message.slice(0, 500)),
+        onError: (subject, error) => failed.set(keyOf(subject), error.message.slice(0, 500)),
+        sweep: { marks: { releaseClaimsOf: engine.replicaId }, onSwept: (s) => swept.add(keyOf(s)) },
       });
       await releaseClaims(
         pool,
         engine.replicaId,
-        batch.map((s) => ({ ...s, error: failed.get(`${s.subjectType}:${s.subjectId}`) ?? null })),
+        batch.filter((s) => !swept.has(keyOf(s))).map((s) => ({ ...s, error: failed.get(keyOf(s)) ?? null })),
       );
       await add(done);
     }

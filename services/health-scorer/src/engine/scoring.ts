@@ -24,6 +24,7 @@ import {
   loadDealInputs,
   loadDealsInputs,
   type ScoreWrite,
+  type SweepMarks,
   type WriteOutcome,
   writeScore,
   writeScores,
@@ -41,6 +42,11 @@ export type BatchOptions = {
   onError?: (subject: Subject, error: Error) => void;
   /** The trace context of what made the subject stale: its health.changed continues that trace. */
   causeOf?: (subject: Subject) => Context | undefined;
+  /**
+   * The sweep's marks, written with each score the batch stores (SweepMarks); `onSwept` is told of
+   * each subject stored with them. The others (failed, not written) are the sweep's to mark.
+   */
+  sweep?: { marks: SweepMarks; onSwept: (subject: Subject) => void };
 };
 
 const subjectKey = (s: Subject): string => `${s.subjectType}:${s.subjectId}`;
@@ -166,9 +172,13 @@ export class HealthScoring {
           const c = byKey.get(subjectKey(write));
           return c ? announce(c, previous) : null;
         },
-        { contextOf },
+        { contextOf, ...(options.sweep && { sweep: options.sweep.marks }) },
       );
-      for (const outcome of outcomes) add(outcome);
+      outcomes.forEach((outcome, i) => {
+        add(outcome);
+        const write = writes[i];
+        if (outcome.written && write) options.sweep?.onSwept(write);
+      });
     } catch (batchError) {
       this.logger.debug(
         { err: batchError, subjects: computed.length },

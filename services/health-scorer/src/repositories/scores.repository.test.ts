@@ -169,11 +169,16 @@ describe("writeScore", () => {
     await writeScore(db.pool, score(d, 90, t + 60_000, t + 60_000), () => null);
     await db.pool.query(`DELETE FROM contacts WHERE id = $1`, [c]);
     const announced: string[] = [];
+    // Components with quotes and a backslash: they go in as JSON inside an array parameter.
+    const explained = (write: ScoreWrite): ScoreWrite => ({
+      ...write,
+      components: [{ name: "recency", value: 3, weight: 1, score: 0.9, detail: `"${write.score}" \\ days` }],
+    });
     const outcomes = await writeScores(
       db.pool,
       [
-        score(a, 80, t + 1000, t + 1000),
-        score(b, 75, t, t),
+        explained(score(a, 80, t + 1000, t + 1000)),
+        explained(score(b, 75, t, t)),
         score(c, 50, t, t),
         score(d, 10, t, t + 120_000),
       ],
@@ -192,6 +197,33 @@ describe("writeScore", () => {
     expect(await rows(a)).toEqual({ score: 80, history: 2, outbox: 1 });
     expect(await rows(b)).toEqual({ score: 75, history: 1, outbox: 1 });
     expect(await rows(d)).toEqual({ score: 90, history: 1, outbox: 0 });
+    // Each history row written with its score: the move it records and the components behind it.
+    const history = await db.pool.query(
+      `SELECT score, previous_score, previous_status, components FROM health_score_history
+       WHERE subject_id = $1 ORDER BY computed_at`,
+      [a],
+    );
+    expect(history.rows).toEqual([
+      { score: 30, previous_score: null, previous_status: null, components: [] },
+      {
+        score: 80,
+        previous_score: 30,
+        previous_status: "critical",
+        components: explained(score(a, 80, t, t)).components,
+      },
+    ]);
+    const first = await db.pool.query(
+      `SELECT score, previous_score, previous_status, components FROM health_score_history WHERE subject_id = $1`,
+      [b],
+    );
+    expect(first.rows).toEqual([
+      {
+        score: 75,
+        previous_score: null,
+        previous_status: null,
+        components: explained(score(b, 75, t, t)).components,
+      },
+    ]);
 
     // One bad row (a score out of 0-100) fails the whole batch: nothing of it is stored.
     await expect(

@@ -214,6 +214,14 @@ export async function openDealsOfContacts(
   return rows;
 }
 
+/**
+ * What the sweep records with each score it writes, instead of in a statement of its own after
+ * the batch: the score was attempted in this run (`last_attempt_at`), and the claim of
+ * `releaseClaimsOf` (this replica) on it is released. A subject whose score is not written
+ * (failed, older, gone) keeps the sweep's own handling.
+ */
+export type SweepMarks = { releaseClaimsOf: string | null };
+
 /** One computed score, as stored. */
 export type ScoreWrite = {
   subjectType: HealthSubjectKind;
@@ -387,56 +395,87 @@ async function lockStoredScores(
   for (const r of rows) stored.set(scoreKey(r), r);
 }
 
-/** The score columns of `writes`, as the parameters of unnestScores. */
-function scoreColumns(writes: readonly ScoreWrite[]): unknown[] {
-  return [
-    writes.map((w) => w.subjectType),
-    writes.map((w) => w.subjectId),
-    writes.map((w) => w.userId),
-    writes.map((w) => w.score),
-    writes.map((w) => w.status),
-    writes.map((w) => JSON.stringify(w.components)),
-    writes.map((w) => w.inputsFrom),
-    writes.map((w) => w.inputsTo),
-    writes.map((w) => w.inputsAsOf),
-    writes.map((w) => w.computedAt),
-  ];
-}
+/** A column of a batch write's rows beyond the score's own, with its value for each write. */
+type ExtraColumn = { name: string; type: string; value: (write: ScoreWrite) => unknown };
 
-/** The rows of scoreColumns' parameters; `announced` adds an 11th column, a boolean per row. */
-function unnestScores(options: { announced?: boolean } = {}): string {
-  const extra = options.announced ? [", $11::boolean[]", ", announced"] : ["", ""];
-  return `unnest($1::text[], $2::uuid[], $3::uuid[], $4::smallint[], $5::text[], $6::jsonb[],
-  $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[]${extra[0]})
-  AS w(subject_type, subject_id, user_id, score, status, components, inputs_from, inputs_to, inputs_as_of, computed_at${extra[1]})`;
-}
+const SCORE_COLUMNS: ExtraColumn[] = [
+  { name: "subject_type", type: "text", value: (w) => w.subjectType },
+  { name: "subject_id", type: "uuid", value: (w) => w.subjectId },
+  { name: "user_id", type: "uuid", value: (w) => w.userId },
+  { name: "score", type: "smallint", value: (w) => w.score },
+  { name: "status", type: "text", value: (w) => w.status },
+  { name: "components", type: "jsonb", value: (w) => JSON.stringify(w.components) },
+  { name: "inputs_from", type: "timestamptz", value: (w) => w.inputsFrom },
+  { name: "inputs_to", type: "timestamptz", value: (w) => w.inputsTo },
+  { name: "inputs_as_of", type: "timestamptz", value: (w) => w.inputsAsOf },
+  { name: "computed_at", type: "timestamptz", value: (w) => w.computedAt },
+];
 
 /**
- * Inserts the scores of subjects scored for the first time, in key order as everything else here
- * is locked: two batches inserting the same new subjects wait on each other's uncommitted rows in
- * one order, never in a cycle. Returns the keys inserted; a subject another writer inserted first
- * is locked and compared with theirs.
+ * The rows of a batch write as one unnest of parallel arrays, a parameter per column: the score
+ * columns and `extra` ones. The statements read it as CTE `w`, so a score and its history row go
+ * in from one copy of the components. (Arrays, not one JSON document read by json_to_recordset:
+ * that costs Postgres several times more per row; docs/decisions/0017.)
+ */
+function scoreRows(
+  writes: readonly ScoreWrite[],
+  extra: readonly ExtraColumn[] = [],
+): { sql: string; params: unknown[] } {
+  const columns = [...SCORE_COLUMNS, ...extra];
+  const arrays = columns.map((c, i) => `$${i + 1}::${c.type}[]`).join(", ");
+  const names = columns.map((c) => c.name).join(", ");
+  return {
+    sql: `unnest(${arrays}) AS w(${names})`,
+    params: columns.map((c) => writes.map(c.value)),
+  };
+}
+
+/** The history row of each written score that changed: `changed` names the rows of CTE `w` that did. */
+const INSERT_HISTORY_FROM_W = `INSERT INTO health_score_history (id, subject_type, subject_id, user_id, score, status,
+       previous_score, previous_status, components, computed_at)
+     SELECT w.history_id, w.subject_type, w.subject_id, w.user_id, w.score, w.status,
+       w.previous_score, w.previous_status, w.components, w.computed_at
+     FROM w JOIN changed USING (subject_type, subject_id)`;
+
+/**
+ * Inserts the scores of subjects scored for the first time, each with its history row, in key
+ * order as everything else here is locked: two batches inserting the same new subjects wait on
+ * each other's uncommitted rows in one order, never in a cycle. Returns the keys inserted; a
+ * subject another writer inserted first is locked and compared with theirs.
  */
 async function insertFirstScores(
   client: pg.PoolClient,
   fresh: readonly ScoreWrite[],
   stored: Map<string, StoredScore>,
+  sweep: SweepMarks | undefined,
 ): Promise<Set<string>> {
   const inserted = new Set<string>();
   if (fresh.length === 0) return inserted;
   const ordered = [...fresh].sort((a, b) =>
     scoreKey(a) < scoreKey(b) ? -1 : scoreKey(a) > scoreKey(b) ? 1 : 0,
   );
-  const { rows } = await client.query<{ subjectType: string; subjectId: string }>(
+  const rows = scoreRows(ordered, [
+    { name: "history_id", type: "uuid", value: () => uuidv7() },
+    { name: "previous_score", type: "smallint", value: () => null },
+    { name: "previous_status", type: "text", value: () => null },
+    { name: "attempted", type: "boolean", value: () => sweep !== undefined },
+  ]);
+  const { rows: written } = await client.query<{ subjectType: string; subjectId: string }>(
     // A first score is always announced (shouldAnnounce): it is the subject's last announced one.
-    `INSERT INTO health_scores (subject_type, subject_id, user_id, score, status, components,
-       inputs_from, inputs_to, inputs_as_of, computed_at, announced_score)
-     SELECT *, w.score FROM ${unnestScores()}
-     ON CONFLICT (subject_type, subject_id) DO NOTHING
-     RETURNING subject_type AS "subjectType", subject_id AS "subjectId"`,
-    scoreColumns(ordered),
+    `WITH w AS (SELECT * FROM ${rows.sql}),
+     changed AS (
+       INSERT INTO health_scores (subject_type, subject_id, user_id, score, status, components,
+         inputs_from, inputs_to, inputs_as_of, computed_at, announced_score, last_attempt_at)
+       SELECT subject_type, subject_id, user_id, score, status, components, inputs_from, inputs_to,
+         inputs_as_of, computed_at, score, CASE WHEN attempted THEN now() END FROM w
+       ON CONFLICT (subject_type, subject_id) DO NOTHING
+       RETURNING subject_type, subject_id
+     ),
+     history AS (${INSERT_HISTORY_FROM_W})
+     SELECT subject_type AS "subjectType", subject_id AS "subjectId" FROM changed`,
+    rows.params,
   );
-  for (const r of rows) inserted.add(scoreKey(r));
+  for (const r of written) inserted.add(scoreKey(r));
   await lockStoredScores(
     client,
     ordered.filter((w) => !inserted.has(scoreKey(w))),
@@ -478,7 +517,8 @@ function decideWrites(
     if (before !== undefined) updates.push(w);
     const previous = before === undefined ? null : { score: before.score, status: before.status };
     const changed = previous === null || previous.score !== w.score || previous.status !== w.status;
-    if (changed) history.push({ write: w, previous });
+    // A first score's history row goes in with it (insertFirstScores).
+    if (changed && before !== undefined) history.push({ write: w, previous });
     const event = announce(w, before === undefined ? null : announcedBaseline(before));
     if (event) {
       events.push(event);
@@ -500,43 +540,47 @@ async function markAnnounced(client: pg.PoolClient, writes: readonly ScoreWrite[
   );
 }
 
-/** Stores newer scores; those announced become their subjects' last announced score too. */
+/**
+ * Stores newer scores, each changed one with its history row; those announced become their
+ * subjects' last announced score too.
+ */
 async function updateScores(
   client: pg.PoolClient,
   updates: readonly ScoreWrite[],
-  announced: ReadonlySet<ScoreWrite>,
+  decided: { announced: ReadonlySet<ScoreWrite>; history: ReadonlyMap<ScoreWrite, HistoryRow> },
+  sweep: SweepMarks | undefined,
 ): Promise<void> {
   if (updates.length === 0) return;
+  const rows = scoreRows(updates, [
+    { name: "announced", type: "boolean", value: (u) => decided.announced.has(u) },
+    { name: "changed", type: "boolean", value: (u) => decided.history.has(u) },
+    { name: "history_id", type: "uuid", value: (u) => (decided.history.has(u) ? uuidv7() : null) },
+    {
+      name: "previous_score",
+      type: "smallint",
+      value: (u) => decided.history.get(u)?.previous?.score ?? null,
+    },
+    { name: "previous_status", type: "text", value: (u) => decided.history.get(u)?.previous?.status ?? null },
+    { name: "attempted", type: "boolean", value: () => sweep !== undefined },
+    { name: "claimed_by_sweep", type: "text", value: () => sweep?.releaseClaimsOf ?? null },
+  ]);
   await client.query(
-    `UPDATE health_scores h SET score = w.score, status = w.status, components = w.components,
-       inputs_from = w.inputs_from, inputs_to = w.inputs_to, inputs_as_of = w.inputs_as_of,
-       computed_at = w.computed_at, last_error = NULL,
-       announced_score = CASE WHEN w.announced THEN w.score ELSE h.announced_score END
-     FROM ${unnestScores({ announced: true })}
-     WHERE h.subject_type = w.subject_type AND h.subject_id = w.subject_id AND h.user_id = w.user_id`,
-    [...scoreColumns(updates), updates.map((u) => announced.has(u))],
-  );
-}
-
-async function insertHistory(client: pg.PoolClient, history: readonly HistoryRow[]): Promise<void> {
-  if (history.length === 0) return;
-  await client.query(
-    `INSERT INTO health_score_history (id, subject_type, subject_id, user_id, score, status,
-       previous_score, previous_status, components, computed_at)
-     SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::smallint[], $6::text[],
-       $7::smallint[], $8::text[], $9::jsonb[], $10::timestamptz[])`,
-    [
-      history.map(() => uuidv7()),
-      history.map((h) => h.write.subjectType),
-      history.map((h) => h.write.subjectId),
-      history.map((h) => h.write.userId),
-      history.map((h) => h.write.score),
-      history.map((h) => h.write.status),
-      history.map((h) => h.previous?.score ?? null),
-      history.map((h) => h.previous?.status ?? null),
-      history.map((h) => JSON.stringify(h.write.components)),
-      history.map((h) => h.write.computedAt),
-    ],
+    `WITH w AS (SELECT * FROM ${rows.sql}),
+     updated AS (
+       UPDATE health_scores h SET score = w.score, status = w.status, components = w.components,
+         inputs_from = w.inputs_from, inputs_to = w.inputs_to, inputs_as_of = w.inputs_as_of,
+         computed_at = w.computed_at, last_error = NULL,
+         announced_score = CASE WHEN w.announced THEN w.score ELSE h.announced_score END,
+         last_attempt_at = CASE WHEN w.attempted THEN now() ELSE h.last_attempt_at END,
+         claimed_until = CASE WHEN h.claimed_by = w.claimed_by_sweep THEN NULL ELSE h.claimed_until END,
+         claimed_by = CASE WHEN h.claimed_by = w.claimed_by_sweep THEN NULL ELSE h.claimed_by END
+       FROM w
+       WHERE h.subject_type = w.subject_type AND h.subject_id = w.subject_id AND h.user_id = w.user_id
+       RETURNING h.subject_type, h.subject_id, w.changed
+     ),
+     changed AS (SELECT subject_type, subject_id FROM updated WHERE changed)
+     ${INSERT_HISTORY_FROM_W}`,
+    rows.params,
   );
 }
 
@@ -552,7 +596,11 @@ export async function writeScores(
   pool: pg.Pool,
   writes: readonly ScoreWrite[],
   announce: (write: ScoreWrite, previous: Announced | null) => AnyEvent | null,
-  options: { contextOf?: (event: AnyEvent) => Context | undefined } = {},
+  options: {
+    contextOf?: (event: AnyEvent) => Context | undefined;
+    /** The sweep's marks, set with each score written (see SweepMarks). */
+    sweep?: SweepMarks;
+  } = {},
 ): Promise<WriteOutcome[]> {
   if (writes.length === 0) return [];
   return withTransaction(pool, async (client): Promise<WriteOutcome[]> => {
@@ -564,10 +612,15 @@ export async function writeScores(
       client,
       present.filter((w) => !stored.has(scoreKey(w))),
       stored,
+      options.sweep,
     );
     const decided = decideWrites(writes, { live, stored, inserted }, announce);
-    await updateScores(client, decided.updates, new Set(decided.announced));
-    await insertHistory(client, decided.history);
+    await updateScores(
+      client,
+      decided.updates,
+      { announced: new Set(decided.announced), history: new Map(decided.history.map((h) => [h.write, h])) },
+      options.sweep,
+    );
     await enqueueEvents(client, decided.events, options);
     return writes.map((w) => decided.outcomes.get(scoreKey(w)) ?? { written: false, reason: "gone" });
   });
