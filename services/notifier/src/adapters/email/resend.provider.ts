@@ -1,4 +1,5 @@
-import { parseRetryAfter } from "@syncwell/http-client";
+// The parser alone: the package's index loads undici, which the notifier does not use.
+import { parseRetryAfter } from "@syncwell/http-client/retry-after";
 import { envUrl } from "@syncwell/runtime";
 import { Resend } from "resend";
 import { z } from "zod";
