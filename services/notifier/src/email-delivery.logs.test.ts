@@ -6,13 +6,14 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import type { Bus } from "@syncwell/bus";
-import { createEvent } from "@syncwell/contracts";
+
 import { createSimulator, type Simulator, SimulatorControl } from "@syncwell/provider-simulator";
 import {
   createTestBus,
   createTestDatabase,
   createTestNats,
   freePort,
+  needsReauthEvent,
   type OtlpReceiver,
   serviceProcessEnv,
   startOtlpReceiver,
@@ -99,24 +100,7 @@ async function lostGrant(): Promise<{ userId: string; address: string }> {
   const userId = randomUUID();
   const address = `${userId}@example.test`;
   await db.pool.query(`INSERT INTO users (id, email) VALUES ($1, $2)`, [userId, address]);
-  await bus.publish(
-    createEvent(
-      "token.failed",
-      {
-        userId,
-        connectionId: randomUUID(),
-        provider: "google",
-        classification: "permanent",
-        errorCode: "invalid_grant",
-        consecutiveFailures: 1,
-        consecutiveTransientFailures: 0,
-        previousStatus: "connected",
-        status: "needs_reauth",
-        retryAt: null,
-      },
-      { source: "test" },
-    ),
-  );
+  await bus.publish(needsReauthEvent({ userId, connectionId: randomUUID(), provider: "google" }));
   return { userId, address };
 }
 

@@ -4,13 +4,14 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { headers } from "@nats-io/transport-node";
 import type { Bus } from "@syncwell/bus";
-import { createEvent, subjectOf } from "@syncwell/contracts";
+import { subjectOf } from "@syncwell/contracts";
 import { createSimulator, type Simulator, SimulatorControl } from "@syncwell/provider-simulator";
 import {
   createTestBus,
   createTestDatabase,
   createTestNats,
   freePort,
+  needsReauthEvent,
   type OtlpReceiver,
   type ServiceProcess,
   serviceProcessEnv,
@@ -77,22 +78,7 @@ it("delivers an email in the trace of the token.failed that caused it, a retry i
   // As the token service publishes it while refreshing in a tick's trace.
   const traceId = randomBytes(16).toString("hex");
   const parentSpanId = randomBytes(8).toString("hex");
-  const event = createEvent(
-    "token.failed",
-    {
-      userId,
-      connectionId: randomUUID(),
-      provider: "google",
-      classification: "permanent",
-      errorCode: "invalid_grant",
-      consecutiveFailures: 1,
-      consecutiveTransientFailures: 0,
-      previousStatus: "connected",
-      status: "needs_reauth",
-      retryAt: null,
-    },
-    { source: "test" },
-  );
+  const event = needsReauthEvent({ userId, connectionId: randomUUID(), provider: "google" });
   const h = headers();
   h.set("traceparent", `00-${traceId}-${parentSpanId}-01`);
   await bus.js.publish(bus.naming.subject(subjectOf(event)), JSON.stringify(event), {
