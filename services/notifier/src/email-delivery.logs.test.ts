@@ -2,11 +2,8 @@
 // simulator while Resend's answers quote the API key: the key never reaches its logs (at debug
 // level), its spans, the delivery audit or the events; each delivery is in the trace of the event
 // that caused it, which its log lines name; and a SIGTERM waits for the send in flight and records it.
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import type { Bus } from "@syncwell/bus";
-
 import { createSimulator, type Simulator, SimulatorControl } from "@syncwell/provider-simulator";
 import {
   createTestBus,
@@ -15,7 +12,9 @@ import {
   freePort,
   needsReauthEvent,
   type OtlpReceiver,
+  type ServiceProcess,
   serviceProcessEnv,
+  spawnService,
   startOtlpReceiver,
   type TestDatabase,
   type TestNats,
@@ -23,7 +22,6 @@ import {
 } from "@syncwell/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
 
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const API_KEY = "re_LogCheck_5e2b9f13c8a4";
 const patience = { timeoutMs: 30_000 };
 
@@ -33,8 +31,7 @@ let bus: Bus;
 let sim: Simulator;
 let control: SimulatorControl;
 let receiver: OtlpReceiver;
-let child: ChildProcess | undefined;
-let output = "";
+let notifier: ServiceProcess | undefined;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -46,7 +43,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (child?.exitCode === null) child.kill("SIGKILL");
+  if (notifier?.running) notifier.process.kill("SIGKILL");
   await bus?.close();
   await sim?.close();
   await receiver?.close();
@@ -54,13 +51,10 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function startNotifier(): Promise<ChildProcess> {
+async function startNotifier(): Promise<ServiceProcess> {
   const port = await freePort();
   const env: Record<string, string> = {
-    PATH: process.env.PATH ?? "",
     ...serviceProcessEnv({ databaseUrl: db.url, nats }),
-    HTTP_HOST: "127.0.0.1",
-    HTTP_PORT: String(port),
     LOG_LEVEL: "debug",
     ...receiver.env,
     OTEL_SERVICE_NAME: "notifier",
@@ -73,26 +67,11 @@ async function startNotifier(): Promise<ChildProcess> {
     EMAIL_BACKOFF_MAX: "200ms",
     EMAIL_POLL_INTERVAL: "200ms",
   };
-  const started = spawn(
-    process.execPath,
-    ["--import", "@syncwell/telemetry/register", "services/notifier/src/main.ts"],
-    {
-      cwd: ROOT,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  started.stdout?.on("data", (d) => {
-    output += String(d);
+  const started = spawnService("notifier", env, port, {
+    inheritEnv: false,
+    nodeArgs: ["--import", "@syncwell/telemetry/register"],
   });
-  started.stderr?.on("data", (d) => {
-    output += String(d);
-  });
-  await waitFor(
-    async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.status === 200,
-    `the notifier to be ready (${output})`,
-    patience,
-  );
+  await started.ready(patience.timeoutMs);
   return started;
 }
 
@@ -114,7 +93,8 @@ async function emailStatus(userId: string): Promise<string | undefined> {
 }
 
 it("never logs, stores or publishes the Resend API key, even when Resend's answers quote it", async () => {
-  child = await startNotifier();
+  const started = await startNotifier();
+  notifier = started;
   await control.addFault({
     endpoint: "email",
     fault: { kind: "status", status: 403, errorDescription: `API key ${API_KEY} is not allowed` },
@@ -144,12 +124,12 @@ it("never logs, stores or publishes the Resend API key, even when Resend's answe
     "the slow send to begin",
     patience,
   );
-  const exited = new Promise<number | null>((resolve) => child?.once("exit", (code) => resolve(code)));
-  child.kill("SIGTERM");
-  expect(await exited).toBe(0);
+  started.process.kill("SIGTERM");
+  expect((await started.exited).code).toBe(0);
   expect(await emailStatus(slow.userId)).toBe("sent");
   expect(await control.emails({ to: slow.address })).toHaveLength(1);
 
+  const output = started.output();
   expect(output).toContain('"msg":"email sent"');
   expect(output).toContain('"msg":"email failed"');
   expect(output).toContain('"msg":"email send failed; retrying later"');
