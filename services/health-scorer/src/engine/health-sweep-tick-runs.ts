@@ -6,6 +6,7 @@ import { Semaphore } from "@syncwell/runtime";
 import type { Logger } from "@syncwell/telemetry";
 import { countActiveClaims, type RunShare, TickRunCoordinator } from "@syncwell/tick-runs";
 import type pg from "pg";
+import { subjectKey } from "../repositories/scores.repository.ts";
 import {
   claimStaleScores,
   countSweptUsers,
@@ -63,8 +64,6 @@ async function sweepShare(
   return { counts, claimed };
 }
 
-const keyOf = (s: { subjectType: string; subjectId: string }) => `${s.subjectType}:${s.subjectId}`;
-
 type AddCounts = (done: { refreshed: number; changed: number; errors: number }) => Promise<void>;
 
 /**
@@ -110,11 +109,11 @@ async function scoreUnscored(deps: SweepDeps, share: RunShare, add: AddCounts): 
         // Scores written are marked attempted with the write; the rest here.
         const swept = new Set<string>();
         const done = await scoring.scoreBatch(batch, {
-          sweep: { marks: { releaseClaimsOf: null }, onSwept: (s) => swept.add(keyOf(s)) },
+          sweep: { marks: { releaseClaimsOf: null }, onSwept: (s) => swept.add(subjectKey(s)) },
         });
         await markAttempted(
           pool,
-          batch.filter((s) => !swept.has(keyOf(s))),
+          batch.filter((s) => !swept.has(subjectKey(s))),
         );
         await add(done);
       }
@@ -159,13 +158,15 @@ async function rescoreStale(deps: SweepDeps, share: RunShare, add: AddCounts): P
       // Claims on scores written are released with the write; the rest here, with any error.
       const swept = new Set<string>();
       const done = await scoring.scoreBatch(batch, {
-        onError: (subject, error) => failed.set(keyOf(subject), error.message.slice(0, 500)),
-        sweep: { marks: { releaseClaimsOf: engine.replicaId }, onSwept: (s) => swept.add(keyOf(s)) },
+        onError: (subject, error) => failed.set(subjectKey(subject), error.message.slice(0, 500)),
+        sweep: { marks: { releaseClaimsOf: engine.replicaId }, onSwept: (s) => swept.add(subjectKey(s)) },
       });
       await releaseClaims(
         pool,
         engine.replicaId,
-        batch.filter((s) => !swept.has(keyOf(s))).map((s) => ({ ...s, error: failed.get(keyOf(s)) ?? null })),
+        batch
+          .filter((s) => !swept.has(subjectKey(s)))
+          .map((s) => ({ ...s, error: failed.get(subjectKey(s)) ?? null })),
       );
       await add(done);
     }

@@ -4,7 +4,7 @@ import { BatchQueue } from "@syncwell/runtime";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
 import { advanceMarks, newCommunication } from "../repositories/ingest-marks.repository.ts";
-import { openDealsOfContacts } from "../repositories/scores.repository.ts";
+import { openDealsOfContacts, subjectKey } from "../repositories/scores.repository.ts";
 import { type BatchCounts, emptyBatchCounts, type HealthScoring, type Subject } from "./scoring.ts";
 
 type Ingested = EventOf<"data.ingested">["data"];
@@ -86,15 +86,18 @@ export class IngestBatches {
     const subjects: Subject[] = [];
     const add = (subject: Subject, trace: Context | undefined) => {
       subjects.push(subject);
-      causeOf.set(`${subject.subjectType}:${subject.subjectId}`, trace);
+      causeOf.set(subjectKey(subject), trace);
     };
     for (const id of traceOf.keys()) add({ subjectType: "connection", subjectId: id }, traceOf.get(id));
     for (const id of found.contactIds)
       add({ subjectType: "contact", subjectId: id }, traceOf.get(found.causes.get(id) ?? ""));
     for (const { dealId, contactId } of deals) {
-      add({ subjectType: "deal", subjectId: dealId }, causeOf.get(`contact:${contactId}`));
+      add(
+        { subjectType: "deal", subjectId: dealId },
+        causeOf.get(subjectKey({ subjectType: "contact", subjectId: contactId })),
+      );
     }
-    const counts = await this.score(subjects, (s) => causeOf.get(`${s.subjectType}:${s.subjectId}`));
+    const counts = await this.score(subjects, (s) => causeOf.get(subjectKey(s)));
     await advanceMarks(this.pool, found.newest);
     this.logger.debug(
       {

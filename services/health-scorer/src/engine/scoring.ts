@@ -25,6 +25,7 @@ import {
   loadDealsInputs,
   type ScoreWrite,
   type SweepMarks,
+  subjectKey,
   type WriteOutcome,
   writeScore,
   writeScores,
@@ -48,8 +49,6 @@ export type BatchOptions = {
    */
   sweep?: { marks: SweepMarks; onSwept: (subject: Subject) => void };
 };
-
-const subjectKey = (s: Subject): string => `${s.subjectType}:${s.subjectId}`;
 
 /** The subjects, each once, in their first order. */
 function distinct(subjects: readonly Subject[]): Subject[] {

@@ -358,7 +358,9 @@ export async function writeScore(
   });
 }
 
-const scoreKey = (w: { subjectType: string; subjectId: string }): string => `${w.subjectType}:${w.subjectId}`;
+/** One key per scored subject ("<kind>:<id>"), for maps and sets of subjects. */
+export const subjectKey = (s: { subjectType: string; subjectId: string }): string =>
+  `${s.subjectType}:${s.subjectId}`;
 
 /** The subjects (connection, contact, deal rows of the write's user) that still exist, locked FOR KEY SHARE in key order. */
 async function lockLiveSubjects(client: pg.PoolClient, writes: readonly ScoreWrite[]): Promise<Set<string>> {
@@ -392,7 +394,7 @@ async function lockStoredScores(
      ORDER BY h.subject_type, h.subject_id FOR UPDATE OF h`,
     [writes.map((w) => w.subjectType), writes.map((w) => w.subjectId)],
   );
-  for (const r of rows) stored.set(scoreKey(r), r);
+  for (const r of rows) stored.set(subjectKey(r), r);
 }
 
 /** A column of a batch write's rows beyond the score's own, with its value for each write. */
@@ -452,7 +454,7 @@ async function insertFirstScores(
   const inserted = new Set<string>();
   if (fresh.length === 0) return inserted;
   const ordered = [...fresh].sort((a, b) =>
-    scoreKey(a) < scoreKey(b) ? -1 : scoreKey(a) > scoreKey(b) ? 1 : 0,
+    subjectKey(a) < subjectKey(b) ? -1 : subjectKey(a) > subjectKey(b) ? 1 : 0,
   );
   const rows = scoreRows(ordered, [
     { name: "history_id", type: "uuid", value: () => uuidv7() },
@@ -475,10 +477,10 @@ async function insertFirstScores(
      SELECT subject_type AS "subjectType", subject_id AS "subjectId" FROM changed`,
     rows.params,
   );
-  for (const r of written) inserted.add(scoreKey(r));
+  for (const r of written) inserted.add(subjectKey(r));
   await lockStoredScores(
     client,
-    ordered.filter((w) => !inserted.has(scoreKey(w))),
+    ordered.filter((w) => !inserted.has(subjectKey(w))),
     stored,
   );
   return inserted;
@@ -504,7 +506,7 @@ function decideWrites(
   const events: AnyEvent[] = [];
   const announced: ScoreWrite[] = [];
   for (const w of writes) {
-    const k = scoreKey(w);
+    const k = subjectKey(w);
     if (!state.live.has(k)) {
       outcomes.set(k, { written: false, reason: "gone" });
       continue;
@@ -605,12 +607,12 @@ export async function writeScores(
   if (writes.length === 0) return [];
   return withTransaction(pool, async (client): Promise<WriteOutcome[]> => {
     const live = await lockLiveSubjects(client, writes);
-    const present = writes.filter((w) => live.has(scoreKey(w)));
+    const present = writes.filter((w) => live.has(subjectKey(w)));
     const stored = new Map<string, StoredScore>();
     await lockStoredScores(client, present, stored);
     const inserted = await insertFirstScores(
       client,
-      present.filter((w) => !stored.has(scoreKey(w))),
+      present.filter((w) => !stored.has(subjectKey(w))),
       stored,
       options.sweep,
     );
@@ -622,6 +624,6 @@ export async function writeScores(
       options.sweep,
     );
     await enqueueEvents(client, decided.events, options);
-    return writes.map((w) => decided.outcomes.get(scoreKey(w)) ?? { written: false, reason: "gone" });
+    return writes.map((w) => decided.outcomes.get(subjectKey(w)) ?? { written: false, reason: "gone" });
   });
 }
