@@ -262,16 +262,6 @@ function announcedBaseline(stored: StoredScore): Announced {
   return { score: stored.announcedScore ?? stored.score, status: stored.status };
 }
 
-async function lockStored(client: pg.PoolClient, write: ScoreWrite): Promise<StoredScore | undefined> {
-  const { rows } = await client.query<StoredScore>(
-    `SELECT score, status, announced_score AS "announcedScore", inputs_as_of AS "inputsAsOf",
-       computed_at AS "computedAt" FROM health_scores
-     WHERE subject_type = $1 AND subject_id = $2 FOR UPDATE`,
-    [write.subjectType, write.subjectId],
-  );
-  return rows[0];
-}
-
 function isNewer(write: ScoreWrite, stored: StoredScore): boolean {
   const a = write.inputsAsOf.getTime();
   const b = stored.inputsAsOf.getTime();
@@ -279,11 +269,9 @@ function isNewer(write: ScoreWrite, stored: StoredScore): boolean {
 }
 
 /**
- * Stores a score in one transaction: the subject is locked first (FOR KEY SHARE: a subject deleted
- * meanwhile is "gone" rather than a foreign key error), the stored score is locked and replaced
- * only by newer inputs, a history row records a change, and `announce(previous)` decides whether
- * a `health.changed` goes to the outbox with it (null: nothing to announce), judged against the
- * score last announced.
+ * Stores one score as `writeScores` does (one transaction): replaced only by newer inputs, a
+ * history row for a change, and `announce(previous)` deciding on a `health.changed` against the
+ * score last announced (null: nothing to announce).
  */
 export async function writeScore(
   pool: pg.Pool,
@@ -291,71 +279,8 @@ export async function writeScore(
   announce: (previous: Announced | null) => AnyEvent | null,
   options: { contextOf?: (event: AnyEvent) => Context | undefined } = {},
 ): Promise<WriteOutcome> {
-  return withTransaction(pool, async (client): Promise<WriteOutcome> => {
-    const subject = await client.query(
-      `SELECT 1 FROM ${SUBJECT_TABLE[write.subjectType]} WHERE id = $1 AND user_id = $2 FOR KEY SHARE`,
-      [write.subjectId, write.userId],
-    );
-    if (subject.rowCount === 0) return { written: false, reason: "gone" };
-    const values = [
-      write.subjectType,
-      write.subjectId,
-      write.userId,
-      write.score,
-      write.status,
-      JSON.stringify(write.components),
-      write.inputsFrom,
-      write.inputsTo,
-      write.inputsAsOf,
-      write.computedAt,
-    ];
-    let stored = await lockStored(client, write);
-    if (stored === undefined) {
-      const inserted = await client.query(
-        `INSERT INTO health_scores (subject_type, subject_id, user_id, score, status, components,
-           inputs_from, inputs_to, inputs_as_of, computed_at)
-         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10)
-         ON CONFLICT (subject_type, subject_id) DO NOTHING`,
-        values,
-      );
-      // Another writer inserted it first: compare with theirs.
-      if (inserted.rowCount === 0) stored = await lockStored(client, write);
-    }
-    if (stored !== undefined) {
-      if (!isNewer(write, stored)) return { written: false, reason: "older" };
-      await client.query(
-        `UPDATE health_scores SET score = $4, status = $5, components = $6::jsonb, inputs_from = $7,
-           inputs_to = $8, inputs_as_of = $9, computed_at = $10, last_error = NULL
-         WHERE subject_type = $1 AND subject_id = $2 AND user_id = $3`,
-        values,
-      );
-    }
-    const previous = stored === undefined ? null : { score: stored.score, status: stored.status };
-    const changed = previous === null || previous.score !== write.score || previous.status !== write.status;
-    const event = announce(stored === undefined ? null : announcedBaseline(stored));
-    if (event) await markAnnounced(client, [write]);
-    if (changed) {
-      await client.query(
-        `INSERT INTO health_score_history (id, subject_type, subject_id, user_id, score, status,
-           previous_score, previous_status, components, computed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)`,
-        [
-          uuidv7(),
-          write.subjectType,
-          write.subjectId,
-          write.userId,
-          write.score,
-          write.status,
-          previous?.score ?? null,
-          previous?.status ?? null,
-          JSON.stringify(write.components),
-          write.computedAt,
-        ],
-      );
-    }
-    if (event) await enqueueEvents(client, event, options);
-    return { written: true, changed, announced: event !== null };
-  });
+  const [outcome] = await writeScores(pool, [write], (_write, previous) => announce(previous), options);
+  return outcome ?? { written: false, reason: "gone" };
 }
 
 /** One key per scored subject ("<kind>:<id>"), for maps and sets of subjects. */
@@ -531,17 +456,6 @@ function decideWrites(
   return { outcomes, updates, history, events, announced };
 }
 
-/** Records the scores of `writes` as the last announced ones of their subjects. */
-async function markAnnounced(client: pg.PoolClient, writes: readonly ScoreWrite[]): Promise<void> {
-  if (writes.length === 0) return;
-  await client.query(
-    `UPDATE health_scores h SET announced_score = a.score
-     FROM unnest($1::text[], $2::uuid[], $3::smallint[]) AS a(subject_type, subject_id, score)
-     WHERE h.subject_type = a.subject_type AND h.subject_id = a.subject_id`,
-    [writes.map((w) => w.subjectType), writes.map((w) => w.subjectId), writes.map((w) => w.score)],
-  );
-}
-
 /**
  * Stores newer scores, each changed one with its history row; those announced become their
  * subjects' last announced score too.
@@ -587,12 +501,13 @@ async function updateScores(
 }
 
 /**
- * `writeScore` for many subjects in one transaction (distinct subjects, at most a few hundred):
- * the live subjects are locked FOR KEY SHARE and the stored scores FOR UPDATE, both in key order
- * (two batches never wait on each other in a cycle), then one statement each inserts the new
- * scores, updates those with newer inputs, and adds the history rows; the announcements go to the
- * outbox in the same transaction. One failing row fails the batch: the caller retries its writes
- * one by one.
+ * Stores scores of distinct subjects (at most a few hundred) in one transaction: the live subjects
+ * are locked FOR KEY SHARE (a subject deleted meanwhile is "gone", not a foreign key error) and the
+ * stored scores FOR UPDATE, both in key order (two batches never wait on each other in a cycle);
+ * a stored score is replaced only by newer inputs; one statement inserts the new scores and one
+ * updates the others, each with the history rows of changes; `announce` decides on each
+ * `health.changed` against the score last announced, and the announcements go to the outbox in the
+ * same transaction. One failing row fails the batch: the caller retries its writes one by one.
  */
 export async function writeScores(
   pool: pg.Pool,
