@@ -26,6 +26,21 @@ describe("StreamPosition", () => {
     expect(position.unsettled).toBe(false);
   });
 
+  it("knows which seqs it has sent: those at or below its settled point and those it took", () => {
+    const position = StreamPosition.at(10n);
+    position.take(rows(12, 15));
+    expect([10, 11, 12, 13, 15, 16].map((seq) => position.has(BigInt(seq)))).toEqual([
+      true,
+      false,
+      true,
+      false,
+      true,
+      false,
+    ]);
+    position.settle(13n);
+    expect(position.has(11n)).toBe(true);
+  });
+
   it("resumes from its id: a late commit below a sent seq is sent, the sent seq is not", () => {
     const before = StreamPosition.at(10n);
     before.take(rows(15));
@@ -70,11 +85,11 @@ describe("Horizon", () => {
     horizon.observe(500, 9n);
     horizon.observe(600, 7n); // lower than one seen before: says nothing new
     expect(horizon.at(999)).toBe(0n);
-    expect(horizon.nextAt()).toBe(1_000);
+    expect(horizon.allSettledAt()).toBe(1_500);
     expect(horizon.at(1_000)).toBe(5n);
-    expect(horizon.nextAt()).toBe(1_500);
+    expect(horizon.allSettledAt()).toBe(1_500);
     expect(horizon.at(5_000)).toBe(9n);
-    expect(horizon.nextAt()).toBeUndefined();
+    expect(horizon.allSettledAt()).toBeUndefined();
   });
 
   it("takes sightings out of time order: an old row settles its seq at once", () => {
@@ -86,6 +101,6 @@ describe("Horizon", () => {
     expect(horizon.at(11_000)).toBe(50n);
     // Lower seqs and later sightings of lower seqs add nothing.
     horizon.observe(0, 30n);
-    expect(horizon.nextAt()).toBeUndefined();
+    expect(horizon.allSettledAt()).toBeUndefined();
   });
 });

@@ -57,6 +57,11 @@ export class StreamPosition {
     return fresh;
   }
 
+  /** Whether the client has been sent the change with this seq (or everything up to it). */
+  has(seq: bigint): boolean {
+    return seq <= this.settled || this.above.has(seq);
+  }
+
   /** Every change up to `horizon` has been read since it settled: forget what was sent below. */
   settle(horizon: bigint): boolean {
     if (horizon <= this.settled) return false;
@@ -116,9 +121,9 @@ export class Horizon {
     return this.reached;
   }
 
-  /** When the next observation settles, if any. */
-  nextAt(): number | undefined {
+  /** When every observation so far has settled, if any is still to. */
+  allSettledAt(): number | undefined {
     if (this.seen.length === 0) return undefined;
-    return Math.min(...this.seen.map((s) => s.at)) + this.settleMs;
+    return Math.max(...this.seen.map((s) => s.at)) + this.settleMs;
   }
 }

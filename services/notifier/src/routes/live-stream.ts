@@ -62,7 +62,9 @@ export class LiveStream implements StreamListener {
   changed(change: NotificationChange): void {
     const seq = BigInt(change.seq);
     this.horizon.observe(Date.now(), seq);
-    if (seq > this.position.settled) this.read();
+    // A read the announcement of another change started may have sent this one already (a batch
+    // announces each of its changes after one commit): nothing is left to read for it then.
+    if (!this.position.has(seq)) this.read();
   }
 
   end(): void {
@@ -154,9 +156,13 @@ export class LiveStream implements StreamListener {
     });
   }
 
-  /** A read once the changes sent have settled, so the id stops naming them. */
+  /**
+   * A read once the changes sent have settled, so the id stops naming them: when the last one seen
+   * has, so that a burst of changes costs one such read, not one per change (reads the changes
+   * start settle what is due meanwhile).
+   */
   private scheduleSettle(): void {
-    const due = this.horizon.nextAt();
+    const due = this.horizon.allSettledAt();
     if (this.closed || this.settleTimer || !this.position.unsettled || due === undefined) return;
     this.settleTimer = setTimeout(
       () => {
