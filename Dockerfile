@@ -8,7 +8,9 @@
 #   docker run syncwell provider-simulator
 #
 # `--build-arg SERVICE=poller` bakes in a default, so the image runs the poller with no argument.
-# TypeScript runs as is on Node 22 (type stripping): there is no compile step.
+# Each service runs as one bundled ES module (`npm run build`: services/<name>/dist/main.mjs, its
+# packages left as imports), not through Node's type stripping, which costs each process about 35 MB
+# (docs/decisions/0019). The migration and outbox CLIs and the simulator run their TypeScript as is.
 
 ARG NODE_IMAGE=node:22-bookworm-slim
 
@@ -39,6 +41,7 @@ COPY . .
 # PRISMA_SCHEMA_ENGINE_BINARY at a placeholder: generating needs no schema engine, and migrations are
 # applied by libs/db/src/cli/migrate.ts, not by the Prisma CLI.
 RUN npm run generate -w @syncwell/db
+RUN npm run build
 # Build-only packages go: vitest, biome, the `node` package, and the Prisma CLI and TypeScript with
 # all they pull in (~250 MB). The last two are optional peers of @prisma/client, so npm marks them
 # "devOptional" and keeps them unless optional packages are omitted too. The production tree needs no

@@ -1,8 +1,8 @@
 /**
- * The chain, end to end (issue 15): the five services, each its own process started as production
- * starts it (`--import @syncwell/telemetry/register`), against the test's Postgres database and
- * NATS prefix, the provider simulator (in this process, for its clock) and an OTLP receiver in
- * place of Jaeger. One user has a Google connection that refreshes and a Spotify connection whose
+ * The chain, end to end (issue 15): the five services, each its own process started as the image
+ * starts it (its bundle, built first, under the telemetry preload's bundle:
+ * scripts/docker-entrypoint.sh), against the test's Postgres database and NATS prefix, the provider
+ * simulator (in this process, for its clock) and an OTLP receiver in place of Jaeger. One user has a Google connection that refreshes and a Spotify connection whose
  * grant the user revoked, and a contact (created through the health scorer's API) they wrote to
  * three times three weeks ago without an answer. Triggered through the scheduler's API:
  *
@@ -19,6 +19,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { buildBundles, serviceBundle, TELEMETRY_PRELOAD_BUNDLE } from "@syncwell/dev/bundle";
 import { createSimulator, type Simulator, SimulatorControl } from "@syncwell/provider-simulator";
 import {
   createTestDatabase,
@@ -140,7 +141,8 @@ async function startService(name: Name, port?: number): Promise<void> {
   const p = port ?? (await freePort());
   const child = spawnService(name, envFor(name), p, {
     inheritEnv: false,
-    nodeArgs: ["--import", "@syncwell/telemetry/register"],
+    nodeArgs: ["--import", `./${TELEMETRY_PRELOAD_BUNDLE}`],
+    entry: serviceBundle(name),
   });
   services.set(name, { process: child, url: `http://127.0.0.1:${p}`, port: p });
   await child.ready(45_000);
@@ -278,6 +280,7 @@ let googleId: string;
 let spotifyId: string;
 
 beforeAll(async () => {
+  await buildBundles();
   db = await createTestDatabase();
   otlp = await startOtlpReceiver();
   // The generated mail lies before four weeks ago: what the test adds three weeks ago is newer.

@@ -1,5 +1,6 @@
-// A service run as its own process, as its image runs it (`services/<name>/src/main.ts`), for tests
-// and benchmarks that kill it, cut it off, measure its memory, or run the system end to end.
+// A service run as its own process, from its sources (`services/<name>/src/main.ts`) or as its image
+// runs it (its bundle, `services/<name>/dist/main.mjs`: npm run build), for tests and benchmarks that
+// kill it, cut it off, measure its memory, or run the system end to end.
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -31,6 +32,8 @@ export type ServiceProcessOptions = {
   nodeArgs?: readonly string[];
   /** Pass on the test's own environment under `env` (default true); false: PATH only. */
   inheritEnv?: boolean;
+  /** The entry file, relative to the repository root (default `services/<name>/src/main.ts`). */
+  entry?: string;
 };
 
 const OUTPUT_KEPT = 1_000_000;
@@ -52,7 +55,7 @@ export function serviceProcessEnv(
   };
 }
 
-/** Starts `services/<name>/src/main.ts` with `env`, listening on 127.0.0.1:`port`. */
+/** Starts `services/<name>/src/main.ts` (or `options.entry`) with `env`, listening on 127.0.0.1:`port`. */
 export function spawnService(
   name: string,
   env: Record<string, string>,
@@ -60,7 +63,8 @@ export function spawnService(
   options: ServiceProcessOptions = {},
 ): ServiceProcess {
   const base = options.inheritEnv === false ? { PATH: process.env.PATH ?? "" } : process.env;
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), `services/${name}/src/main.ts`], {
+  const entry = options.entry ?? `services/${name}/src/main.ts`;
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), entry], {
     cwd: root,
     env: { ...base, ...env, HTTP_HOST: "127.0.0.1", HTTP_PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],

@@ -2,9 +2,9 @@
  * npm run bench:notifier [-- --users 10000 --streams 1000 --email-rate 50 --paced 5000 --paced-rate 500
  *                           --node-flags='--cpu-prof --cpu-prof-dir=/tmp/prof' --explain 50 --log-statements --no-record]
  *
- * The notifier as production runs it: its own process (`services/notifier/src/main.ts`, tracing
- * off) against Postgres and NATS, with the provider simulator (its own process) as Resend. The
- * seed is `users` users with a Google connection each; `streams` of them hold a live stream
+ * The notifier as production runs it: its own process, from its bundle as the image runs it
+ * (built first: `services/notifier/dist/main.mjs`, npm run build), tracing off, against Postgres
+ * and NATS, with the provider simulator (its own process) as Resend. The seed is `users` users with a Google connection each; `streams` of them hold a live stream
  * (`GET /v1/notifications/stream`, a JWT signed with a NOTIFY_JWT_KEYS secret) open throughout.
  *
  * 1. Five events per user (`bench/events.ts`: token.failed ladders and health.changed to
@@ -30,6 +30,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type Bus, createBus } from "@syncwell/bus";
+import { buildBundles, serviceBundle } from "@syncwell/dev/bundle";
 import { SimulatorControl } from "@syncwell/provider-simulator";
 import { createLogger } from "@syncwell/telemetry";
 import {
@@ -100,6 +101,7 @@ const simPort = await freePort();
 const sim = startSimulator(simPort);
 const simUrl = `http://127.0.0.1:${simPort}`;
 const port = await freePort();
+await buildBundles(["notifier"]);
 const notifier = spawnService(
   "notifier",
   {
@@ -115,7 +117,11 @@ const notifier = spawnService(
     EMAIL_POLL_INTERVAL: "1s",
   },
   port,
-  { nodeArgs: args["node-flags"].split(" ").filter(Boolean), inheritEnv: false },
+  {
+    nodeArgs: args["node-flags"].split(" ").filter(Boolean),
+    inheritEnv: false,
+    entry: serviceBundle("notifier"),
+  },
 );
 
 /** Publish times (performance.now) by `<subject id>|<kind>` of the notification each event creates. */

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { natsPasswordVariable, OPERATOR_USER, serviceIdentityList } from "@syncwell/contracts";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { BUNDLED_SERVICES, serviceBundle, TELEMETRY_PRELOAD_BUNDLE } from "./bundle.ts";
 import { staleNatsConfigFiles } from "./nats-config.ts";
 import { PROCESSES } from "./processes.ts";
 
@@ -262,6 +263,19 @@ describe("image", () => {
     const entrypoint = readFileSync(join(ROOT, "scripts/docker-entrypoint.sh"), "utf8");
     const pattern = entrypoint.match(/^\s*(scheduler[^)]*)\)$/m)?.[1] ?? "";
     expect(pattern.split("|").map((s) => s.trim())).toEqual(SERVICES);
+  });
+
+  it("runs each service's bundle, which the image builds before it prunes the build tools", () => {
+    const entrypoint = readFileSync(join(ROOT, "scripts/docker-entrypoint.sh"), "utf8");
+    expect(entrypoint).toContain(
+      `exec node --import ./${TELEMETRY_PRELOAD_BUNDLE} "services/$what/dist/main.mjs"`,
+    );
+    for (const name of BUNDLED_SERVICES) expect(serviceBundle(name)).toBe(`services/${name}/dist/main.mjs`);
+    expect([...BUNDLED_SERVICES]).toEqual(SERVICES);
+    const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");
+    const build = dockerfile.indexOf("RUN npm run build");
+    expect(build).toBeGreaterThan(dockerfile.indexOf("npm run generate"));
+    expect(build).toBeLessThan(dockerfile.indexOf("npm prune"));
   });
 
   it("needs no optional package at run time (the Dockerfile prunes with --omit=optional)", () => {

@@ -45,7 +45,7 @@ export const PROCESSES: readonly ProcessSpec[] = [
   service("scheduler", 3001, "cyan"),
   service("token-service", 3002, "magenta"),
   service("poller", 3003, "yellow", ["--max-semi-space-size=64"]),
-  service("health-scorer", 3004, "green", ["--max-old-space-size=96", "--max-semi-space-size=8"]),
+  service("health-scorer", 3004, "green", ["--max-old-space-size=96", "--max-semi-space-size=16"]),
   service("notifier", 3005, "blue", [
     "--max-old-space-size=96",
     "--max-semi-space-size=8",
