@@ -15,7 +15,7 @@ import {
   releaseClaims,
   SWEEP_CLAIMS,
 } from "../repositories/sweep-claims.repository.ts";
-import type { HealthScoring } from "./scoring.ts";
+import type { BatchCounts, HealthScoring, Subject } from "./scoring.ts";
 
 /** Core NATS subject (in no stream) on which a sweep's owner wakes the other replicas. */
 export const SWEEP_WAKE_SUBJECT = "health-scorer.sweep.wake";
@@ -107,18 +107,31 @@ async function scoreUnscored(deps: SweepDeps, share: RunShare, add: AddCounts): 
         const batch = await nextPage();
         if (batch.length === 0) return;
         // Scores written are marked attempted with the write; the rest here.
-        const swept = new Set<string>();
-        const done = await scoring.scoreBatch(batch, {
-          sweep: { marks: { releaseClaimsOf: null }, onSwept: (s) => swept.add(subjectKey(s)) },
-        });
-        await markAttempted(
-          pool,
-          batch.filter((s) => !swept.has(subjectKey(s))),
-        );
+        const { done, unmarked } = await scoreSwept(scoring, batch, null);
+        await markAttempted(pool, unmarked);
         await add(done);
       }
     });
   }
+}
+
+/**
+ * Scores a sweep's batch with the sweep's marks written alongside each score stored (attempted,
+ * and the claims of `releaseClaimsOf` released); resolves the counts and the subjects of the batch
+ * left unmarked (failed, or not written), which the caller marks itself.
+ */
+async function scoreSwept<S extends Subject>(
+  scoring: HealthScoring,
+  batch: readonly S[],
+  releaseClaimsOf: string | null,
+  onError?: (subject: Subject, error: Error) => void,
+): Promise<{ done: BatchCounts; unmarked: S[] }> {
+  const swept = new Set<string>();
+  const done = await scoring.scoreBatch(batch, {
+    ...(onError && { onError }),
+    sweep: { marks: { releaseClaimsOf }, onSwept: (s) => swept.add(subjectKey(s)) },
+  });
+  return { done, unmarked: batch.filter((s) => !swept.has(subjectKey(s))) };
 }
 
 /**
@@ -156,17 +169,13 @@ async function rescoreStale(deps: SweepDeps, share: RunShare, add: AddCounts): P
       claimed += batch.length;
       const failed = new Map<string, string>();
       // Claims on scores written are released with the write; the rest here, with any error.
-      const swept = new Set<string>();
-      const done = await scoring.scoreBatch(batch, {
-        onError: (subject, error) => failed.set(subjectKey(subject), error.message.slice(0, 500)),
-        sweep: { marks: { releaseClaimsOf: engine.replicaId }, onSwept: (s) => swept.add(subjectKey(s)) },
-      });
+      const { done, unmarked } = await scoreSwept(scoring, batch, engine.replicaId, (subject, error) =>
+        failed.set(subjectKey(subject), error.message.slice(0, 500)),
+      );
       await releaseClaims(
         pool,
         engine.replicaId,
-        batch
-          .filter((s) => !swept.has(subjectKey(s)))
-          .map((s) => ({ ...s, error: failed.get(subjectKey(s)) ?? null })),
+        unmarked.map((s) => ({ ...s, error: failed.get(subjectKey(s)) ?? null })),
       );
       await add(done);
     }
