@@ -5,9 +5,9 @@
  *
  * The health scorer as production runs it: its own process, from its bundle as the image runs it
  * (built first: `services/health-scorer/dist/main.mjs`, npm run build), tracing off, against
- * Postgres and NATS. The seed is `users` active users with a Google
- * connection each, `contacts-per-user` contacts each (100,000 by default) with a year of email
- * and meetings, and `deals` open deals with two contacts each; none is scored yet.
+ * Postgres and NATS. The seed is `users` active users with a Google connection each,
+ * `contacts-per-user` contacts each (100,000 by default) with a year of email and meetings, and
+ * `deals` open deals with two contacts each; none is scored yet.
  *
  * 1. Two full sweeps, each one tick.health-sweep over every connection, contact and deal, scores/s
  *    from the tick's job run: the first gives every subject its first score (all announced: a new
@@ -29,6 +29,7 @@ import { createBus } from "@syncwell/bus";
 import { createEvent } from "@syncwell/contracts";
 import { findJobRun } from "@syncwell/db";
 import { buildBundles, serviceBundle } from "@syncwell/dev/bundle";
+import { serviceNodeFlags } from "@syncwell/dev/processes";
 import { createLogger } from "@syncwell/telemetry";
 import {
   benchRecordOption,
@@ -60,7 +61,7 @@ const { values: args } = parseArgs({
     /** Logs every statement with its duration to the server log (log_min_duration_statement = 0). */
     "log-statements": { type: "boolean", default: false },
     /** Node flags of the scorer process: by default those its image sets (scripts/docker-entrypoint.sh). */
-    "node-flags": { type: "string", default: "--max-old-space-size=96 --max-semi-space-size=16" },
+    "node-flags": { type: "string", default: serviceNodeFlags("health-scorer").join(" ") },
     ...benchRecordOption,
   },
   allowNegative: true,
@@ -255,7 +256,7 @@ async function ingestStream(bus: Awaited<ReturnType<typeof createBus>>) {
   });
   await nc.flush();
   // Built (and validated) before the clock starts: the load generator's own work is not the scorer's.
-  const events = Array.from({ length: INGESTED + 1 }, (_, i) => (i === 0 ? undefined : ingestedEvent(i)));
+  const events = Array.from({ length: INGESTED }, (_, k) => ingestedEvent(k + 1));
   out(`publishing ${INGESTED} data.ingested…`);
   const postgresCpu = new CpuTracker(() => postgresBackends(db.name));
   const sampler = setInterval(() => postgresCpu.sample(), 200);
@@ -266,7 +267,7 @@ async function ingestStream(bus: Awaited<ReturnType<typeof createBus>>) {
       while (next <= INGESTED) {
         const i = next++;
         publishedAt[i] = performance.now();
-        await bus.publish(events[i] as ReturnType<typeof ingestedEvent>);
+        await bus.publish(events[i - 1] as ReturnType<typeof ingestedEvent>);
       }
     }),
   );

@@ -4,8 +4,9 @@
  *
  * The notifier as production runs it: its own process, from its bundle as the image runs it
  * (built first: `services/notifier/dist/main.mjs`, npm run build), tracing off, against Postgres
- * and NATS, with the provider simulator (its own process) as Resend. The seed is `users` users with a Google connection each; `streams` of them hold a live stream
- * (`GET /v1/notifications/stream`, a JWT signed with a NOTIFY_JWT_KEYS secret) open throughout.
+ * and NATS, with the provider simulator (its own process) as Resend. The seed is `users` users
+ * with a Google connection each; `streams` of them hold a live stream (`GET
+ * /v1/notifications/stream`, a JWT signed with a NOTIFY_JWT_KEYS secret) open throughout.
  *
  * 1. Five events per user (`bench/events.ts`: token.failed ladders and health.changed to
  *    critical / ghost / stalled; 50,000 by default), published round by round as fast as NATS
@@ -31,6 +32,7 @@ import { parseArgs } from "node:util";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { type Bus, createBus } from "@syncwell/bus";
 import { buildBundles, serviceBundle } from "@syncwell/dev/bundle";
+import { serviceNodeFlags } from "@syncwell/dev/processes";
 import { SimulatorControl } from "@syncwell/provider-simulator";
 import { createLogger } from "@syncwell/telemetry";
 import {
@@ -64,10 +66,7 @@ const { values: args } = parseArgs({
     /** Logs every statement with its duration to the server log (log_min_duration_statement = 0). */
     "log-statements": { type: "boolean", default: false },
     /** Node flags of the notifier process: by default those its image sets (scripts/docker-entrypoint.sh). */
-    "node-flags": {
-      type: "string",
-      default: "--max-old-space-size=96 --max-semi-space-size=8 --v8-pool-size=2",
-    },
+    "node-flags": { type: "string", default: serviceNodeFlags("notifier").join(" ") },
     ...benchRecordOption,
   },
   allowNegative: true,

@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { BUNDLED_SERVICES, serviceBundle, TELEMETRY_PRELOAD_BUNDLE } from "./bundle.ts";
 import { staleNatsConfigFiles } from "./nats-config.ts";
-import { PROCESSES } from "./processes.ts";
+import { PROCESSES, serviceNodeFlags } from "./processes.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const K8S = join(ROOT, "deploy/k8s");
@@ -276,6 +276,16 @@ describe("image", () => {
     const build = dockerfile.indexOf("RUN npm run build");
     expect(build).toBeGreaterThan(dockerfile.indexOf("npm run generate"));
     expect(build).toBeLessThan(dockerfile.indexOf("npm prune"));
+  });
+
+  it("gives each service the Node flags scripts/start.sh and the benches give it (PROCESSES)", () => {
+    const entrypoint = readFileSync(join(ROOT, "scripts/docker-entrypoint.sh"), "utf8");
+    for (const name of SERVICES) {
+      const set = entrypoint.match(
+        new RegExp(`"\\$what" = ${name} \\]; then(?:\\n\\s*#.*)*\\n\\s*export NODE_OPTIONS="([^$]*)\\$`),
+      );
+      expect(set?.[1]?.split(" ") ?? [], name).toEqual([...serviceNodeFlags(name)]);
+    }
   });
 
   it("needs no optional package at run time (the Dockerfile prunes with --omit=optional)", () => {

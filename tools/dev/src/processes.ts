@@ -53,6 +53,11 @@ export const PROCESSES: readonly ProcessSpec[] = [
   ]),
 ];
 
+/** The Node flags the image gives a service (`nodeFlags` of its PROCESSES entry; none for others). */
+export function serviceNodeFlags(name: string): readonly string[] {
+  return PROCESSES.find((p) => p.name === name)?.nodeFlags ?? [];
+}
+
 export const LOCAL_DEFAULTS = {
   DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/syncwell",
   NATS_URL: "nats://127.0.0.1:4222",
