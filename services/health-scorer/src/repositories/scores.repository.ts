@@ -322,10 +322,10 @@ async function lockStoredScores(
   for (const r of rows) stored.set(subjectKey(r), r);
 }
 
-/** A column of a batch write's rows beyond the score's own, with its value for each write. */
-type ExtraColumn = { name: string; type: string; value: (write: ScoreWrite) => unknown };
+/** A column of a batch write's rows (the score's own or one a statement adds), with its value for each write. */
+type RowColumn = { name: string; type: string; value: (write: ScoreWrite) => unknown };
 
-const SCORE_COLUMNS: ExtraColumn[] = [
+const SCORE_COLUMNS: RowColumn[] = [
   { name: "subject_type", type: "text", value: (w) => w.subjectType },
   { name: "subject_id", type: "uuid", value: (w) => w.subjectId },
   { name: "user_id", type: "uuid", value: (w) => w.userId },
@@ -349,7 +349,7 @@ const SCORE_COLUMNS: ExtraColumn[] = [
  */
 function scoreRows(
   writes: readonly ScoreWrite[],
-  extra: readonly ExtraColumn[] = [],
+  extra: readonly RowColumn[] = [],
 ): { sql: string; params: unknown[] } {
   const columns = [...SCORE_COLUMNS, ...extra];
   const readers = columns
