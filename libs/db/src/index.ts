@@ -1,3 +1,4 @@
+export { ColumnsText, joinFlat, quoted } from "./array-literals.ts";
 export { type CliArgs, type CliCommand, runCli, UsageError } from "./cli/run-cli.ts";
 export {
   databaseName,

@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type PageWrite, zeroTotals } from "../records.repository.ts";
-import {
-  ColumnsText,
-  joinFlat,
-  PAYLOAD_SEPARATOR,
-  pageJson,
-  pageStatementValues,
-  quoted,
-} from "./parameters.ts";
+import { PAYLOAD_SEPARATOR, pageJson, pageStatementValues } from "./parameters.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -29,25 +22,6 @@ function page(over: Partial<PageWrite> = {}): PageWrite {
 }
 
 describe("page statement parameters", () => {
-  it("quotes text as an array element, escaping only quotes and backslashes", () => {
-    expect(quoted("plain, with {braces}")).toBe('"plain, with {braces}"');
-    expect(quoted('say "hi" \\ bye')).toBe('"say \\"hi\\" \\\\ bye"');
-  });
-
-  it("joins texts between an opening and a closing, empty or not", () => {
-    expect(joinFlat([], ",", "[", "]")).toBe("[]");
-    expect(joinFlat(["a"], ",", "{", "}")).toBe("{a}");
-    expect(joinFlat([1, "b", 3], ",", "{", "}")).toBe("{1,b,3}");
-  });
-
-  it("turns rows into one array literal per column", () => {
-    const columns = new ColumnsText(3);
-    columns.row(0, quoted("x"), "NULL");
-    columns.row(1, quoted('y"'), 17);
-    expect(columns.arrays()).toEqual(["{0,1}", '{"x","y\\""}', "{NULL,17}"]);
-    expect(new ColumnsText(2).arrays()).toEqual(["{}", "{}"]);
-  });
-
   it("gives a page as the `pages` part reads it, the event's payload and trace spliced in as sent", () => {
     const middle = JSON.parse(pageJson(page(), 4));
     expect(middle).toEqual({
