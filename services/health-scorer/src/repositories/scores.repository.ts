@@ -2,7 +2,7 @@ import type { Context } from "@opentelemetry/api";
 import { enqueueEvents } from "@syncwell/bus";
 import type { AnyEvent, ConnectionStatus, HealthSubjectKind } from "@syncwell/contracts";
 import { uuidv7 } from "@syncwell/contracts";
-import { type Queryable, withTransaction } from "@syncwell/db";
+import { joinFlat, type Queryable, quoted, withTransaction } from "@syncwell/db";
 import type pg from "pg";
 import type { Interaction } from "../domain/relationship-health.ts";
 import type { Announced, Component } from "../domain/score.ts";
@@ -322,8 +322,11 @@ async function lockStoredScores(
   for (const r of rows) stored.set(subjectKey(r), r);
 }
 
+/** The Postgres types of the columns of a batch write's rows. */
+type ColumnType = "text" | "uuid" | "smallint" | "boolean" | "timestamptz" | "jsonb";
+
 /** A column of a batch write's rows (the score's own or one a statement adds), with its value for each write. */
-type RowColumn = { name: string; type: string; value: (write: ScoreWrite) => unknown };
+type RowColumn = { name: string; type: ColumnType; value: (write: ScoreWrite) => unknown };
 
 const SCORE_COLUMNS: RowColumn[] = [
   { name: "subject_type", type: "text", value: (w) => w.subjectType },
@@ -338,14 +341,32 @@ const SCORE_COLUMNS: RowColumn[] = [
   { name: "computed_at", type: "timestamptz", value: (w) => w.computedAt },
 ];
 
+/** One value as an element of an array literal of its column's type (see ColumnsText). */
+function arrayElement(type: Exclude<ColumnType, "jsonb">, value: unknown): string | number {
+  if (value === null || value === undefined) return "NULL";
+  switch (type) {
+    case "text":
+      return quoted(value as string);
+    case "uuid":
+      return value as string;
+    case "smallint":
+      return value as number;
+    case "boolean":
+      return value ? "t" : "f";
+    case "timestamptz":
+      return (value as Date).toISOString();
+  }
+}
+
 /**
  * The rows of a batch write as parallel arrays read side by side (`ROWS FROM`), a parameter per
  * column: the score columns and `extra` ones. The statements read it as CTE `w`, so a score and
- * its history row go in from one copy of the components. A jsonb column is one JSON array, its
- * elements read by `jsonb_array_elements`: as a `jsonb[]` parameter, pg would escape every quote
- * of every document into an array literal (a copy of each, and a tenth of the scorer's time on a
- * batch). (Not one JSON document of whole rows read by json_to_recordset: that costs Postgres
- * several times more per row; docs/decisions/0017.)
+ * its history row go in from one copy of the components. Each column goes as an array literal
+ * built here (`@syncwell/db`'s array literals: node-postgres would quote every element and write
+ * every date piece by piece, a sixth of what the scorer allocates in a stream of data.ingested), a
+ * jsonb column as one JSON array read by `jsonb_array_elements` (not an array literal of
+ * documents, whose every quote would be escaped). (Not one JSON document of whole rows read by
+ * json_to_recordset: that costs Postgres several times more per row; docs/decisions/0017.)
  */
 function scoreRows(
   writes: readonly ScoreWrite[],
@@ -361,8 +382,14 @@ function scoreRows(
   return {
     sql: `ROWS FROM (${readers}) AS w(${names})`,
     params: columns.map((c) => {
-      const values = writes.map(c.value);
-      return c.type === "jsonb" ? JSON.stringify(values) : values;
+      const { type } = c;
+      if (type === "jsonb") return JSON.stringify(writes.map(c.value));
+      return joinFlat(
+        writes.map((w) => arrayElement(type, c.value(w))),
+        ",",
+        "{",
+        "}",
+      );
     }),
   };
 }
