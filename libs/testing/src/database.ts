@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createPool, migrate, parseDatabaseUrl, readMigrations, withDatabaseName } from "@syncwell/db";
 import pg from "pg";
+import { waitFor } from "./wait.ts";
 
 /**
  * A database of its own for each test file, on the shared Postgres named by
@@ -187,4 +188,17 @@ export async function logSlowStatements(
   }
   for (const setting of settings)
     await db.pool.query(`ALTER DATABASE ${pg.escapeIdentifier(db.name)} SET ${setting}`);
+}
+
+/**
+ * Resolves once a session of this database waits for a lock (`wait_event_type = 'Lock'`): for
+ * tests that hold a lock in one session and must know that another has come to wait for it.
+ */
+export async function waitForLockWait(db: Pick<TestDatabase, "pool">, what: string): Promise<void> {
+  await waitFor(async () => {
+    const { rows } = await db.pool.query(
+      "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    );
+    return rows.length > 0;
+  }, what);
 }

@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { createEvent } from "@syncwell/contracts";
 import { createLogger } from "@syncwell/telemetry";
-import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
+import { createTestDatabase, type TestDatabase, waitForLockWait } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configSchema, scoringSettings } from "../config.ts";
 import { shouldAnnounce } from "../domain/score.ts";
@@ -162,6 +162,26 @@ describe("writeScore", () => {
     expect(errors).toEqual(["not-a-uuid"]);
     expect((await rows(good)).score).toBeTypeOf("number");
   });
+  it("reports a subject deleted while its score is written as gone, and stores nothing for it", async () => {
+    const contactId = await newContact();
+    const t = Date.now();
+    await writeScore(db.pool, score(contactId, 40, t, t), () => null);
+    // The deletion takes the score with it (its trigger) and holds both until it commits: the write
+    // has seen the score, and finds it gone once the deletion lets it lock the row.
+    const deleting = await db.pool.connect();
+    try {
+      await deleting.query("BEGIN");
+      await deleting.query("DELETE FROM contacts WHERE id = $1", [contactId]);
+      const outcome = writeScore(db.pool, score(contactId, 90, t + 1000, t + 1000), () => null);
+      await waitForLockWait(db, "the write to wait for the deletion");
+      await deleting.query("COMMIT");
+      expect(await outcome).toEqual({ written: false, reason: "gone" });
+    } finally {
+      deleting.release();
+    }
+    expect(await rows(contactId)).toEqual({ score: undefined, history: 0, outbox: 0 });
+  });
+
   it("writes a batch in one transaction: new, newer, older and gone subjects each get their outcome", async () => {
     const [a, b, c, d] = [await newContact(), await newContact(), await newContact(), await newContact()];
     const t = Date.parse("2026-12-02T10:00:00Z");

@@ -199,7 +199,11 @@ export async function loadDealsInputs(
   return out;
 }
 
-/** The open deals the given contacts take part in, each with one of those contacts (the first by id). */
+/**
+ * The open deals the given contacts take part in, each with one of those contacts (the first by
+ * id). Read from the contacts' ids, each through the index on `deal_contacts (contact_id)`: with
+ * `contact_id = ANY(...)` Postgres chose to scan every deal's contacts once the list was long.
+ */
 export async function openDealsOfContacts(
   db: Queryable,
   contactIds: readonly string[],
@@ -207,8 +211,10 @@ export async function openDealsOfContacts(
   if (contactIds.length === 0) return [];
   const { rows } = await db.query<{ dealId: string; contactId: string }>(
     `SELECT DISTINCT ON (d.id) d.id AS "dealId", dc.contact_id AS "contactId"
-     FROM deal_contacts dc JOIN deals d ON d.id = dc.deal_id
-     WHERE dc.contact_id = ANY($1::uuid[]) AND d.status = 'open' ORDER BY d.id, dc.contact_id`,
+     FROM unnest($1::uuid[]) AS k(contact_id)
+     JOIN deal_contacts dc ON dc.contact_id = k.contact_id
+     JOIN deals d ON d.id = dc.deal_id
+     WHERE d.status = 'open' ORDER BY d.id, dc.contact_id`,
     [contactIds],
   );
   return rows;
@@ -286,6 +292,30 @@ export async function writeScore(
 /** One key per scored subject ("<kind>:<id>"), for maps and sets of subjects. */
 export const subjectKey = (s: { subjectType: string; subjectId: string }): string =>
   `${s.subjectType}:${s.subjectId}`;
+
+/** Which of `writes` have a stored score, read without locks (writeScores says why that is enough). */
+async function scoredSubjects(client: pg.PoolClient, writes: readonly ScoreWrite[]): Promise<Set<string>> {
+  const { rows } = await client.query<{ subjectType: string; subjectId: string }>(
+    `SELECT h.subject_type AS "subjectType", h.subject_id AS "subjectId"
+     FROM health_scores h JOIN unnest($1::text[], $2::uuid[]) AS w(subject_type, subject_id)
+       ON h.subject_type = w.subject_type AND h.subject_id = w.subject_id`,
+    [
+      joinFlat(
+        writes.map((w) => quoted(w.subjectType)),
+        ",",
+        "{",
+        "}",
+      ),
+      joinFlat(
+        writes.map((w) => w.subjectId),
+        ",",
+        "{",
+        "}",
+      ),
+    ],
+  );
+  return new Set(rows.map(subjectKey));
+}
 
 /** The subjects (connection, contact, deal rows of the write's user) that still exist, locked FOR KEY SHARE in key order. */
 async function lockLiveSubjects(client: pg.PoolClient, writes: readonly ScoreWrite[]): Promise<Set<string>> {
@@ -538,9 +568,10 @@ async function updateScores(
 }
 
 /**
- * Stores scores of distinct subjects (at most a few hundred) in one transaction: the live subjects
- * are locked FOR KEY SHARE (a subject deleted meanwhile is "gone", not a foreign key error) and the
- * stored scores FOR UPDATE, both in key order (two batches never wait on each other in a cycle);
+ * Stores scores of distinct subjects (at most a few hundred) in one transaction: the subjects of
+ * first scores are locked FOR KEY SHARE (a subject deleted meanwhile is "gone", not a foreign key
+ * error), then the stored scores FOR UPDATE, each in key order and in the order a subject's
+ * deletion takes them (two transactions never wait on each other in a cycle);
  * a stored score is replaced only by newer inputs; one statement inserts the new scores and one
  * updates the others, each with the history rows of changes; `announce` decides on each
  * `health.changed` against the score last announced, and the announcements go to the outbox in the
@@ -558,13 +589,26 @@ export async function writeScores(
 ): Promise<WriteOutcome[]> {
   if (writes.length === 0) return [];
   return withTransaction(pool, async (client): Promise<WriteOutcome[]> => {
-    const live = await lockLiveSubjects(client, writes);
-    const present = writes.filter((w) => live.has(subjectKey(w)));
+    // Only a first score needs its subject locked: a stored score goes when its subject does, in
+    // the transaction deleting the subject (trigger delete_health_of_subjects), so a score still
+    // there once locked has its subject. Locking a row writes to its page; most writes update.
+    const scored = await scoredSubjects(client, writes);
+    const live = await lockLiveSubjects(
+      client,
+      writes.filter((w) => !scored.has(subjectKey(w))),
+    );
     const stored = new Map<string, StoredScore>();
-    await lockStoredScores(client, present, stored);
+    await lockStoredScores(
+      client,
+      writes.filter((w) => scored.has(subjectKey(w)) || live.has(subjectKey(w))),
+      stored,
+    );
+    // A subject whose score is still there is live; one whose score went since it was read above
+    // was deleted meanwhile, and is gone.
+    for (const key of stored.keys()) live.add(key);
     const inserted = await insertFirstScores(
       client,
-      present.filter((w) => !stored.has(subjectKey(w))),
+      writes.filter((w) => live.has(subjectKey(w)) && !stored.has(subjectKey(w))),
       stored,
       options.sweep,
     );

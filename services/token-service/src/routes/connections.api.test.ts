@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { TokenCipher } from "@syncwell/credentials";
-import { createTestDatabase, type TestDatabase, waitFor } from "@syncwell/testing";
+import { createTestDatabase, type TestDatabase, waitForLockWait } from "@syncwell/testing";
 import type { InjectOptions, LightMyRequestResponse } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decryptTokens, findConnection } from "../repositories/connections.repository.ts";
@@ -265,12 +265,7 @@ describe("POST /connections", () => {
         scopes: [],
         ...tokens(),
       });
-      await waitFor(async () => {
-        const { rows } = await db.pool.query(
-          "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        );
-        return rows.length > 0;
-      }, "the API's insert to wait for the other registration");
+      await waitForLockWait(db, "the API's insert to wait for the other registration");
       await holder.query("COMMIT");
       const res = await pending;
       expect(res.statusCode).toBe(409);
