@@ -1,7 +1,7 @@
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { type Context, context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { type AnyEvent, catalog, formatIssues, subjectOf } from "@syncwell/contracts";
+import { type AnyEvent, catalog, formatIssues, isBuiltEvent, subjectOf } from "@syncwell/contracts";
 import type { BusMetrics } from "./metrics.ts";
 import type { Naming } from "./naming.ts";
 import { injectTraceContext } from "./trace-context.ts";
@@ -18,8 +18,12 @@ export class PublishValidationError extends Error {
   override readonly name = "PublishValidationError";
 }
 
-/** Checks an event against its contract before it leaves the process; throws naming the bad fields. */
+/**
+ * Checks an event against its contract before it leaves the process; throws naming the bad fields.
+ * An envelope createEvent built (frozen, checked then) is not checked again.
+ */
 export function assertValidEvent(event: AnyEvent): void {
+  if (isBuiltEvent(event)) return;
   const def = catalog[event.type];
   if (!def) throw new PublishValidationError(`unknown event type "${(event as { type: string }).type}"`);
   const parsed = def.envelope.safeParse(event);

@@ -6,8 +6,28 @@ export class EventValidationError extends Error {
   override readonly name = "EventValidationError";
 }
 
+/** The envelopes createEvent built: valid when built, and frozen, so still valid. */
+const built = new WeakSet<object>();
+
 /**
- * Builds a validated envelope for `type`. Throws EventValidationError naming the bad fields:
+ * Whether createEvent built this envelope: then it needs no second check before it leaves the
+ * process (it would otherwise be checked again when written to the outbox and when published).
+ */
+export function isBuiltEvent(event: object): boolean {
+  return built.has(event);
+}
+
+/** Freezes a parsed JSON value and everything in it. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Builds a validated envelope for `type`, frozen (isBuiltEvent). Throws EventValidationError naming the bad fields:
  * a service that builds a wrong event has a bug, and it should surface at the call site.
  */
 export function createEvent<T extends EventType>(
@@ -27,7 +47,9 @@ export function createEvent<T extends EventType>(
   };
   const parsed = def.envelope.safeParse(candidate);
   if (!parsed.success) throw new EventValidationError(`invalid ${type}: ${formatIssues(parsed.error)}`);
-  return parsed.data as EventOf<T>;
+  const event = deepFreeze(parsed.data) as EventOf<T>;
+  built.add(event);
+  return event;
 }
 
 /** Relative subject (no deployment prefix) that an event is published under. */
