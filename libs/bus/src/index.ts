@@ -27,6 +27,7 @@ export { type StreamOverrides, streamConfig } from "./provision.ts";
 export {
   assertValidEvent,
   EVENT_TYPE_HEADER,
+  EVENT_VERSION_HEADER,
   type PublishResult,
   PublishValidationError,
 } from "./publisher.ts";

@@ -112,3 +112,17 @@ export function postgresBackends(name: string): number[] {
   }
   return pids;
 }
+
+/** Processes whose executable is named `name` (`/proc/<pid>/comm`), e.g. the NATS server a bench loads. */
+export function processesNamed(name: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === name) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
