@@ -1,4 +1,5 @@
 import pg from "pg";
+import { typeParsers } from "./timestamptz.ts";
 
 /** Anything that runs a query: a pool, a checked-out client, a client inside a transaction. */
 export type Queryable = Pick<pg.ClientBase, "query">;
@@ -33,6 +34,8 @@ export function createPool(databaseUrl: string, options: PoolOptions = {}): pg.P
     ...(options.statementTimeoutMs !== undefined && { statement_timeout: options.statementTimeoutMs }),
     ...(options.connectTimeoutMs !== undefined && { connectionTimeoutMillis: options.connectTimeoutMs }),
     ...(options.sessionSettings !== undefined && { options: sessionOptions(options.sessionSettings) }),
+    // Timestamps read without node-postgres's regular expressions (parseTimestamptz).
+    types: typeParsers,
     // A peer that vanished without closing the socket (a host gone, a dropped route) is noticed
     // by TCP keepalive instead of leaving the connection waiting forever.
     keepAlive: true,
