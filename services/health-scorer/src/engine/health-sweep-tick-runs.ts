@@ -107,7 +107,10 @@ async function scoreUnscored(deps: SweepDeps, share: RunShare, add: AddCounts): 
         const batch = await nextPage();
         if (batch.length === 0) return;
         // Scores written are marked attempted with the write; the rest here.
-        const { done, unmarked } = await scoreSwept(scoring, batch, null);
+        const { done, unmarked } = await scoreSwept(scoring, batch, {
+          releaseClaimsOf: null,
+          firstScores: true,
+        });
         await markAttempted(pool, unmarked);
         await add(done);
       }
@@ -118,17 +121,23 @@ async function scoreUnscored(deps: SweepDeps, share: RunShare, add: AddCounts): 
 /**
  * Scores a sweep's batch with the sweep's marks written alongside each score stored (attempted,
  * and the claims of `releaseClaimsOf` released); resolves the counts and the subjects of the batch
- * left unmarked (failed, or not written), which the caller marks itself.
+ * left unmarked (failed, or not written), which the caller marks itself. `firstScores`: the batch
+ * is of unscored subjects (BatchOptions).
  */
 async function scoreSwept<S extends Subject>(
   scoring: HealthScoring,
   batch: readonly S[],
-  releaseClaimsOf: string | null,
-  onError?: (subject: Subject, error: Error) => void,
+  options: {
+    releaseClaimsOf: string | null;
+    firstScores?: boolean;
+    onError?: (subject: Subject, error: Error) => void;
+  },
 ): Promise<{ done: BatchCounts; unmarked: S[] }> {
+  const { releaseClaimsOf, firstScores, onError } = options;
   const swept = new Set<string>();
   const done = await scoring.scoreBatch(batch, {
     ...(onError && { onError }),
+    ...(firstScores && { firstScores }),
     sweep: { marks: { releaseClaimsOf }, onSwept: (s) => swept.add(subjectKey(s)) },
   });
   return { done, unmarked: batch.filter((s) => !swept.has(subjectKey(s))) };
@@ -169,9 +178,10 @@ async function rescoreStale(deps: SweepDeps, share: RunShare, add: AddCounts): P
       claimed += batch.length;
       const failed = new Map<string, string>();
       // Claims on scores written are released with the write; the rest here, with any error.
-      const { done, unmarked } = await scoreSwept(scoring, batch, engine.replicaId, (subject, error) =>
-        failed.set(subjectKey(subject), error.message.slice(0, 500)),
-      );
+      const { done, unmarked } = await scoreSwept(scoring, batch, {
+        releaseClaimsOf: engine.replicaId,
+        onError: (subject, error) => failed.set(subjectKey(subject), error.message.slice(0, 500)),
+      });
       await releaseClaims(
         pool,
         engine.replicaId,

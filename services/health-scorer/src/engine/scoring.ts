@@ -48,6 +48,8 @@ export type BatchOptions = {
    * each subject stored with them. The others (failed, not written) are the sweep's to mark.
    */
   sweep?: { marks: SweepMarks; onSwept: (subject: Subject) => void };
+  /** The subjects have no score yet, as far as the caller knows (writeScores' `firstScores`). */
+  firstScores?: boolean;
 };
 
 /** The subjects, each once, in their first order. */
@@ -171,7 +173,11 @@ export class HealthScoring {
           const c = byKey.get(subjectKey(write));
           return c ? announce(c, previous) : null;
         },
-        { contextOf, ...(options.sweep && { sweep: options.sweep.marks }) },
+        {
+          contextOf,
+          ...(options.sweep && { sweep: options.sweep.marks }),
+          ...(options.firstScores && { firstScores: true }),
+        },
       );
       outcomes.forEach((outcome, i) => {
         add(outcome);

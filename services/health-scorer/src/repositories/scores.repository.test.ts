@@ -182,6 +182,26 @@ describe("writeScore", () => {
     expect(await rows(contactId)).toEqual({ score: undefined, history: 0, outbox: 0 });
   });
 
+  it("treats writes expected to be first scores (firstScores) as any other when some have a score by now", async () => {
+    const [scored, fresh, gone] = [await newContact(), await newContact(), await newContact()];
+    const t = Date.parse("2026-12-03T10:00:00Z");
+    await writeScore(db.pool, score(scored, 30, t, t), () => null);
+    await db.pool.query(`DELETE FROM contacts WHERE id = $1`, [gone]);
+    const outcomes = await writeScores(
+      db.pool,
+      [score(scored, 90, t + 1000, t + 1000), score(fresh, 60, t, t), score(gone, 50, t, t)],
+      () => null,
+      { firstScores: true },
+    );
+    expect(outcomes).toEqual([
+      { written: true, changed: true, announced: false },
+      { written: true, changed: true, announced: false },
+      { written: false, reason: "gone" },
+    ]);
+    expect(await rows(scored)).toEqual({ score: 90, history: 2, outbox: 0 });
+    expect(await rows(fresh)).toEqual({ score: 60, history: 1, outbox: 0 });
+  });
+
   it("writes a batch in one transaction: new, newer, older and gone subjects each get their outcome", async () => {
     const [a, b, c, d] = [await newContact(), await newContact(), await newContact(), await newContact()];
     const t = Date.parse("2026-12-02T10:00:00Z");

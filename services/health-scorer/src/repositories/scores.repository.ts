@@ -585,6 +585,12 @@ export async function writeScores(
     contextOf?: (event: AnyEvent) => Context | undefined;
     /** The sweep's marks, set with each score written (see SweepMarks). */
     sweep?: SweepMarks;
+    /**
+     * The writes are expected to be first scores (the sweep's pass over unscored subjects): every
+     * subject is locked without first reading which have a score. Still right for one that has
+     * a score by now, only a lock more.
+     */
+    firstScores?: boolean;
   } = {},
 ): Promise<WriteOutcome[]> {
   if (writes.length === 0) return [];
@@ -592,7 +598,7 @@ export async function writeScores(
     // Only a first score needs its subject locked: a stored score goes when its subject does, in
     // the transaction deleting the subject (trigger delete_health_of_subjects), so a score still
     // there once locked has its subject. Locking a row writes to its page; most writes update.
-    const scored = await scoredSubjects(client, writes);
+    const scored = options.firstScores ? new Set<string>() : await scoredSubjects(client, writes);
     const live = await lockLiveSubjects(
       client,
       writes.filter((w) => !scored.has(subjectKey(w))),
