@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configSchema, scoringSettings } from "../config.ts";
 import { shouldAnnounce } from "../domain/score.ts";
 import { HealthScoring } from "../engine/scoring.ts";
-import { type ScoreWrite, writeScore, writeScores } from "./scores.repository.ts";
+import { openDealsOfContacts, type ScoreWrite, writeScore, writeScores } from "./scores.repository.ts";
 
 describe("writeScore", () => {
   let db: TestDatabase;
@@ -200,6 +200,33 @@ describe("writeScore", () => {
     ]);
     expect(await rows(scored)).toEqual({ score: 90, history: 2, outbox: 0 });
     expect(await rows(fresh)).toEqual({ score: 60, history: 1, outbox: 0 });
+  });
+
+  it("finds the open deals of contacts, each once with its first contact, not the closed ones", async () => {
+    const [a, b, c, other] = [await newContact(), await newContact(), await newContact(), await newContact()];
+    const deal = async (status: string, contacts: string[]) => {
+      const id = randomUUID();
+      await db.pool.query(
+        `INSERT INTO deals (id, user_id, name, stage, status, closed_at)
+         VALUES ($1, $2, 'Renewal', 'proposal', $3, CASE WHEN $3 = 'open' THEN NULL ELSE now() END)`,
+        [id, userId, status],
+      );
+      for (const contact of contacts)
+        await db.pool.query("INSERT INTO deal_contacts (deal_id, contact_id) VALUES ($1, $2)", [id, contact]);
+      return id;
+    };
+    const open = await deal("open", [a, b]);
+    const alsoOpen = await deal("open", [c, other]);
+    await deal("won", [a]);
+    const found = await openDealsOfContacts(db.pool, [b, a, c, a]);
+    const first = [a, b].sort()[0];
+    expect(found.sort((x, y) => (x.dealId < y.dealId ? -1 : 1))).toEqual(
+      [
+        { dealId: open, contactId: first },
+        { dealId: alsoOpen, contactId: c },
+      ].sort((x, y) => (x.dealId < y.dealId ? -1 : 1)),
+    );
+    expect(await openDealsOfContacts(db.pool, [])).toEqual([]);
   });
 
   it("writes a batch in one transaction: new, newer, older and gone subjects each get their outcome", async () => {

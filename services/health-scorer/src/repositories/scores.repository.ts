@@ -201,8 +201,9 @@ export async function loadDealsInputs(
 
 /**
  * The open deals the given contacts take part in, each with one of those contacts (the first by
- * id). Read from the contacts' ids, each through the index on `deal_contacts (contact_id)`: with
- * `contact_id = ANY(...)` Postgres chose to scan every deal's contacts once the list was long.
+ * id). Read from the contacts' ids, each through the index on `deal_contacts (contact_id)` (a
+ * LATERAL kept apart by `OFFSET 0`): as a join, or with `contact_id = ANY(...)`, Postgres scanned
+ * every deal's contacts for a batch's few hundred (docs/decisions/0017).
  */
 export async function openDealsOfContacts(
   db: Queryable,
@@ -212,7 +213,9 @@ export async function openDealsOfContacts(
   const { rows } = await db.query<{ dealId: string; contactId: string }>(
     `SELECT DISTINCT ON (d.id) d.id AS "dealId", dc.contact_id AS "contactId"
      FROM unnest($1::uuid[]) AS k(contact_id)
-     JOIN deal_contacts dc ON dc.contact_id = k.contact_id
+     CROSS JOIN LATERAL (
+       SELECT deal_id, contact_id FROM deal_contacts WHERE contact_id = k.contact_id OFFSET 0
+     ) dc
      JOIN deals d ON d.id = dc.deal_id
      WHERE d.status = 'open' ORDER BY d.id, dc.contact_id`,
     [contactIds],
