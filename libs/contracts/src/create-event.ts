@@ -27,8 +27,9 @@ function deepFreeze<T>(value: T): T {
 }
 
 /**
- * Builds a validated envelope for `type`, frozen (isBuiltEvent). Throws EventValidationError naming the bad fields:
- * a service that builds a wrong event has a bug, and it should surface at the call site.
+ * Builds a validated envelope for `type`, frozen (isBuiltEvent). Throws EventValidationError
+ * naming the bad fields: a service that builds a wrong event has a bug, and it should surface at
+ * the call site.
  */
 export function createEvent<T extends EventType>(
   type: T,

@@ -2,7 +2,7 @@ import type { Context } from "@opentelemetry/api";
 import { enqueueEvents } from "@syncwell/bus";
 import type { AnyEvent, ConnectionStatus, HealthSubjectKind } from "@syncwell/contracts";
 import { uuidv7 } from "@syncwell/contracts";
-import { joinFlat, type Queryable, quoted, withTransaction } from "@syncwell/db";
+import { ColumnsText, joinFlat, type Queryable, quoted, withTransaction } from "@syncwell/db";
 import type pg from "pg";
 import type { Interaction } from "../domain/relationship-health.ts";
 import type { Announced, Component } from "../domain/score.ts";
@@ -296,26 +296,20 @@ export async function writeScore(
 export const subjectKey = (s: { subjectType: string; subjectId: string }): string =>
   `${s.subjectType}:${s.subjectId}`;
 
+/** The subject types and ids of writes as two array literals, for `unnest($1::text[], $2::uuid[])`. */
+function keyColumns(writes: readonly ScoreWrite[]): string[] {
+  const columns = new ColumnsText(2);
+  for (const w of writes) columns.row(quoted(w.subjectType), w.subjectId);
+  return columns.arrays();
+}
+
 /** Which of `writes` have a stored score, read without locks (writeScores says why that is enough). */
 async function scoredSubjects(client: pg.PoolClient, writes: readonly ScoreWrite[]): Promise<Set<string>> {
   const { rows } = await client.query<{ subjectType: string; subjectId: string }>(
     `SELECT h.subject_type AS "subjectType", h.subject_id AS "subjectId"
      FROM health_scores h JOIN unnest($1::text[], $2::uuid[]) AS w(subject_type, subject_id)
        ON h.subject_type = w.subject_type AND h.subject_id = w.subject_id`,
-    [
-      joinFlat(
-        writes.map((w) => quoted(w.subjectType)),
-        ",",
-        "{",
-        "}",
-      ),
-      joinFlat(
-        writes.map((w) => w.subjectId),
-        ",",
-        "{",
-        "}",
-      ),
-    ],
+    keyColumns(writes),
   );
   return new Set(rows.map(subjectKey));
 }
@@ -350,7 +344,7 @@ async function lockStoredScores(
      FROM health_scores h JOIN unnest($1::text[], $2::uuid[]) AS w(subject_type, subject_id)
        ON h.subject_type = w.subject_type AND h.subject_id = w.subject_id
      ORDER BY h.subject_type, h.subject_id FOR UPDATE OF h`,
-    [writes.map((w) => w.subjectType), writes.map((w) => w.subjectId)],
+    keyColumns(writes),
   );
   for (const r of rows) stored.set(subjectKey(r), r);
 }
@@ -396,9 +390,8 @@ function arrayElement(type: Exclude<ColumnType, "jsonb">, value: unknown): strin
  * column: the score columns and `extra` ones. The statements read it as CTE `w`, so a score and
  * its history row go in from one copy of the components. Each column goes as an array literal
  * built here (`@syncwell/db`'s array literals: node-postgres would quote every element and write
- * every date piece by piece, a sixth of what the scorer allocates in a stream of data.ingested), a
- * jsonb column as one JSON array read by `jsonb_array_elements` (not an array literal of
- * documents, whose every quote would be escaped). (Not one JSON document of whole rows read by
+ * every date piece by piece), a jsonb column as one JSON array read by `jsonb_array_elements` (not
+ * an array literal of documents, whose every quote would be escaped). (Not one JSON document of whole rows read by
  * json_to_recordset: that costs Postgres several times more per row; docs/decisions/0017.)
  */
 function scoreRows(
