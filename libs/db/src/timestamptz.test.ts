@@ -8,6 +8,7 @@ const nodePostgres = pg.types.getTypeParser(1184, "text") as (text: string) => D
 
 describe("parseTimestamptz", () => {
   it.each([
+    // Read by position: a UTC session's form, fraction of 0 to 6 digits.
     "2026-12-07 18:00:00+00",
     "2026-12-07 18:00:00.1+00",
     "2026-12-07 18:00:00.12+00",
@@ -18,11 +19,7 @@ describe("parseTimestamptz", () => {
     "2024-02-29 23:59:59.5+00",
     "9999-12-31 23:59:59.999+00",
     "1000-01-01 00:00:00+00",
-  ])("reads %s as node-postgres does", (text) => {
-    expect(parseTimestamptz(text)).toEqual(nodePostgres(text));
-  });
-
-  it.each([
+    // Handed to node-postgres's parser: other offsets, infinities, early, BC and long years, long fractions.
     "2026-12-07 18:00:00+01",
     "2026-12-07 18:00:00.5-07:30",
     "2026-12-07 18:00:00+05:30",
@@ -32,7 +29,7 @@ describe("parseTimestamptz", () => {
     "0044-03-15 12:00:00+00 BC",
     "12026-01-01 00:00:00+00",
     "2026-12-07 18:00:00.1234567+00",
-  ])("hands %s to node-postgres's parser, with the same result", (text) => {
+  ])("reads %s as node-postgres does", (text) => {
     expect(parseTimestamptz(text)).toEqual(nodePostgres(text));
   });
 

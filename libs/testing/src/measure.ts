@@ -99,13 +99,13 @@ export function machineSeconds(): { busy: number; steal: number } {
   return { busy: (total - idle - steal) / 100, steal: steal / 100 };
 }
 
-/** Postgres backends serving database `name`. */
-export function postgresBackends(name: string): number[] {
+/** Processes whose `/proc/<pid>/<file>` text passes `test` (one that exits meanwhile is skipped). */
+function processesWhere(file: "cmdline" | "comm", test: (text: string) => boolean): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(` ${name} `)) pids.push(Number(entry));
+      if (test(readFileSync(`/proc/${entry}/${file}`, "utf8"))) pids.push(Number(entry));
     } catch {
       // exited meanwhile
     }
@@ -113,16 +113,12 @@ export function postgresBackends(name: string): number[] {
   return pids;
 }
 
+/** Postgres backends serving database `name`. */
+export function postgresBackends(name: string): number[] {
+  return processesWhere("cmdline", (text) => text.includes(` ${name} `));
+}
+
 /** Processes whose executable is named `name` (`/proc/<pid>/comm`), e.g. the NATS server a bench loads. */
 export function processesNamed(name: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === name) pids.push(Number(entry));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids;
+  return processesWhere("comm", (text) => text.trim() === name);
 }

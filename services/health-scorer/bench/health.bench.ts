@@ -322,16 +322,15 @@ function streamMeters() {
     postgresCpu.sample();
     natsCpu.sample();
   }, 200);
-  const benchCpu = process.cpuUsage();
+  const benchCpu = new CpuTracker(() => [process.pid]);
   const machine = machineSeconds();
   return {
     stop() {
       clearInterval(sampler);
-      const bench = process.cpuUsage(benchCpu);
       return {
         postgresCpuS: postgresCpu.seconds(),
         natsCpuS: natsCpu.seconds(),
-        benchCpuS: (bench.user + bench.system) / 1e6,
+        benchCpuS: benchCpu.seconds(),
         machineBusyS: machineSeconds().busy - machine.busy,
       };
     },
