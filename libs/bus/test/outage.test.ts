@@ -3,6 +3,7 @@
 // NATS is away. Outages are made with a TCP proxy in front of the shared servers.
 import { createPool, withTransaction } from "@syncwell/db";
 import {
+  capturingLogger,
   createTestDatabase,
   startTcpProxy,
   type TcpProxy,
@@ -22,17 +23,6 @@ let db: TestDatabase;
 let pgProxy: TcpProxy;
 let natsProxy: TcpProxy;
 const open: { close(): Promise<unknown> }[] = [];
-
-type LogLine = { level: number; msg: string; component?: string };
-
-function capturingLogger() {
-  const lines: LogLine[] = [];
-  const logger = pino(
-    { level: "info" },
-    { write: (line: string) => lines.push(JSON.parse(line) as LogLine) },
-  );
-  return { logger, lines };
-}
 
 async function busVia(servers: string, logger = pino({ level: "silent" })): Promise<Bus> {
   const bus = await createBus({

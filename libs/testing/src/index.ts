@@ -1,6 +1,7 @@
 export * from "./bench-results.ts";
 export * from "./database.ts";
 export * from "./events.ts";
+export * from "./logs.ts";
 export * from "./measure.ts";
 export * from "./nats.ts";
 export * from "./nats-server.ts";

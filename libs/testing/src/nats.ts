@@ -45,13 +45,20 @@ export function createTestNats(label = "t"): TestNats {
   };
 }
 
-/** A bus of the test's own on its NATS prefix: silent logs, metrics in a registry of its own. */
-export function createTestBus(nats: TestNats, name = "test"): Promise<Bus> {
+/**
+ * A bus of the test's own on its NATS prefix: metrics in a registry of its own, logs silent unless
+ * the test passes a logger (see `capturingLogger`) or sets TEST_LOG_LEVEL.
+ */
+export function createTestBus(
+  nats: TestNats,
+  name = "test",
+  logger: pino.Logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+): Promise<Bus> {
   return createBus({
     servers: nats.url,
     prefix: nats.prefix,
     name,
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+    logger,
     registry: new Registry(),
     streamOverrides: nats.streamOverrides,
   });

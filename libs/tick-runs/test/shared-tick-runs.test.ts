@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Bus, RetryLaterError } from "@syncwell/bus";
 import { createEvent } from "@syncwell/contracts";
-import { createTestBus, createTestNats, waitFor } from "@syncwell/testing";
+import { capturingLogger, createTestBus, createTestNats, waitFor } from "@syncwell/testing";
 import pino, { type Logger } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -29,18 +29,6 @@ afterAll(async () => {
   await busB?.close();
   await nats.cleanup();
 });
-
-type LogLine = { msg: string; jobRunId?: string; owner?: string; [key: string]: unknown };
-
-/** A logger whose lines the test can read. */
-function capturingLogger() {
-  const lines: LogLine[] = [];
-  const logger = pino(
-    { level: "info" },
-    { write: (line: string) => lines.push(JSON.parse(line) as LogLine) },
-  );
-  return { logger, lines };
-}
 
 let subjects = 0;
 /** A replica's SharedTickRuns, named after its connection ("a" or "b") unless told otherwise. */
