@@ -8,6 +8,7 @@ import {
 import { type Context, context, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { type EventOf, type EventType, type StreamKey, streams, validateEvent } from "@syncwell/contracts";
 import { backoffDelayMs } from "@syncwell/runtime/backoff";
+import { type RepeatedFailureLog, repeatedFailureLog } from "@syncwell/telemetry";
 import type { Logger } from "pino";
 import { type DeadLetterReason, publishDeadLetter } from "./dead-letter.ts";
 import type { BusMetrics } from "./metrics.ts";
@@ -166,6 +167,11 @@ type ActiveConsumer = {
   handling: Set<JsMsg>;
   acks: ReturnType<typeof ackBatcher>;
   counters: ReturnType<typeof boundMetrics>;
+  /**
+   * Failed handlers that will be retried: while a dependency is away every message fails, and a
+   * line per delivery would run into the thousands. Dead-lettered messages still get a line each.
+   */
+  retries: RepeatedFailureLog;
 };
 
 export async function startConsumer(deps: Deps, def: ConsumerDefinition): Promise<RunningConsumer> {
@@ -189,6 +195,7 @@ export async function startConsumer(deps: Deps, def: ConsumerDefinition): Promis
     handling: new Set<JsMsg>(),
     acks: ackBatcher(),
     counters: boundMetrics(deps.metrics, def.durable),
+    retries: repeatedFailureLog(logger, "handling a message", { level: "warn", next: "it is retried later" }),
   };
   const keepAlive = startKeepAlive(active.handling, ackWaitMs);
   const inFlight = new Set<Promise<void>>();
@@ -392,6 +399,7 @@ async function dispatch(
       () => context.with(trace.setSpan(parent, span), () => handler(event, ctx)),
     );
     active.acks.add(msg);
+    active.retries.succeeded();
     return "ok";
   } catch (err) {
     return handlerFailed(active, msg, delivery, event, err, span);
@@ -447,10 +455,7 @@ async function handlerFailed(
   }
   const delay = err instanceof RetryLaterError ? err.delayMs : backoffDelayMs(policy, delivery);
   msg.nak(delay);
-  active.logger.warn(
-    { event_id: event.id, event_type: type, delivery, retry_in_ms: delay, err: error },
-    "handler failed; will retry",
-  );
+  active.retries.failed(error, { event_id: event.id, event_type: type, delivery, retry_in_ms: delay });
   return "retried";
 }
 

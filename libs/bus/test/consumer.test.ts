@@ -1,6 +1,6 @@
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import type { EventOf } from "@syncwell/contracts";
-import { waitFor } from "@syncwell/testing";
+import { capturingLogger, waitFor } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Bus, DL_HEADERS, PermanentError, PublishValidationError } from "../src/index.ts";
 import { createTestNats, readStream, refreshedEvent, sleep, testBus } from "./helpers.ts";
@@ -151,6 +151,46 @@ describe("consume", () => {
     expect(attempts).toEqual([1, 2, 3]);
     expect(applied).toBe(1);
     await consumer.stop();
+  });
+
+  it("logs failures that will be retried once per interval, not once per delivery", async () => {
+    const { logger, lines } = capturingLogger();
+    const logged = await testBus(nats, "logged", logger);
+    const events = Array.from({ length: 30 }, () => refreshedEvent());
+    const ids = new Set(events.map((e) => e.id));
+    const applied = new Set<string>();
+    const consumer = await logged.consume({
+      durable: "blinking",
+      stream: "tokens",
+      filterSubject: "token.refreshed",
+      concurrency: 8,
+      retry: fastRetry,
+      handlers: {
+        "token.refreshed": async (e, ctx) => {
+          if (!ids.has(e.id)) return;
+          // Every event fails once, as all of them do while a database is away.
+          if (ctx.deliveryCount === 1) throw new Error("connect ECONNREFUSED 127.0.0.1:5432");
+          applied.add(e.id);
+        },
+      },
+    });
+    for (const event of events) await bus.publish(event);
+    await waitFor(() => applied.size === events.length, "every event applied on its second delivery");
+    await consumer.stop();
+    await logged.close();
+    const failures = lines.filter((l) => l.level >= 40);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({
+      msg: "handling a message failed; it is retried later",
+      consumer: "blinking",
+      event_type: "token.refreshed",
+      delivery: 1,
+      err: { message: "connect ECONNREFUSED 127.0.0.1:5432" },
+    });
+    expect(ids.has(failures[0]?.event_id as string)).toBe(true);
+    expect(
+      lines.some((l) => /^handling a message works again after \d+ failures? in \d+ s$/.test(l.msg)),
+    ).toBe(true);
   });
 
   it("dead-letters a handler that always fails after the configured deliveries", async () => {
