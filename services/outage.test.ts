@@ -67,8 +67,14 @@ async function start(name: string): Promise<Service> {
     TOKEN_SERVICE_API_TOKEN: randomBytes(24).toString("hex"),
     TOKEN_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString("base64")}`,
     TOKEN_ENCRYPTION_CURRENT_KEY: "k1",
-    // The scheduler fires every second, so its loop keeps meeting the outage.
-    ...(name === "scheduler" && { SCHEDULES_EXTRA: "every-second=* * * * * *" }),
+    // The scheduler fires every second, so its loop keeps meeting the outage, and so do the runs
+    // its ticks start: token refreshes, polls (one lane per platform) and health sweeps.
+    ...(name === "scheduler" && {
+      SCHEDULES_EXTRA: "every-second=* * * * * *",
+      SCHEDULE_TOKEN_REFRESH: "* * * * * *",
+      SCHEDULE_POLL: "* * * * * *",
+      SCHEDULE_HEALTH_SWEEP: "* * * * * *",
+    }),
   };
   const child = spawn(
     process.execPath,

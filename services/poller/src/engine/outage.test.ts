@@ -80,4 +80,46 @@ describe("a lane through a Postgres outage", () => {
     expect(attempts).toBeGreaterThanOrEqual(2);
     expect(attempts).toBeLessThanOrEqual(4);
   }, 40_000);
+
+  it("logs the outage once for all lanes, not once per platform", async () => {
+    const lines: Array<{ level: number; msg: string; platform?: string }> = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const names = ["a", "b", "c"].map((lane) => `o${lane}${randomBytes(4).toString("hex")}`);
+    const connectors = names.map((name) =>
+      fakeConnector({ platform: name, provider: "github", baseUrl: platform.url, requiredScopes: [name] }),
+    );
+    const engine = testEngine(
+      pool,
+      connectors.map((connector) => ({ connector })),
+      { settings: { runHorizonMs: 30_000 }, logger },
+    );
+    const token = `tok-${randomBytes(6).toString("hex")}`;
+    platform.setItems(token, items("m", 2));
+    const connectionId = await createConnection(db.pool, testCipher(), {
+      userId: await createUser(db.pool),
+      provider: "github",
+      accessToken: token,
+      scopes: names,
+    });
+    expect(await engine.run({ linger: false })).toMatchObject({ polled: 3 });
+
+    // Every lane sleeps until its row is due, then claims into the outage.
+    await db.pool.query(
+      "UPDATE sync_states SET next_poll_at = now() + interval '1.5 seconds' WHERE connection_id = $1",
+      [connectionId],
+    );
+    const run = engine.run();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    proxy.cut();
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    proxy.restore();
+    const summary = await run;
+    await engine.stop();
+
+    expect(summary).toMatchObject({ polled: 3, failed: 0 });
+    const failing = lines.filter((l) => l.level >= 40);
+    expect(failing.map((l) => l.msg)).toEqual(["claiming due sync states failed; retrying"]);
+    expect(names).toContain(failing[0]?.platform);
+    expect(lines.filter((l) => l.msg.startsWith("claiming due sync states works again"))).toHaveLength(1);
+  }, 40_000);
 });

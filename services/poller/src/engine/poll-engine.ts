@@ -97,7 +97,11 @@ export class PollEngine {
   private readonly stopController = new AbortController();
   private readonly runsInProgress = new Set<Promise<unknown>>();
   private readonly refreshRequests = new Map<string, number>();
-  private readonly claimFailures = new Map<string, RepeatedFailureLog>();
+  /**
+   * One log per operation for all lanes: while Postgres is away every lane fails at once, and a
+   * line per lane (per platform) would bury the rest. Each line names the platform it came from.
+   */
+  private readonly failures: Record<"claim" | "create" | "resume" | "nextDue", RepeatedFailureLog>;
   /** Notified whenever slots are given back: lanes waiting for capacity look again. */
   private readonly slotsReleased = new Condition();
   private readonly whenStopped: Promise<void>;
@@ -117,6 +121,17 @@ export class PollEngine {
       ),
     };
     this.globalSlots = new Semaphore(options.settings.concurrency);
+    const logger = options.logger;
+    this.failures = {
+      claim: repeatedFailureLog(logger, "claiming due sync states"),
+      create: repeatedFailureLog(logger, "creating missing sync states", {
+        next: "the lanes poll the sync states that exist; the next run creates the missing ones",
+      }),
+      resume: repeatedFailureLog(logger, "resuming resources granted again", {
+        next: "the next run resumes them",
+      }),
+      nextDue: repeatedFailureLog(logger, "reading the next due time", { next: "the lane ends its run" }),
+    };
     this.whenStopped = new Promise((resolve) =>
       this.stopController.signal.addEventListener("abort", () => resolve(), { once: true }),
     );
@@ -246,7 +261,6 @@ export class PollEngine {
       ),
     );
     // While Postgres is away every attempt fails at once: wait longer each time, log once in a while.
-    const claimFailures = this.claimFailureLog(platform);
     let failedClaimsInARow = 0;
 
     while (!signal.aborted) {
@@ -264,12 +278,12 @@ export class PollEngine {
         claimed = await this.claimBatch(platform, resources, run, slotsTaken);
       } catch (err) {
         this.releaseSlots(slotsTaken, platformSlots);
-        claimFailures.failed(err, { platform });
+        this.failures.claim.failed(err, { platform });
         await sleep(backoffDelayMs(CLAIM_BACKOFF, ++failedClaimsInARow), signal);
         continue;
       }
       failedClaimsInARow = 0;
-      claimFailures.succeeded({ platform });
+      this.failures.claim.succeeded({ platform });
       this.releaseSlots(slotsTaken - claimed.length, platformSlots);
       for (const row of claimed) {
         const task = this.pollClaimed(row, platformSlots, run.jobRunId, runCounts).finally(() => {
@@ -291,10 +305,16 @@ export class PollEngine {
         resources,
         minValidityMs: this.settings.minTokenValidityMs,
         dueBy: run.dueBy,
-      }).catch((err: unknown) => {
-        this.options.logger.error({ err, platform }, "reading the next due time failed");
-        return null;
-      });
+      }).then(
+        (at) => {
+          this.failures.nextDue.succeeded({ platform });
+          return at;
+        },
+        (err: unknown) => {
+          this.failures.nextDue.failed(err, { platform });
+          return null;
+        },
+      );
       if (nextDue === null || nextDue.getTime() > run.dueBy.getTime()) break;
       await sleep(Math.max(20, nextDue.getTime() - (Date.now() + run.clockOffsetMs) + 10), signal);
     }
@@ -311,22 +331,23 @@ export class PollEngine {
         dueAt: run.startedAt,
         ...(run.connectionId ? { connectionId: run.connectionId } : {}),
       });
+      this.failures.create.succeeded({ platform });
       if (created > 0) {
         this.options.logger.info({ platform, created }, "created sync states for newly seen resources");
       }
     } catch (err) {
-      // The lane still polls the sync states that exist; the next run creates the missing ones.
-      this.options.logger.error({ err, platform }, "creating missing sync states failed");
+      this.failures.create.failed(err, { platform });
     }
     try {
       const resumed = await resumeGrantedResources(this.options.pool, specs, {
         ...(run.connectionId ? { connectionId: run.connectionId } : {}),
       });
+      this.failures.resume.succeeded({ platform });
       if (resumed > 0) {
         this.options.logger.info({ platform, resumed }, "resumed resources whose scopes were granted again");
       }
     } catch (err) {
-      this.options.logger.error({ err, platform }, "resuming resources granted again failed");
+      this.failures.resume.failed(err, { platform });
     }
   }
 
@@ -376,16 +397,6 @@ export class PollEngine {
       this.options.metrics.inFlight.dec({ platform: row.platform });
       this.releaseSlots(1, platformSlots);
     }
-  }
-
-  /** One per platform, shared by the runs: a success of one platform must not end another's streak. */
-  private claimFailureLog(platform: string): RepeatedFailureLog {
-    let log = this.claimFailures.get(platform);
-    if (!log) {
-      log = repeatedFailureLog(this.options.logger, "claiming due sync states");
-      this.claimFailures.set(platform, log);
-    }
-    return log;
   }
 
   private releaseSlots(n: number, platformSlots: Semaphore): void {
