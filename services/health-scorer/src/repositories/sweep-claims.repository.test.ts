@@ -1,10 +1,12 @@
 // Claiming stale scores on a real database: users are read in id order from `fromUserId`, only
 // active users' stale, unclaimed scores not yet attempted in the run are claimed, and a claim is
-// not taken twice.
+// not taken twice. Finding unscored subjects: in id order, with a plan that stays a lookup per
+// subject when most are scored.
 import { randomUUID } from "node:crypto";
+import type { Queryable } from "@syncwell/db";
 import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { claimStaleScores, type SweepClaimOptions } from "./sweep-claims.repository.ts";
+import { claimStaleScores, findUnscored, type SweepClaimOptions } from "./sweep-claims.repository.ts";
 
 describe("claimStaleScores", () => {
   let db: TestDatabase;
@@ -82,5 +84,67 @@ describe("claimStaleScores", () => {
     const first = await claimStaleScores(db.pool, options({ limit: 3 }));
     expect(first).toHaveLength(3);
     expect(usersOf(first)).toEqual(users.slice(0, 2));
+  });
+});
+
+describe("findUnscored", () => {
+  let db: TestDatabase;
+  /** Contacts in id order; the first 97% are scored. */
+  let contacts: string[];
+  const scored = 19_400;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await db.pool.query(
+      `INSERT INTO users (id, email, last_active_at)
+       SELECT gen_random_uuid(), 'u' || i || '@example.test', now() FROM generate_series(1, 2000) i`,
+    );
+    await db.pool.query(
+      `INSERT INTO contacts (id, user_id, email)
+       SELECT gen_random_uuid(), u.id, 'c' || j || u.email FROM users u, generate_series(1, 10) j`,
+    );
+    const { rows } = await db.pool.query<{ id: string }>("SELECT id FROM contacts ORDER BY id");
+    contacts = rows.map((r) => r.id);
+    await db.pool.query(
+      `INSERT INTO health_scores (subject_type, subject_id, user_id, score, status, components,
+         inputs_from, inputs_to, inputs_as_of)
+       SELECT 'contact', id, user_id, 50, 'at_risk', '[]', now(), now(), now() FROM contacts WHERE id <= $1`,
+      [contacts[scored - 1]],
+    );
+    // Statistics that say almost every contact is scored, as autovacuum gathers them.
+    await db.pool.query("ANALYZE users, contacts, health_scores");
+  });
+
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  const page = { kind: "contact", limit: 500, activeWindowMs: 7 * 86_400_000 } as const;
+
+  it("pages through the unscored subjects in id order", async () => {
+    const after = contacts[scored - 1] as string;
+    const found = await findUnscored(db.pool, { ...page, after });
+    expect(found.map((f) => f.subjectId)).toEqual(contacts.slice(scored, scored + 500));
+    expect(await findUnscored(db.pool, { ...page, after: contacts.at(-1) as string })).toEqual([]);
+  });
+
+  it("looks each subject up in the scores' key even when statistics say most are scored", async () => {
+    const plans: unknown[] = [];
+    const explaining: Queryable = {
+      query: (async (text: string, values: unknown[]) => {
+        const result = await db.pool.query(`EXPLAIN (FORMAT JSON) ${text}`, values);
+        plans.push(result.rows[0]?.["QUERY PLAN"]);
+        return { ...result, rows: [] };
+      }) as Queryable["query"],
+    };
+    await findUnscored(explaining, { ...page, after: contacts[scored - 1] as string });
+    const nodes: { "Node Type": string; "Relation Name"?: string }[] = [];
+    const walk = (node: { Plans?: unknown[] } & (typeof nodes)[number]) => {
+      nodes.push(node);
+      for (const child of node.Plans ?? []) walk(child as typeof node);
+    };
+    walk((plans[0] as [{ Plan: Parameters<typeof walk>[0] }])[0].Plan);
+    const onScores = nodes.filter((n) => n["Relation Name"] === "health_scores").map((n) => n["Node Type"]);
+    expect(onScores).toEqual(["Index Only Scan"]);
   });
 });

@@ -119,6 +119,11 @@ const UNSCORED_SOURCES: Record<HealthSubjectKind, { table: string; where: string
  * Subjects of active users that have no score yet (created without an event that scores them, such
  * as a deal or a contact from the API), in id order after `after`: the sweep gives them their first
  * score. Not claimed: two replicas may score one at once, and the score write keeps one of them.
+ *
+ * Each subject is looked up in an index of the scores as it is read (`OFFSET 0` keeps the NOT
+ * EXISTS a per-row subplan). As an anti-join, once statistics say most subjects are scored,
+ * Postgres expects too few unscored ones to fill the page and hashes every score instead, on every
+ * page: a first sweep after a backlog then read the whole table per 500 subjects.
  */
 export async function findUnscored(
   db: Queryable,
@@ -130,7 +135,7 @@ export async function findUnscored(
      FROM users u JOIN ${source.table} s ON s.user_id = u.id
      WHERE u.last_active_at > now() - make_interval(secs => $2::float8 / 1000)
        AND ($3::uuid IS NULL OR s.id > $3) ${source.where}
-       AND NOT EXISTS (SELECT 1 FROM health_scores h WHERE h.subject_type = $1 AND h.subject_id = s.id)
+       AND NOT EXISTS (SELECT 1 FROM health_scores h WHERE h.subject_type = $1 AND h.subject_id = s.id OFFSET 0)
      ORDER BY s.id LIMIT $4`,
     [options.kind, options.activeWindowMs, options.after, options.limit],
   );
