@@ -26,12 +26,18 @@ export type SweepClaimOptions = {
   fromUserId: string | null;
 };
 
+/** Below every UUID: the cursor of a pass that starts at the first user. */
+const FIRST_UUID = "00000000-0000-0000-0000-000000000000";
+
 /**
  * From users in id order, from `fromUserId` on, to the stale scores of the active ones
  * (`health_scores_user_id_computed_at_idx`), never the other way: inactive users' scores stay the
  * oldest and are never visited. The caller moves `fromUserId` to the last user claimed, so a pass
  * reads each user once; without it, every claim would read again the scores already attempted in
- * this run (the whole table, in the plan Postgres picks when most scores are stale).
+ * this run (the whole table, in the plan Postgres picks when most scores are stale). The bound is
+ * on both sides of the join: with statistics of a table of stale scores Postgres merge-joins the
+ * users with the scores' index, and a bound on the users alone left that index read from its
+ * first user on every claim.
  */
 export async function claimStaleScores(db: Queryable, options: SweepClaimOptions): Promise<ClaimedScore[]> {
   const { rows } = await db.query<ClaimedScore>(
@@ -40,7 +46,7 @@ export async function claimStaleScores(db: Queryable, options: SweepClaimOptions
        JOIN health_scores h ON h.user_id = u.id
          AND h.computed_at < now() - make_interval(secs => $1::float8 / 1000)
        WHERE u.last_active_at > now() - make_interval(secs => $2::float8 / 1000)
-         AND ($7::uuid IS NULL OR u.id >= $7)
+         AND u.id >= $7 AND h.user_id >= $7
          AND (h.claimed_until IS NULL OR h.claimed_until <= now())
          AND (h.last_attempt_at IS NULL OR h.last_attempt_at < $3)
        ORDER BY u.id
@@ -58,7 +64,7 @@ export async function claimStaleScores(db: Queryable, options: SweepClaimOptions
       options.limit,
       options.leaseMs,
       options.claimedBy,
-      options.fromUserId,
+      options.fromUserId ?? FIRST_UUID,
     ],
   );
   return rows;
