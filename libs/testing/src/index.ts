@@ -7,6 +7,7 @@ export * from "./nats.ts";
 export * from "./nats-server.ts";
 export * from "./node-binary.ts";
 export * from "./otlp-receiver.ts";
+export * from "./plans.ts";
 export * from "./ports.ts";
 export * from "./raw-http.ts";
 export * from "./service.ts";

@@ -3,37 +3,10 @@
 // not taken twice. Finding unscored subjects: in id order, with a plan that stays a lookup per
 // subject when most are scored.
 import { randomUUID } from "node:crypto";
-import { type Queryable, withTransaction } from "@syncwell/db";
-import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
+import { withTransaction } from "@syncwell/db";
+import { createTestDatabase, explainingQueryable, type TestDatabase } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claimStaleScores, findUnscored, type SweepClaimOptions } from "./sweep-claims.repository.ts";
-
-type PlanNode = {
-  "Node Type": string;
-  "Relation Name"?: string;
-  "Index Name"?: string;
-  "Index Cond"?: string;
-};
-
-/**
- * A Queryable that EXPLAINs each statement instead of running it: `plans` gets every node of each
- * plan, so a test can say how a repository's own SQL is read.
- */
-function explaining(db: Queryable): { db: Queryable; plans: PlanNode[][] } {
-  const plans: PlanNode[][] = [];
-  const walk = (node: PlanNode & { Plans?: unknown[] }, into: PlanNode[]) => {
-    into.push(node);
-    for (const child of node.Plans ?? []) walk(child as typeof node, into);
-  };
-  const query = async (text: string, values: unknown[]) => {
-    const result = await db.query(`EXPLAIN (FORMAT JSON) ${text}`, values);
-    const nodes: PlanNode[] = [];
-    walk(result.rows[0]?.["QUERY PLAN"][0].Plan, nodes);
-    plans.push(nodes);
-    return { ...result, rows: [] };
-  };
-  return { db: { query: query as Queryable["query"] }, plans };
-}
 
 describe("claimStaleScores", () => {
   let db: TestDatabase;
@@ -109,7 +82,7 @@ describe("claimStaleScores", () => {
       // The join Postgres chose with statistics of a table of stale scores (bench:health).
       await client.query("SET LOCAL enable_nestloop = off");
       await client.query("SET LOCAL enable_hashjoin = off");
-      const explained = explaining(client);
+      const explained = explainingQueryable(client);
       await claimStaleScores(explained.db, options({ fromUserId: users[1] as string }));
       return explained.plans;
     });
@@ -170,7 +143,7 @@ describe("findUnscored", () => {
   });
 
   it("looks each subject up in the scores' key even when statistics say most are scored", async () => {
-    const explained = explaining(db.pool);
+    const explained = explainingQueryable(db.pool);
     await findUnscored(explained.db, { ...page, after: contacts[scored - 1] as string });
     const onScores = explained.plans[0]?.filter((n) => n["Relation Name"] === "health_scores");
     expect(onScores?.map((n) => n["Node Type"])).toEqual(["Index Only Scan"]);

@@ -113,7 +113,7 @@ async function storeCreated(db: Queryable, decision: BatchDecision<NotifyItem>, 
     if (!inserted.has(row.id)) continue;
     const trace = traceContextRecord(cause.trace);
     for (const channel of row.draft.channels) {
-      messages.push({ id: uuidv7(), notificationId: row.id, channel, trace });
+      messages.push({ id: uuidv7(), notificationId: row.id, userId: row.draft.userId, channel, trace });
       const data = {
         notificationId: row.id,
         userId: row.draft.userId,

@@ -44,6 +44,10 @@ function sortedKeys(keys: readonly EpisodeKey[]): EpisodeKey[] {
  * key order, so batches sharing subjects wait for each other instead of deadlocking. A subject of
  * a user who does not exist (deleted since the event) gets no row and is absent from the result:
  * there is no one to tell.
+ *
+ * Each key is looked up by itself (`OFFSET 0` keeps the lookups from being planned as a join):
+ * planned from statistics, a batch of a few hundred keys was hash-joined with every row of the
+ * table, which grows with the users.
  */
 export async function lockEpisodes(
   db: Queryable,
@@ -57,7 +61,7 @@ export async function lockEpisodes(
     `INSERT INTO notification_episodes (user_id, subject_key)
      SELECT k.user_id, k.subject_key
      FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS k(user_id, subject_key, n)
-     JOIN users u ON u.id = k.user_id
+     WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = k.user_id OFFSET 0)
      ORDER BY k.n
      ON CONFLICT DO NOTHING`,
     [users, subjects],
@@ -65,17 +69,23 @@ export async function lockEpisodes(
   const { rows } = await db.query<EpisodeRow>(
     `SELECT e.user_id::text AS "userId", e.subject_key AS "subjectKey", e.number, e.opened_at AS "openedAt",
             e.closed_at AS "closedAt", e.level, e.open_kinds AS "openKinds", e.last_notified_at AS "lastNotifiedAt"
-     FROM notification_episodes e
-     JOIN unnest($1::uuid[], $2::text[]) AS k(user_id, subject_key)
-       ON e.user_id = k.user_id AND e.subject_key = k.subject_key
-     ORDER BY e.user_id, e.subject_key
+     FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS k(user_id, subject_key, n)
+     CROSS JOIN LATERAL (
+       SELECT * FROM notification_episodes x
+       WHERE x.user_id = k.user_id AND x.subject_key = k.subject_key OFFSET 0
+     ) e
+     ORDER BY k.n
      FOR UPDATE OF e`,
     [users, subjects],
   );
   return new Map(rows.map((row) => [episodeKey(row.userId, row.subjectKey), episodeOf(row)]));
 }
 
-/** Stores the subjects' next episodes (rows locked by lockEpisodes in this transaction). */
+/**
+ * Stores the subjects' next episodes (rows locked by lockEpisodes in this transaction, so none
+ * moves before it is written): each row is found by its key, then updated where it is (its ctid),
+ * the lookups kept from being planned as a join as in lockEpisodes.
+ */
 export async function storeEpisodes(
   db: Queryable,
   episodes: readonly (EpisodeKey & { episode: Episode })[],
@@ -90,7 +100,11 @@ export async function storeEpisodes(
      FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::smallint[],
                  $7::jsonb[], $8::jsonb[])
           AS s(user_id, subject_key, number, opened_at, closed_at, level, open_kinds, last_notified_at)
-     WHERE e.user_id = s.user_id AND e.subject_key = s.subject_key`,
+     CROSS JOIN LATERAL (
+       SELECT x.ctid AS row_id FROM notification_episodes x
+       WHERE x.user_id = s.user_id AND x.subject_key = s.subject_key OFFSET 0
+     ) found
+     WHERE e.ctid = found.row_id`,
     [
       episodes.map((e) => e.userId),
       episodes.map((e) => e.subjectKey),

@@ -67,6 +67,8 @@ export async function insertNotifications(
 export type NewMessage = {
   id: string;
   notificationId: string;
+  /** The notification's user, whose address an email goes to. */
+  userId: string;
   channel: NotificationChannel;
   /** Trace context of the event that created it (`traceContextRecord`), which its delivery continues. */
   trace: Record<string, string>;
@@ -75,6 +77,8 @@ export type NewMessage = {
 /**
  * Inserts the messages of new notifications: in-app is delivered as it is stored; an email waits
  * as pending, due now, addressed to the user's address as it is now, with the trace it continues.
+ * The address is looked up for each email only (the user's notification, inserted in this
+ * transaction, holds the user's row): as a join, the batch was planned to read every user.
  */
 export async function insertMessages(db: Queryable, messages: readonly NewMessage[]): Promise<void> {
   if (messages.length === 0) return;
@@ -83,16 +87,16 @@ export async function insertMessages(db: Queryable, messages: readonly NewMessag
                                         delivered_at, trace_headers)
      SELECT m.id, m.notification_id, m.channel,
             CASE m.channel WHEN 'in_app' THEN 'delivered' ELSE 'pending' END,
-            CASE m.channel WHEN 'email' THEN u.email END,
+            CASE m.channel WHEN 'email' THEN (SELECT u.email FROM users u WHERE u.id = m.user_id) END,
             CASE m.channel WHEN 'email' THEN CURRENT_TIMESTAMP END,
             CASE m.channel WHEN 'in_app' THEN CURRENT_TIMESTAMP END,
             m.trace_headers
-     FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[]) AS m(id, notification_id, channel, trace_headers)
-     JOIN notifications n ON n.id = m.notification_id
-     JOIN users u ON u.id = n.user_id`,
+     FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::jsonb[])
+          AS m(id, notification_id, user_id, channel, trace_headers)`,
     [
       messages.map((m) => m.id),
       messages.map((m) => m.notificationId),
+      messages.map((m) => m.userId),
       messages.map((m) => m.channel),
       messages.map((m) => JSON.stringify(m.trace)),
     ],
