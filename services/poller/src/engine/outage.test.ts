@@ -3,12 +3,18 @@
 // and polls what is due once Postgres is back; nothing escapes as an unhandled error.
 import { randomBytes } from "node:crypto";
 import { createPool } from "@syncwell/db";
-import { createTestDatabase, startTcpProxy, type TcpProxy, type TestDatabase } from "@syncwell/testing";
+import {
+  capturingLogger,
+  createTestDatabase,
+  startTcpProxy,
+  type TcpProxy,
+  type TestDatabase,
+} from "@syncwell/testing";
 import type pg from "pg";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakePlatform, fakeConnector, items } from "../testing/fake-platform.ts";
 import { createConnection, createUser, testCipher, testEngine } from "../testing/fixtures.ts";
+import type { PollEngine } from "./poll-engine.ts";
 
 let db: TestDatabase;
 let proxy: TcpProxy;
@@ -29,6 +35,26 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/**
+ * Makes the connection's sync states due again in a second and a half and starts a lingering run:
+ * its lanes sleep until then and claim into an outage of `outageMs` that starts half a second in.
+ * Resolves the run's summary once Postgres is back and the run ended; the engine is stopped.
+ */
+async function runIntoOutage(engine: PollEngine, connectionId: string, outageMs: number) {
+  await db.pool.query(
+    "UPDATE sync_states SET next_poll_at = now() + interval '1.5 seconds' WHERE connection_id = $1",
+    [connectionId],
+  );
+  const run = engine.run();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  proxy.cut();
+  await new Promise((resolve) => setTimeout(resolve, outageMs));
+  proxy.restore();
+  const summary = await run;
+  await engine.stop();
+  return summary;
+}
+
 describe("a lane through a Postgres outage", () => {
   it("backs off, logs one line for the outage and one when claiming works again, then polls", async () => {
     const name = `o${randomBytes(4).toString("hex")}`;
@@ -38,8 +64,7 @@ describe("a lane through a Postgres outage", () => {
       baseUrl: platform.url,
       requiredScopes: [name],
     });
-    const lines: Array<{ level: number; msg: string; platform?: string }> = [];
-    const logger = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const { logger, lines } = capturingLogger();
     const engine = testEngine(pool, [{ connector }], { settings: { runHorizonMs: 30_000 }, logger });
     const token = `tok-${randomBytes(6).toString("hex")}`;
     platform.setItems(token, items("o", 2));
@@ -51,19 +76,8 @@ describe("a lane through a Postgres outage", () => {
     });
     expect(await engine.run({ linger: false })).toMatchObject({ polled: 1 });
 
-    // Due again in a second and a half: the lingering run sleeps until then, then claims into the outage.
-    await db.pool.query(
-      "UPDATE sync_states SET next_poll_at = now() + interval '1.5 seconds' WHERE connection_id = $1",
-      [connectionId],
-    );
     platform.setItems(token, items("o", 3));
-    const run = engine.run();
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    proxy.cut();
-    await new Promise((resolve) => setTimeout(resolve, 5_000));
-    proxy.restore();
-    const summary = await run;
-    await engine.stop();
+    const summary = await runIntoOutage(engine, connectionId, 5_000);
 
     expect(summary).toMatchObject({ polled: 1, failed: 0, records_added: 1 });
     const claimLines = lines.filter((l) => l.msg.startsWith("claiming due sync states"));
@@ -82,8 +96,7 @@ describe("a lane through a Postgres outage", () => {
   }, 40_000);
 
   it("logs the outage once for all lanes, not once per platform", async () => {
-    const lines: Array<{ level: number; msg: string; platform?: string }> = [];
-    const logger = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const { logger, lines } = capturingLogger();
     const names = ["a", "b", "c"].map((lane) => `o${lane}${randomBytes(4).toString("hex")}`);
     const connectors = names.map((name) =>
       fakeConnector({ platform: name, provider: "github", baseUrl: platform.url, requiredScopes: [name] }),
@@ -103,18 +116,7 @@ describe("a lane through a Postgres outage", () => {
     });
     expect(await engine.run({ linger: false })).toMatchObject({ polled: 3 });
 
-    // Every lane sleeps until its row is due, then claims into the outage.
-    await db.pool.query(
-      "UPDATE sync_states SET next_poll_at = now() + interval '1.5 seconds' WHERE connection_id = $1",
-      [connectionId],
-    );
-    const run = engine.run();
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    proxy.cut();
-    await new Promise((resolve) => setTimeout(resolve, 4_000));
-    proxy.restore();
-    const summary = await run;
-    await engine.stop();
+    const summary = await runIntoOutage(engine, connectionId, 4_000);
 
     expect(summary).toMatchObject({ polled: 3, failed: 0 });
     const failing = lines.filter((l) => l.level >= 40);
