@@ -28,3 +28,6 @@ const generator = new V7Generator(new PooledRandom());
 export function uuidv7(): string {
   return generator.generate().toString();
 }
+
+/** The nil UUID (RFC 9562), below every other: the start of a keyset walk in id order. */
+export const NIL_UUID = "00000000-0000-0000-0000-000000000000";

@@ -28,7 +28,7 @@ export { tokenRefreshed } from "./events/token-refreshed.ts";
 export * as fields from "./fields.ts";
 export { type ConnectionStatus, connectionStatuses } from "./fields.ts";
 export * from "./identities.ts";
-export { uuidv7 } from "./ids.ts";
+export { NIL_UUID, uuidv7 } from "./ids.ts";
 export * from "./json-schema.ts";
 export { isProviderId, type ProviderId, providerIds } from "./providers.ts";
 export * from "./streams.ts";

@@ -1,4 +1,4 @@
-import type { HealthSubjectKind } from "@syncwell/contracts";
+import { type HealthSubjectKind, NIL_UUID } from "@syncwell/contracts";
 import type { Queryable } from "@syncwell/db";
 
 /**
@@ -25,9 +25,6 @@ export type SweepClaimOptions = {
   /** Users before this id are not read (null: from the first). */
   fromUserId: string | null;
 };
-
-/** Below every UUID: the cursor of a pass that starts at the first user. */
-const FIRST_UUID = "00000000-0000-0000-0000-000000000000";
 
 /**
  * From users in id order, from `fromUserId` on, to the stale scores of the active ones
@@ -64,7 +61,7 @@ export async function claimStaleScores(db: Queryable, options: SweepClaimOptions
       options.limit,
       options.leaseMs,
       options.claimedBy,
-      options.fromUserId ?? FIRST_UUID,
+      options.fromUserId ?? NIL_UUID,
     ],
   );
   return rows;

@@ -1,3 +1,4 @@
+import { NIL_UUID } from "@syncwell/contracts";
 import type { TokenCipher } from "@syncwell/credentials";
 import { withTransaction } from "@syncwell/db";
 import type pg from "pg";
@@ -71,7 +72,7 @@ export async function reencryptConnections(
     if (passes > 0) await new Promise((resolve) => setTimeout(resolve, options.passDelayMs ?? 1_000));
     passes += 1;
     // Keyset walk: every row is visited once per pass, whatever happens to it.
-    let afterId = "00000000-0000-0000-0000-000000000000";
+    let afterId = NIL_UUID;
     for (;;) {
       const batch = await withTransaction(pool, async (tx) => {
         const { rows } = await tx.query<StaleRow>(
