@@ -10,6 +10,7 @@ export * from "./otlp-receiver.ts";
 export * from "./plans.ts";
 export * from "./ports.ts";
 export * from "./raw-http.ts";
+export * from "./reference-work.ts";
 export * from "./service.ts";
 export * from "./service-process.ts";
 export * from "./tcp-proxy.ts";

@@ -39,6 +39,7 @@ import {
   CpuTracker,
   createTestDatabase,
   createTestNats,
+  formatReference,
   freePort,
   logSlowStatements,
   machineSeconds,
@@ -48,6 +49,7 @@ import {
   processesNamed,
   processMemoryBytes,
   publishTick,
+  referenceWork,
   sendPrepared,
   serviceProcessEnv,
   spawnService,
@@ -124,6 +126,7 @@ try {
   await seed(db.pool, shape, out);
   out(`seeded in ${((performance.now() - seedStarted) / 1000).toFixed(0)} s`);
   await scorer.ready(60_000);
+  const reference = await referenceWork(db.pool);
   const pid = scorer.process.pid as number;
   const rssAtStart = processMemoryBytes(pid, "VmRSS");
   const cpu = new CpuTracker(() => [pid]);
@@ -155,12 +158,14 @@ try {
     `data.ingested         ${INGESTED} events in ${figures.elapsedS.toFixed(2)} s: ${(INGESTED / figures.elapsedS).toFixed(0)} events/s, ${(figures.scores / figures.elapsedS).toFixed(0)} scores/s (${figures.scores} scores)`,
     `event → health.changed p50 ${figures.p50.toFixed(0)} ms, p99 ${figures.p99.toFixed(0)} ms, max ${figures.max.toFixed(0)} ms (${figures.announced} of ${INGESTED} contacts announced)`,
     `scorer RSS            at start ${mb(rssAtStart)}, peak ${mb(peakRss)}`,
+    `machine reference     ${formatReference(reference)}`,
     `scorer CPU            sweeps ${sweepCpuS.toFixed(1)} s, stream ${(totalCpuS - sweepCpuS).toFixed(1)} s (stream: postgres ${figures.postgresCpuS.toFixed(1)} s)`,
     `stream, whole machine busy ${figures.machineBusyS.toFixed(1)} of ${(figures.elapsedS * cpus().length).toFixed(1)} core-seconds: nats-server ${figures.natsCpuS.toFixed(1)} s, this bench (publisher and subscriber) ${figures.benchCpuS.toFixed(1)} s`,
     "",
   ];
   out(lines.join("\n"));
   record.finish({
+    reference,
     figures: {
       sweepFirst: first,
       sweepStale: stale,

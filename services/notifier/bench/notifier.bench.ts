@@ -41,6 +41,7 @@ import {
   CpuTracker,
   createTestDatabase,
   createTestNats,
+  formatReference,
   freePort,
   logSlowStatements,
   machineSeconds,
@@ -48,6 +49,7 @@ import {
   postgresBackends,
   prepareEvent,
   processMemoryBytes,
+  referenceWork,
   sendPrepared,
   serviceProcessEnv,
   spawnService,
@@ -154,6 +156,7 @@ try {
   out(`opening ${STREAMS} live streams…`);
   await openStreams(`http://127.0.0.1:${port}`);
   const rssWithStreams = processMemoryBytes(pid, "VmRSS");
+  const reference = await referenceWork(db.pool);
   const pids = { notifier: pid, simulator: sim.pid as number };
 
   const burst = await measured(pids, () => burstPhase(nc, bus.naming));
@@ -182,10 +185,12 @@ try {
     `  event → SSE         p50 ${ms(paced.result.sse.p50)}, p99 ${ms(paced.result.sse.p99)}, max ${ms(paced.result.sse.max)} (${paced.result.sse.n} notifications)`,
     cpuLine("paced", paced.cpu),
     `notifier RSS          at start ${mb(rssAtStart)}, with the streams open ${mb(rssWithStreams)}, peak ${mb(peakRss)}`,
+    `machine reference     ${formatReference(reference)}`,
     "",
   ];
   out(lines.join("\n"));
   record.finish({
+    reference,
     figures: {
       burst: { ...b, notificationsPerS: b.notifications / b.elapsedS, cpuS: burst.cpu },
       email: { ...email.result, emailsPerS: email.result.sent / email.result.spanS, cpuS: email.cpu },

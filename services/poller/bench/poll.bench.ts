@@ -38,6 +38,7 @@ import {
   CpuTracker,
   createTestDatabase,
   createTestNats,
+  formatReference,
   freePort,
   logSlowStatements,
   machineSeconds,
@@ -46,11 +47,11 @@ import {
   postgresBackends,
   processMemoryBytes,
   publishTick,
+  referenceWork,
   startBenchRecord,
   waitFor,
 } from "@syncwell/testing";
 import type pg from "pg";
-import { formatReference, referenceWork } from "./reference-work.ts";
 import { finishSeeding, insertContacts, insertUsers } from "./seed.ts";
 
 /** A young generation for pages of 256 polls in flight (services/poller/README.md, Configuration). */

@@ -24,8 +24,10 @@ import { createPool } from "@syncwell/db";
 import {
   benchRecordOption,
   createTestDatabase,
+  formatReference,
   percentile,
   processCpuSeconds,
+  referenceWork,
   startBenchRecord,
 } from "@syncwell/testing";
 import type pg from "pg";
@@ -39,7 +41,6 @@ import {
   zeroTotals,
 } from "../src/repositories/records.repository.ts";
 import { writePagesCopyMerge } from "./copy-merge-variant.ts";
-import { formatReference, referenceWork } from "./reference-work.ts";
 import { finishSeeding, insertContacts, insertUsers } from "./seed.ts";
 
 const { values: args } = parseArgs({

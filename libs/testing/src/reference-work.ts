@@ -5,7 +5,7 @@
  * a result can be scaled by the ratio when they are not.
  */
 import type { Queryable } from "@syncwell/db";
-import { median } from "@syncwell/testing";
+import { median } from "./measure.ts";
 
 export type ReferenceTimes = { nodeMs: number; postgresMs: number };
 
