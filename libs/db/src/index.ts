@@ -1,5 +1,6 @@
 export { ColumnsText, joinFlat, quoted } from "./array-literals.ts";
 export { type CliArgs, type CliCommand, runCli, UsageError } from "./cli/run-cli.ts";
+export { lockCommunicationLinks, lockCommunicationLinksShared } from "./communication-links-lock.ts";
 export {
   databaseName,
   ensureDatabase,

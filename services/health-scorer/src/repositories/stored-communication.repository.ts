@@ -7,7 +7,7 @@ import {
   storedRecordCommunication,
 } from "@syncwell/communication";
 import { normalizeAddress } from "@syncwell/contracts";
-import { Prisma, type PrismaDb } from "@syncwell/db";
+import { lockCommunicationLinks, Prisma, type PrismaDb } from "@syncwell/db";
 
 /**
  * The communication a contact had before it existed: when a contact is created, or its address
@@ -47,8 +47,10 @@ const PREFILTER_MAX_ADDRESSES = 20;
  * changed address drops the old one's events and gains the new one's.
  *
  * Runs in the caller's transaction, after the contacts are written and before the commit, so the
- * rescoring that follows the commit sees the events. A record and contact already linked (by the
- * poller meanwhile, or twice in the stored records) stays linked once (the unique key).
+ * rescoring that follows the commit sees the events. It first takes the user's communication-links
+ * lock (`lockCommunicationLinks`), so a page the poller is writing now is either read here or
+ * linked by the poller itself. A record and contact already linked (by the poller meanwhile, or
+ * twice in the stored records) stays linked once (the unique key).
  */
 export async function linkStoredCommunication(
   db: PrismaDb,
@@ -57,6 +59,8 @@ export async function linkStoredCommunication(
 ): Promise<LinkOutcome> {
   const outcome: LinkOutcome = { unlinked: 0, linked: 0, recordsRead: 0 };
   if (contacts.length === 0) return outcome;
+  // Waits for the poller's page writes of this user under way; later ones wait for this commit.
+  await lockCommunicationLinks(db, userId);
   outcome.unlinked = await db.$executeRaw`
     DELETE FROM communication_events
     WHERE contact_id = ANY (${contacts.map((c) => c.id)}::uuid[]) AND user_id = ${userId}::uuid`;

@@ -3,7 +3,7 @@
 // stored before, by the poller's rules, and the first score counts them. The service as it runs
 // (runService, real HTTP, Postgres and NATS), with records stored as the poller stores them.
 import { randomUUID } from "node:crypto";
-import { createPrismaClient } from "@syncwell/db";
+import { createPrismaClient, lockCommunicationLinksShared } from "@syncwell/db";
 import { type RunningServiceOf, runService } from "@syncwell/service";
 import {
   createTestDatabase,
@@ -161,6 +161,38 @@ describe("a contact created after its communication was stored", () => {
     expect(component("reciprocity")?.detail).toMatch(/^2 inbound, 2 outbound in \d+ days$/);
     expect(component("recency")?.value).toBeCloseTo(1, 1);
     expect(health.body.history).toHaveLength(1);
+  });
+
+  it("waits for a page of the user's mail the poller is writing, and links it once written", async () => {
+    const box = await mailbox();
+    // A page write under way, as the poller's page writer runs one: the user's lock held shared.
+    const page = await db.pool.connect();
+    try {
+      await page.query("BEGIN");
+      await lockCommunicationLinksShared(page, [box.userId]);
+      const inFlight = await storeMessage(page, box.connectionId, {
+        from: box.ann,
+        to: [box.gmail],
+        daysAgo: 1,
+      });
+
+      let answered = false;
+      const created = send<ContactView>("POST", `/v1/users/${box.userId}/contacts`, {
+        email: box.ann,
+      }).finally(() => {
+        answered = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(answered).toBe(false);
+      await page.query("COMMIT");
+
+      const contact = await created;
+      expect(contact.status).toBe(201);
+      expect(byRecord(await eventsOf(contact.body.id))).toMatchObject({ [inFlight]: "email inbound" });
+    } finally {
+      await page.query("ROLLBACK").catch(() => undefined);
+      page.release();
+    }
   });
 
   it("links nothing when no stored record involves it", async () => {

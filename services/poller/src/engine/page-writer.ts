@@ -1,3 +1,4 @@
+import { lockCommunicationLinksShared, withTransaction } from "@syncwell/db";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
 import { type PageResult, type PageWrite, writePages } from "../repositories/records.repository.ts";
@@ -41,9 +42,10 @@ const keyOf = (w: PageWrite) => `${w.ref.connectionId}\u0000${w.ref.platform}\u0
 
 /**
  * Group commit for pages: polls hand their pages here, and pages that arrive within a couple of
- * milliseconds of each other are written by one statement (see writePages) — one round trip, one
- * commit, one WAL flush and one outbox NOTIFY for the batch instead of one per page. A page still
- * commits with its own records, cursor and event; it just shares the commit with others.
+ * milliseconds of each other are written by one statement (see writePages), in a transaction that
+ * first takes the pages' users' communication-links lock shared — one commit, one WAL flush and
+ * one outbox NOTIFY for the batch instead of one per page. A page still commits with its own
+ * records, cursor and event; it just shares the commit with others.
  *
  * A batch that fails as a whole (a deadlock, one page with bad data) is retried page by page, so
  * one bad page fails alone.
@@ -101,10 +103,7 @@ export class PageWriter {
 
   private async flush(batch: Pending[]): Promise<void> {
     try {
-      const results = await writePages(
-        this.pool,
-        batch.map((item) => item.page),
-      );
+      const results = await this.writeLocked(batch.map((item) => item.page));
       batch.forEach((item, i) => {
         item.resolve(results[i] as PageResult);
       });
@@ -117,7 +116,7 @@ export class PageWriter {
       await Promise.all(
         batch.map(async (item) => {
           try {
-            const [result] = await writePages(this.pool, [item.page]);
+            const [result] = await this.writeLocked([item.page]);
             item.resolve(result as PageResult);
           } catch (single) {
             item.reject(single);
@@ -125,5 +124,20 @@ export class PageWriter {
         }),
       );
     }
+  }
+
+  /**
+   * One page statement in a transaction that first holds its users' communication-links lock
+   * shared (`lockCommunicationLinksShared`): a contact linked meanwhile waits for this write, or this
+   * write for the contact, so neither misses the other's rows.
+   */
+  private writeLocked(pages: readonly PageWrite[]): Promise<PageResult[]> {
+    return withTransaction(this.pool, async (client) => {
+      await lockCommunicationLinksShared(
+        client,
+        pages.map((page) => page.userId),
+      );
+      return writePages(client, pages);
+    });
   }
 }
