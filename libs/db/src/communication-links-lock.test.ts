@@ -2,15 +2,13 @@
 // (exclusive) waits for the page writes of its user only, and a page write waits for linking.
 import { randomUUID } from "node:crypto";
 import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
-import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { lockCommunicationLinks, lockCommunicationLinksShared } from "./communication-links-lock.ts";
+import { lockCommunicationLinks, withCommunicationLinksShared } from "./communication-links-lock.ts";
 import type { PrismaClient } from "./generated/prisma/client.ts";
 import { createPrismaClient } from "./prisma.ts";
 
 let db: TestDatabase;
 let prisma: PrismaClient;
-const open: pg.PoolClient[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase({ poolMax: 6 });
@@ -18,18 +16,30 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const client of open) client.release();
   await prisma?.$disconnect();
   await db?.drop();
 });
 
-/** A page write's transaction holding its users' locks shared; `commit` ends it. */
+/** A page write holding its users' locks shared until `commit` is called. */
 async function pageWrite(userIds: string[]) {
-  const client = await db.pool.connect();
-  open.push(client);
-  await client.query("BEGIN");
-  await lockCommunicationLinksShared(client, userIds);
-  return { commit: () => client.query("COMMIT") };
+  let commit!: () => void;
+  let holding!: () => void;
+  const held = new Promise<void>((resolve) => {
+    holding = resolve;
+  });
+  const done = withCommunicationLinksShared(db.pool, userIds, async () => {
+    holding();
+    await new Promise<void>((resolve) => {
+      commit = resolve;
+    });
+  });
+  await Promise.race([held, done]);
+  return {
+    commit: () => {
+      commit();
+      return done;
+    },
+  };
 }
 
 /** Linking the user's contacts: resolves once it held the user's lock exclusively (and committed). */
@@ -82,5 +92,18 @@ describe("communication-links lock", () => {
     commit();
     await linked;
     await (await write).commit();
+  });
+
+  it("runs a write that links nothing outside a transaction, and refuses an id that is not a uuid", async () => {
+    const inTransaction = await withCommunicationLinksShared(db.pool, [], async (page) => {
+      const { rows } = await page.query<{ open: boolean }>(
+        "SELECT now() <> statement_timestamp() OR pg_current_xact_id_if_assigned() IS NOT NULL AS open",
+      );
+      return rows[0]?.open;
+    });
+    expect(inTransaction).toBe(false);
+    await expect(
+      withCommunicationLinksShared(db.pool, ["1}'::uuid[]); DROP TABLE users; --"], async () => 0),
+    ).rejects.toThrow(/not a user id/);
   });
 });

@@ -1,5 +1,6 @@
+import type pg from "pg";
 import { Prisma } from "./generated/prisma/client.ts";
-import type { Queryable } from "./pool.ts";
+import { type Queryable, withTransaction } from "./pool.ts";
 import type { PrismaDb } from "./prisma.ts";
 
 /**
@@ -12,8 +13,9 @@ import type { PrismaDb } from "./prisma.ts";
  * committed does not see the contact, and a linking read that ran before the page committed does
  * not see its records: both miss, and the contact's score never counts that mail.
  *
- * With the lock, a page write takes each of its users' locks shared, in a statement before its
- * page statement; linking takes its user's lock exclusively before it reads. Linking therefore waits
+ * With the lock, a page write takes its users' locks shared, in a statement before its page
+ * statement (only the users whose pages name addresses: other records never link); linking takes
+ * its user's lock exclusively before it reads. Linking therefore waits
  * for the page writes already under way and then sees their records (READ COMMITTED: each
  * statement's snapshot starts after the lock is held); a page write that comes later waits for the
  * contact's commit, so its statement's snapshot holds the contact. Page writes share the lock with
@@ -23,18 +25,25 @@ import type { PrismaDb } from "./prisma.ts";
  */
 const NAMESPACE = 0x5357_434c; // "SWCL"
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /**
- * Takes the shared lock of each of these users until the transaction ends (in sorted order, once
- * each). Call it inside a transaction, before the statement that writes the pages.
+ * Runs `write` (a page write) in a transaction that holds these users' locks shared until its
+ * commit; BEGIN and the locks go in one round trip. Without users (pages that link nothing: no
+ * record names an address) `write` runs on the pool, outside a transaction.
  */
-export async function lockCommunicationLinksShared(db: Queryable, userIds: readonly string[]): Promise<void> {
-  if (userIds.length === 0) return;
-  // The subquery is kept (OFFSET 0) so the locks are taken in its order, one per distinct user.
-  await db.query(
-    `SELECT count(pg_advisory_xact_lock_shared(${NAMESPACE}, hashtext(u::text)))::int AS locked
-     FROM (SELECT DISTINCT u FROM unnest($1::uuid[]) u ORDER BY u OFFSET 0) users`,
-    [userIds],
-  );
+export async function withCommunicationLinksShared<T>(
+  pool: pg.Pool,
+  userIds: readonly string[],
+  write: (db: Queryable) => Promise<T>,
+): Promise<T> {
+  const users = [...new Set(userIds)].sort();
+  if (users.length === 0) return write(pool);
+  for (const id of users) if (!UUID.test(id)) throw new Error(`not a user id: ${JSON.stringify(id)}`);
+  // A simple query takes no parameters: the ids, checked above, go in as an array literal.
+  const locks = `SELECT count(pg_advisory_xact_lock_shared(${NAMESPACE}, hashtext(u::text)))::int AS locked
+    FROM unnest('{${users.join(",")}}'::uuid[]) u`;
+  return withTransaction(pool, write, { first: locks });
 }
 
 /**

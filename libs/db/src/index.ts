@@ -1,6 +1,6 @@
 export { ColumnsText, joinFlat, quoted } from "./array-literals.ts";
 export { type CliArgs, type CliCommand, runCli, UsageError } from "./cli/run-cli.ts";
-export { lockCommunicationLinks, lockCommunicationLinksShared } from "./communication-links-lock.ts";
+export { lockCommunicationLinks, withCommunicationLinksShared } from "./communication-links-lock.ts";
 export {
   databaseName,
   ensureDatabase,
@@ -41,6 +41,7 @@ export {
   databaseNow,
   type PoolOptions,
   type Queryable,
+  type TransactionOptions,
   withTransaction,
 } from "./pool.ts";
 export { createPrismaClient, type PrismaDb } from "./prisma.ts";

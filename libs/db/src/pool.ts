@@ -65,6 +65,14 @@ function sessionOptions(settings: Readonly<Record<string, string>>): string {
     .join(" ");
 }
 
+export type TransactionOptions = {
+  /**
+   * Statements run right after BEGIN in the same round trip (one simple query: no parameters, so
+   * any value in them is a literal the caller has checked).
+   */
+  first?: string;
+};
+
 /**
  * Runs `fn` inside BEGIN/COMMIT on one pooled connection; ROLLBACK if it throws (the error is
  * rethrown). The connection goes back to the pool either way, or is destroyed when even ROLLBACK
@@ -73,11 +81,12 @@ function sessionOptions(settings: Readonly<Record<string, string>>): string {
 export async function withTransaction<T>(
   pool: pg.Pool,
   fn: (client: pg.PoolClient) => Promise<T>,
+  options: TransactionOptions = {},
 ): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
-    await client.query("BEGIN");
+    await client.query(options.first === undefined ? "BEGIN" : `BEGIN; ${options.first}`);
     const result = await fn(client);
     await client.query("COMMIT");
     return result;

@@ -3,7 +3,7 @@
 // stored before, by the poller's rules, and the first score counts them. The service as it runs
 // (runService, real HTTP, Postgres and NATS), with records stored as the poller stores them.
 import { randomUUID } from "node:crypto";
-import { createPrismaClient, lockCommunicationLinksShared } from "@syncwell/db";
+import { createPrismaClient, withCommunicationLinksShared } from "@syncwell/db";
 import { type RunningServiceOf, runService } from "@syncwell/service";
 import {
   createTestDatabase,
@@ -166,33 +166,33 @@ describe("a contact created after its communication was stored", () => {
   it("waits for a page of the user's mail the poller is writing, and links it once written", async () => {
     const box = await mailbox();
     // A page write under way, as the poller's page writer runs one: the user's lock held shared.
-    const page = await db.pool.connect();
-    try {
-      await page.query("BEGIN");
-      await lockCommunicationLinksShared(page, [box.userId]);
-      const inFlight = await storeMessage(page, box.connectionId, {
-        from: box.ann,
-        to: [box.gmail],
-        daysAgo: 1,
+    let finish!: () => void;
+    let stored!: (id: string) => void;
+    const inFlight = new Promise<string>((resolve) => {
+      stored = resolve;
+    });
+    const write = withCommunicationLinksShared(db.pool, [box.userId], async (page) => {
+      stored(await storeMessage(page, box.connectionId, { from: box.ann, to: [box.gmail], daysAgo: 1 }));
+      await new Promise<void>((resolve) => {
+        finish = resolve;
       });
+    });
+    const record = await inFlight;
 
-      let answered = false;
-      const created = send<ContactView>("POST", `/v1/users/${box.userId}/contacts`, {
-        email: box.ann,
-      }).finally(() => {
+    let answered = false;
+    const created = send<ContactView>("POST", `/v1/users/${box.userId}/contacts`, { email: box.ann }).finally(
+      () => {
         answered = true;
-      });
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      expect(answered).toBe(false);
-      await page.query("COMMIT");
+      },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(answered).toBe(false);
+    finish();
+    await write;
 
-      const contact = await created;
-      expect(contact.status).toBe(201);
-      expect(byRecord(await eventsOf(contact.body.id))).toMatchObject({ [inFlight]: "email inbound" });
-    } finally {
-      await page.query("ROLLBACK").catch(() => undefined);
-      page.release();
-    }
+    const contact = await created;
+    expect(contact.status).toBe(201);
+    expect(byRecord(await eventsOf(contact.body.id))).toMatchObject({ [record]: "email inbound" });
   });
 
   it("links nothing when no stored record involves it", async () => {

@@ -1,4 +1,4 @@
-import { lockCommunicationLinksShared, withTransaction } from "@syncwell/db";
+import { withCommunicationLinksShared } from "@syncwell/db";
 import type { Logger } from "@syncwell/telemetry";
 import type pg from "pg";
 import { type PageResult, type PageWrite, writePages } from "../repositories/records.repository.ts";
@@ -42,9 +42,9 @@ const keyOf = (w: PageWrite) => `${w.ref.connectionId}\u0000${w.ref.platform}\u0
 
 /**
  * Group commit for pages: polls hand their pages here, and pages that arrive within a couple of
- * milliseconds of each other are written by one statement (see writePages), in a transaction that
- * first takes the pages' users' communication-links lock shared — one commit, one WAL flush and
- * one outbox NOTIFY for the batch instead of one per page. A page still commits with its own
+ * milliseconds of each other are written by one statement (see writePages), after the
+ * communication-links lock of their users (see writeLocked) — one commit, one WAL flush and one
+ * outbox NOTIFY for the batch instead of one per page. A page still commits with its own
  * records, cursor and event; it just shares the commit with others.
  *
  * A batch that fails as a whole (a deadlock, one page with bad data) is retried page by page, so
@@ -127,17 +127,12 @@ export class PageWriter {
   }
 
   /**
-   * One page statement in a transaction that first holds its users' communication-links lock
-   * shared (`lockCommunicationLinksShared`): a contact linked meanwhile waits for this write, or this
-   * write for the contact, so neither misses the other's rows.
+   * One page statement, in a transaction that first holds the communication-links lock of the users
+   * whose pages name addresses (`withCommunicationLinksShared`): a contact linked meanwhile waits
+   * for this write, or this write for the contact, so neither misses the other's rows.
    */
   private writeLocked(pages: readonly PageWrite[]): Promise<PageResult[]> {
-    return withTransaction(this.pool, async (client) => {
-      await lockCommunicationLinksShared(
-        client,
-        pages.map((page) => page.userId),
-      );
-      return writePages(client, pages);
-    });
+    const linking = pages.filter((page) => page.communications.length > 0).map((page) => page.userId);
+    return withCommunicationLinksShared(this.pool, linking, (db) => writePages(db, pages));
   }
 }
