@@ -228,6 +228,18 @@ describe("the notifier", () => {
     expect(BigInt(superseded?.seq ?? 0)).toBeGreaterThan(BigInt(disconnected?.seq ?? 0));
   });
 
+  it("takes an event dated in the future as happening when it arrived: a disconnection after it is still told", async () => {
+    const userId = await user();
+    const c = { userId, connectionId: randomUUID() };
+    // Published by hand, or by a producer whose clock runs ahead.
+    await send({ ...failed(c, { transient: 2 }), occurredAt: "2100-01-01T00:00:00.000Z" });
+    expect(await kinds(userId)).toEqual(["connection_warning"]);
+
+    const lost = failed(c, { other: 3 }, { errorCode: "invalid_grant", status: "needs_reauth" });
+    await send({ ...lost, occurredAt: new Date().toISOString() });
+    expect(await kinds(userId)).toEqual(["connection_warning", "connection_disconnected"]);
+  });
+
   it("tells a transient streak once at the 2nd failure and once, without email, at the 5th", async () => {
     const userId = await user();
     const c = { userId, connectionId: randomUUID() };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decideBatch, episodeKey, mayChange } from "./batch.ts";
+import { decideBatch, episodeKey, eventTime, mayChange } from "./batch.ts";
 import { noEpisode } from "./episode.ts";
 import type { NotifierEvent, NotifySettings } from "./rules.ts";
 
@@ -96,5 +96,19 @@ describe("a batch of events", () => {
       false,
       true,
     ]);
+  });
+});
+
+describe("an event's time", () => {
+  const arrived = Date.parse("2026-12-07T12:00:00.000Z");
+
+  it.each([
+    ["before it arrived: its own", "2026-12-07T11:59:59.000Z", Date.parse("2026-12-07T11:59:59.000Z")],
+    ["as it arrived: its own", "2026-12-07T12:00:00.000Z", arrived],
+    ["after it arrived: its arrival", "2026-12-07T12:00:00.001Z", arrived],
+    ["far in the future: its arrival", "2100-01-01T00:00:00.000Z", arrived],
+    ["not a date: its arrival", "soon", arrived],
+  ])("%s", (_case, occurredAt, expected) => {
+    expect(eventTime(occurredAt, arrived)).toBe(expected);
   });
 });

@@ -8,8 +8,19 @@ import { decide, type NotifierEvent, type NotifySettings, subjectOf } from "./ru
  * transaction per event would. Pure; the caller loads (and locks) the episodes first.
  */
 
-/** One event of the batch: the rules' input and when it happened (its `occurredAt`, epoch ms). */
+/** One event of the batch: the rules' input and when it happened (`eventTime`, epoch ms). */
 export type BatchEvent = { event: NotifierEvent; at: number };
+
+/**
+ * When an event happened, for the rules: its `occurredAt`, but never later than it arrived. A
+ * producer's clock running ahead, or an event published by hand with a date to come, would
+ * otherwise open or close an episode in the future, and every real event before that date would
+ * be stale to it: a disconnection told to nobody.
+ */
+export function eventTime(occurredAt: string, arrivedAt: number): number {
+  const at = Date.parse(occurredAt);
+  return Number.isFinite(at) && at <= arrivedAt ? at : arrivedAt;
+}
 
 export type BatchDecision<E extends BatchEvent> = {
   /** Notifications to create, each with the event it answers and its subject's episode. */

@@ -2,7 +2,13 @@ import type { Context } from "@opentelemetry/api";
 import { enqueueEvents, recordFirstApplications, traceContextRecord } from "@syncwell/bus";
 import { type AnyEvent, createEvent, type EventOf, uuidv7 } from "@syncwell/contracts";
 import type { Queryable } from "@syncwell/db";
-import { type BatchDecision, type BatchEvent, decideBatch, subjectOfEvent } from "../domain/batch.ts";
+import {
+  type BatchDecision,
+  type BatchEvent,
+  decideBatch,
+  eventTime,
+  subjectOfEvent,
+} from "../domain/batch.ts";
 import type { NotifySettings } from "../domain/rules.ts";
 import { lockEpisodes, storeEpisodes } from "../repositories/episodes.repository.ts";
 import {
@@ -37,8 +43,13 @@ export type BatchOutcome = {
   unknownUsers: number;
 };
 
-export function notifyItem(consumer: string, envelope: NotifierEnvelope, trace: Context): NotifyItem {
-  return { consumer, envelope, trace, event: envelope, at: Date.parse(envelope.occurredAt) };
+export function notifyItem(
+  consumer: string,
+  envelope: NotifierEnvelope,
+  trace: Context,
+  arrivedAt = Date.now(),
+): NotifyItem {
+  return { consumer, envelope, trace, event: envelope, at: eventTime(envelope.occurredAt, arrivedAt) };
 }
 
 /**

@@ -38,6 +38,9 @@ type Deps = {
 
 type Result = { ok: true } | { ok: false; error: unknown };
 
+/** Clocks of different hosts differ by seconds; an event dated further ahead than this is worth a warning. */
+const FUTURE_DATE_WARNING_MS = 60_000;
+
 /**
  * Applies token.failed, token.refreshed and health.changed events in batches (group commit on
  * BatchQueue): one transaction per batch instead of one per event, because the notifier's cost
@@ -49,6 +52,8 @@ type Result = { ok: true } | { ok: false; error: unknown };
 export class NotifyBatches {
   private readonly queue: BatchQueue<NotifyItem, Result>;
   private readonly deps: Deps;
+  private futureDated = 0;
+  private futureDateWarnedAt = Number.NEGATIVE_INFINITY;
 
   constructor(deps: Deps, batch: NotifyBatchSettings = defaultNotifyBatchSettings) {
     this.deps = deps;
@@ -58,8 +63,33 @@ export class NotifyBatches {
   /** Resolves when the event is applied (or was before); rejects when it could not be. */
   async submit(consumer: string, envelope: NotifierEnvelope): Promise<void> {
     if (!mayChange(envelope)) return;
-    const result = await this.queue.submit(notifyItem(consumer, envelope, context.active()));
+    const item = notifyItem(consumer, envelope, context.active());
+    this.noteFutureDate(envelope, item.at);
+    const result = await this.queue.submit(item);
     if (!result.ok) throw result.error;
+  }
+
+  /**
+   * An event dated more than a minute after it arrived is applied as of its arrival
+   * (`eventTime`); the operator hears of it at most once a minute, with how many more came.
+   */
+  private noteFutureDate(envelope: NotifierEnvelope, at: number): void {
+    const aheadMs = Date.parse(envelope.occurredAt) - at;
+    if (!(aheadMs > FUTURE_DATE_WARNING_MS)) return;
+    this.futureDated += 1;
+    if (at - this.futureDateWarnedAt < FUTURE_DATE_WARNING_MS) return;
+    this.deps.logger.warn(
+      {
+        eventId: envelope.id,
+        eventType: envelope.type,
+        occurredAt: envelope.occurredAt,
+        aheadMs,
+        futureDatedEvents: this.futureDated,
+      },
+      "an event is dated after it arrived (the producer's clock, or a hand-made event): applied as of its arrival",
+    );
+    this.futureDateWarnedAt = at;
+    this.futureDated = 0;
   }
 
   async drain(): Promise<void> {
