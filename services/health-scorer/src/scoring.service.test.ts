@@ -5,7 +5,7 @@
 // unscored subjects a first score), and a deal kept in its stage too long turns stalled.
 import { randomUUID } from "node:crypto";
 import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
-import { type AnyEvent, createEvent, type EventOf } from "@syncwell/contracts";
+import { type AnyEvent, createEvent, type EventOf, streams, subjectOf } from "@syncwell/contracts";
 import { type RunningServiceOf, runService } from "@syncwell/service";
 import {
   createTestDatabase,
@@ -140,6 +140,25 @@ describe("the health scorer", () => {
     );
   }
 
+  /** Publishes an event as its own stream message (copy `n` of it: a message id of its own). */
+  async function deliver(event: AnyEvent, n: number): Promise<void> {
+    const subject = service.bus.naming.subject(subjectOf(event));
+    await service.bus.js.publish(subject, JSON.stringify(event), { msgID: `${event.id}#${n}` });
+  }
+
+  /** Waits until the durable has handled and acknowledged everything published to its stream. */
+  async function consumed(durable: string): Promise<void> {
+    const stream = service.bus.naming.stream(streams.data);
+    await waitFor(
+      async () => {
+        const info = await service.bus.jsm.consumers.info(stream, durable);
+        return (info.num_pending === 0 && info.num_ack_pending === 0) || undefined;
+      },
+      `${durable} to settle`,
+      patience,
+    );
+  }
+
   /** Lets the outbox relay publish what was committed, so an absent event is really absent. */
   const settle = () => new Promise((resolve) => setTimeout(resolve, 1_000));
 
@@ -200,17 +219,58 @@ describe("the health scorer", () => {
     const again = await service.parts.scoring.scoring.scoreContact(contactId);
     expect(again).toEqual({ written: true, changed: false, announced: false });
 
-    // Another data.ingested with nothing new, and a duplicated delivery of one event.
+    // Another data.ingested with nothing new, delivered twice (two stream messages: the stream's
+    // duplicate window would drop a second publish under the same message id).
     const before = new Date();
     const duplicate = dataIngested(userId, connectionId);
-    await service.bus.publish(duplicate);
-    await service.bus.publish(duplicate);
+    await deliver(duplicate, 1);
+    await deliver(duplicate, 2);
     await connectionRescored(connectionId, before);
+    await consumed("health-scorer-data");
     await settle();
     expect(changesOf(contactId)).toHaveLength(2);
     expect(await historyCount(contactId)).toBe(2);
     expect(await stored("contact", contactId)).toMatchObject({ status: "healthy", score: second.data.score });
   });
+
+  it("dead-letters malformed events published by hand, with their reason, and goes on scoring", async () => {
+    const userId = await user(null);
+    const connectionId = await connection(userId);
+    const good = dataIngested(userId, connectionId);
+    const { js, naming } = service.bus;
+    const deadBefore = await deadLettered();
+    await js.publish(naming.subject(subjectOf(good)), "not json at all");
+    const badUser = { ...good, id: randomUUID(), data: { ...good.data, userId: "someone" } };
+    await js.publish(naming.subject(subjectOf(good)), JSON.stringify(badUser));
+    await js.publish(naming.subject("tick.health-sweep"), JSON.stringify({ type: "tick.health-sweep" }));
+
+    const before = new Date();
+    await service.bus.publish(good);
+    await connectionRescored(connectionId, before);
+    const dead = await waitFor(
+      async () => {
+        const now = await deadLettered();
+        const added = (key: string) => (now.get(key) ?? 0) - (deadBefore.get(key) ?? 0);
+        const counts = { data: added("health-scorer-data"), sweep: added("health-scorer-sweep") };
+        return counts.data + counts.sweep >= 3 ? counts : undefined;
+      },
+      "the dead letters",
+      patience,
+    );
+    expect(dead).toEqual({ data: 2, sweep: 1 });
+    for (const consumer of service.consumers) expect(consumer.running).toBe(true);
+  });
+
+  /** Dead letters so far, by consumer (all of them invalid messages). */
+  async function deadLettered(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const v of (await service.bus.metrics.deadLettered.get()).values) {
+      expect(v.labels.reason).toBe("invalid");
+      const consumer = String(v.labels.consumer);
+      counts.set(consumer, (counts.get(consumer) ?? 0) + v.value);
+    }
+    return counts;
+  }
 
   it("degrades connection health over a token failure streak and restores it on recovery", async () => {
     const userId = await user(null);
