@@ -147,4 +147,17 @@ describe("activity", () => {
       404,
     );
   });
+
+  it("takes no body but `{}` and no query, naming what it got", async () => {
+    const userId = await createUser(db.pool);
+    const url = `/v1/users/${userId}/activity`;
+    expect((await api.call({ method: "POST", url, payload: {} })).statusCode).toBe(200);
+    const res = await api.call({ method: "POST", url: `${url}?at=yesterday`, payload: { lastActiveAt: 1 } });
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toMatch(/query/);
+    expect(res.body).toMatch(/lastActiveAt/);
+    const path = await api.call({ method: "POST", url: "/v1/users/someone/activity", payload: [] });
+    expect(path.statusCode).toBe(400);
+    expect(path.body).toMatch(/userId/);
+  });
 });
