@@ -1,5 +1,6 @@
 // The live stream over real HTTP on two notifier replicas sharing Postgres and NATS: a new
-// notification reaches an open stream within a second, a change made through either replica
+// notification reaches the user's open streams within a second of its event and no other user's
+// stream, a change made through either replica
 // reaches the streams of both, a stream resumed with Last-Event-ID gets what it missed and nothing
 // twice, a user's streams per replica are bounded, and stopping a replica ends its streams.
 import { randomUUID } from "node:crypto";
@@ -65,8 +66,12 @@ async function stream(service: Service, userId: string, lastEventId?: string): P
   return client;
 }
 
-/** The 2nd non-transient failure in a row: a connection_warning for the user. */
-async function warn(userId: string): Promise<void> {
+/**
+ * The 2nd non-transient failure in a row: a connection_warning for the user. Resolves the time
+ * (Date.now) just before the event that makes it was published.
+ */
+async function warn(userId: string): Promise<number> {
+  let publishedAt = 0;
   const connectionId = randomUUID();
   for (const n of [1, 2]) {
     clock += 60_000;
@@ -86,10 +91,12 @@ async function warn(userId: string): Promise<void> {
       },
       { source: "test", occurredAt: new Date(clock).toISOString() },
     );
+    publishedAt = Date.now();
     await replicaA.bus.js.publish(replicaA.bus.naming.subject(subjectOf(event)), JSON.stringify(event), {
       msgID: event.id,
     });
   }
+  return publishedAt;
 }
 
 const views = (client: SseClient) =>
@@ -113,23 +120,28 @@ describe("the live stream", () => {
     expect(JSON.parse(await bad.body())).toMatchObject({ details: [{ path: "headers.last-event-id" }] });
   });
 
-  it("pushes a new notification within a second, to streams on both replicas", async () => {
+  it("pushes a new notification within a second of its event, to the user's streams on both replicas only", async () => {
     const userId = await createUser(db.pool);
+    const otherUser = await createUser(db.pool);
     const onA = await stream(replicaA, userId);
     const onB = await stream(replicaB, userId);
-    await warn(userId);
-    await waitFor(
-      () => views(onA).length > 0 && views(onB).length > 0,
-      "the notification on both streams",
-      patience,
-    );
+    const othersOnA = await stream(replicaA, otherUser);
+    const othersOnB = await stream(replicaB, otherUser);
+    const publishedAt = await warn(userId);
+    await waitFor(() => views(onA).length > 0 && views(onB).length > 0, "the notification on both streams", {
+      ...patience,
+      intervalMs: 10,
+    });
     const receivedAt = Date.now();
     const [created] = views(onA);
     expect(created).toMatchObject({ kind: "connection_warning", status: "unread" });
     expect(views(onB)).toEqual(views(onA));
-    expect(receivedAt - Date.parse(created?.createdAt ?? "")).toBeLessThan(1_000);
-    onA.close();
-    onB.close();
+    expect(receivedAt - publishedAt).toBeLessThan(1_000);
+    // Another user's streams, on the same replicas, are told nothing of it.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(views(othersOnA)).toEqual([]);
+    expect(views(othersOnB)).toEqual([]);
+    for (const client of [onA, onB, othersOnA, othersOnB]) client.close();
   });
 
   it("tells a stream on replica B of a notification marked read through replica A", async () => {
