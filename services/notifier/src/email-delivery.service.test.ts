@@ -1,8 +1,9 @@
 // The notifier's email worker as a service (runService) on real NATS and Postgres, sending to the
 // provider simulator's Resend endpoint over HTTP: a disconnection sends exactly one email with its
 // reconnect link and its audit; 429 (Retry-After), 5xx and a lost answer are retried with the same
-// idempotency key and still send one email; a 4xx fails with its reason and is not retried; an
-// event delivered three times sends one email; user text is escaped in the HTML.
+// idempotency key and still send one email, also when the user and the subject were renamed between
+// the attempts; a 4xx fails with its reason and is not retried; an event delivered three times
+// sends one email; user text is escaped in the HTML.
 import { randomUUID } from "node:crypto";
 import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { type AnyEvent, createEvent, type EventOf, subjectOf } from "@syncwell/contracts";
@@ -337,6 +338,87 @@ describe("the notifier's email delivery", () => {
     const after = await control.emailStats();
     expect(after.sent - before.sent).toBe(1);
     expect(after.replayed - before.replayed).toBe(1);
+  });
+
+  it("retries a lost answer with the first attempt's email, though the user and the contact were renamed", async () => {
+    const { userId, address } = await user("Ann");
+    const contactId = randomUUID();
+    await db.pool.query(`INSERT INTO contacts (id, user_id, email, name) VALUES ($1, $2, $3, $4)`, [
+      contactId,
+      userId,
+      "bob@example.test",
+      "Bob",
+    ]);
+    // The first answer is lost after the send; the second is a 429 whose Retry-After holds the third
+    // attempt back for 2 s, while the names change.
+    await control.addFault({ endpoint: "email", fault: { kind: "drop_after_send" }, times: 1 });
+    await control.addFault({
+      endpoint: "email",
+      fault: { kind: "status", status: 429, retryAfter: 2 },
+      times: 1,
+    });
+    await deliver(
+      createEvent(
+        "health.changed",
+        {
+          subjectKind: "contact",
+          subjectId: contactId,
+          userId,
+          previousStatus: "at_risk",
+          status: "ghost",
+          score: 12,
+          previousScore: 40,
+          components: { recency: 0.1 },
+          reason: "No reply in 40 days",
+        },
+        { source: "test", occurredAt: at() },
+      ),
+    );
+    await waitFor(
+      async () => {
+        const m = await emailMessage(userId);
+        const tried = m === undefined ? [] : await attempts(m.id);
+        return tried.length === 2 && tried[1]?.finishedAt !== null;
+      },
+      "the lost answer and the 429",
+      patience,
+    );
+    await db.pool.query(`UPDATE users SET name = 'Annabel' WHERE id = $1`, [userId]);
+    await db.pool.query(`UPDATE contacts SET name = 'Robert' WHERE id = $1`, [contactId]);
+
+    const message = await settled(userId);
+    const emails = await control.emails({ to: address });
+    expect(emails).toHaveLength(1);
+    const [email] = emails;
+    expect(email?.subject).toBe("Bob has gone quiet");
+    expect(email?.html).toContain("Hello Ann,");
+    expect(message).toMatchObject({
+      status: "sent",
+      attempts: 3,
+      providerMessageId: email?.id,
+      lastError: null,
+    });
+    expect((await attempts(message.id)).map((a) => [a.outcome, a.httpStatus, a.providerMessageId])).toEqual([
+      ["retryable", null, null],
+      ["retryable", 429, null],
+      ["sent", 200, email?.id],
+    ]);
+    const { rows } = await db.pool.query(`SELECT email FROM notification_messages WHERE id = $1`, [
+      message.id,
+    ]);
+    expect(rows[0]?.email).toEqual({
+      from: email?.from,
+      to: address,
+      subject: email?.subject,
+      html: email?.html,
+      text: email?.text,
+      tags: Object.fromEntries(email?.tags.map((t) => [t.name, t.value]) ?? []),
+    });
+    expect(email?.tags).toEqual([
+      { name: "kind", value: "health_ghost" },
+      { name: "notification", value: message.notificationId },
+    ]);
+    expect((await deliveredOf(message.notificationId)).data).toMatchObject({ status: "sent", attempts: 3 });
   });
 
   it("escapes user text in the HTML: the user's name and a contact's name", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  composeEmail,
   deliveryStep,
   emailTemplateInput,
   type RetryPolicy,
@@ -124,9 +125,46 @@ describe("emailTemplateInput", () => {
       problem: "no email for notifications of kind connection_warning",
     });
   });
+});
 
-  it("renders the same notification to the same email (an idempotency key's body must not change)", () => {
-    expect(renderNotificationEmail(disconnected)).toEqual(renderNotificationEmail({ ...disconnected }));
-    expect(renderNotificationEmail(disconnected)).toMatchObject({ ok: true });
+describe("composeEmail", () => {
+  const message = { ...disconnected, notificationId: "n1", toAddress: "ann@example.test" };
+  const sender = { from: "Syncwell <alerts@syncwell.test>", replyTo: undefined };
+
+  it("composes everything the vendor is sent but the key, as plain JSON: the stored copy is the sent one", () => {
+    const composed = composeEmail(message, sender);
+    const rendered = renderNotificationEmail(disconnected);
+    if (!composed.ok || !rendered.ok) throw new Error("expected an email");
+    expect(composed.email).toStrictEqual({
+      from: "Syncwell <alerts@syncwell.test>",
+      to: "ann@example.test",
+      ...rendered.email,
+      tags: { kind: "connection_disconnected", notification: "n1" },
+    });
+    // What jsonb gives back: no key lost, none added (an undefined replyTo is left out, not stored).
+    expect(JSON.parse(JSON.stringify(composed.email))).toStrictEqual(composed.email);
+    expect(composeEmail(message, { ...sender, replyTo: "help@syncwell.test" })).toMatchObject({
+      ok: true,
+      email: { replyTo: "help@syncwell.test" },
+    });
+  });
+
+  it("depends on the live names, which is why a message's email is composed once and stored", () => {
+    const first = composeEmail(message, sender);
+    const renamed = composeEmail({ ...message, recipientName: "Annabel" }, sender);
+    expect(first.ok && renamed.ok).toBe(true);
+    expect(renamed).not.toEqual(first);
+  });
+
+  it("has no email without an address, or for a notification without one", () => {
+    expect(composeEmail({ ...message, toAddress: null }, sender)).toEqual({
+      ok: false,
+      problem: "the user has no email address",
+    });
+    expect(composeEmail({ ...message, toAddress: "" }, sender)).toMatchObject({ ok: false });
+    expect(composeEmail({ ...message, link: null }, sender)).toEqual({
+      ok: false,
+      problem: "a disconnection without its reconnect link",
+    });
   });
 });

@@ -9,8 +9,9 @@ import {
 import { type NotificationFacts, providerName } from "./notifications.ts";
 
 /**
- * What the email worker decides without I/O: the template input of a stored notification, and
- * what an attempt's result makes of its message (sent, tried again later, or failed).
+ * What the email worker decides without I/O: the template input of a stored notification, the
+ * email a message sends, and what an attempt's result makes of its message (sent, tried again
+ * later, or failed).
  */
 
 /** A notification as stored, with what the email needs from its user and subject. */
@@ -77,10 +78,63 @@ export function emailTemplateInput(
   };
 }
 
-/** The email of a stored notification, rendered; the same notification always renders the same. */
+/**
+ * The email of a stored notification, rendered from the user's and subject's names as they are
+ * now: a rename renders another email, which is why a message's email is composed once (see
+ * OutgoingEmail).
+ */
 export function renderNotificationEmail(n: StoredEmailNotification): RenderResult {
   const input = emailTemplateInput(n);
   return input.ok ? renderEmail(input.input) : input;
+}
+
+/**
+ * Everything the vendor is sent for a message but its idempotency key (the message's id).
+ *
+ * Composed when the message's first attempt starts, stored on the message (`email`), and sent as
+ * stored by that attempt and every later one. The vendor remembers a key's payload and refuses the
+ * same key with another one (Resend: 409 `invalid_idempotent_request`), so a retry whose email
+ * differed — the user or the subject renamed, the address or the sender changed since the first
+ * attempt — would be refused although the first email went out, and could never reach another
+ * address under the same key. Plain JSON, so the stored copy is the sent one.
+ */
+export type OutgoingEmail = {
+  from: string;
+  to: string;
+  replyTo?: string;
+  subject: string;
+  html: string;
+  text: string;
+  tags: Record<string, string>;
+};
+
+export type EmailSender = { from: string; replyTo: string | undefined };
+
+/** A message to compose: its notification, and the address taken when the message was created. */
+export type EmailToCompose = StoredEmailNotification & {
+  notificationId: string;
+  toAddress: string | null;
+};
+
+/** The email a message sends, or why it has none (no address, a notification without an email). */
+export function composeEmail(
+  m: EmailToCompose,
+  sender: EmailSender,
+): { ok: true; email: OutgoingEmail } | { ok: false; problem: string } {
+  if (m.toAddress === null || m.toAddress === "")
+    return { ok: false, problem: "the user has no email address" };
+  const rendered = renderNotificationEmail(m);
+  if (!rendered.ok) return rendered;
+  return {
+    ok: true,
+    email: {
+      from: sender.from,
+      to: m.toAddress,
+      ...(sender.replyTo === undefined ? {} : { replyTo: sender.replyTo }),
+      ...rendered.email,
+      tags: { kind: m.kind, notification: m.notificationId },
+    },
+  };
 }
 
 export type RetryPolicy = {

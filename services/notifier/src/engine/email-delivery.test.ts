@@ -1,8 +1,9 @@
 // The email worker on its own, against real Postgres and the provider simulator over HTTP: two
 // replicas share the work and the team's rate limit and send each email once; a message left
 // `sending` by a worker that died after the send is sent again with the same key and still reaches
-// the user once; a claim taken over fences the old worker out; a stop hands back what it had not
-// started.
+// the user once; one whose worker died after storing its email and before the send sends that
+// email, to that address, whatever changed since; a claim taken over fences the old worker out; a
+// stop hands back what it had not started.
 import { randomUUID } from "node:crypto";
 import { createSimulator, type Simulator, SimulatorControl } from "@syncwell/provider-simulator";
 import { createRateLimiter } from "@syncwell/rate-limit";
@@ -10,6 +11,7 @@ import { createLogger } from "@syncwell/telemetry";
 import { createTestDatabase, type TestDatabase, waitFor } from "@syncwell/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ResendEmailProvider } from "../adapters/email/resend.provider.ts";
+import { composeEmail, type OutgoingEmail } from "../domain/email-delivery.ts";
 import { claimDueEmails, startAttempt } from "../repositories/email-messages.repository.ts";
 import { EmailDelivery, type EmailDeliverySettings } from "./email-delivery.ts";
 
@@ -140,6 +142,58 @@ describe("EmailDelivery", () => {
     expect((await control.emailStats()).replayed - replayedBefore).toBe(1);
   });
 
+  it("sends the email a dead worker stored before its send, though the user, address and sender changed", async () => {
+    const { messageId, address } = await pendingEmail();
+    // A worker that started its attempt (storing the email) and died before the send.
+    const [claimed] = await claimDueEmails(db.pool, { limit: 1, leaseMs: 1, claimToken: "dead/1" });
+    if (claimed === undefined) throw new Error("the message was not claimed");
+    const composed = composeEmail(claimed, { from: settings.from, replyTo: undefined });
+    if (!composed.ok) throw new Error(composed.problem);
+    const started = await startAttempt(db.pool, {
+      messageId,
+      claimToken: "dead/1",
+      leaseUntil: claimed.leaseUntil,
+      leaseMs: 1,
+      provider: "resend",
+      email: composed.email,
+    });
+    expect(started?.email).toEqual(composed.email);
+    const moved = `moved-${randomUUID()}@example.test`;
+    await db.pool.query(
+      `UPDATE users SET name = 'Renamed', email = $2
+       WHERE id = (SELECT n.user_id FROM notifications n JOIN notification_messages m ON m.notification_id = n.id
+                   WHERE m.id = $1)`,
+      [messageId, moved],
+    );
+    await db.pool.query(`UPDATE notification_messages SET to_address = $2 WHERE id = $1`, [messageId, moved]);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+
+    await worker({ from: "Someone Else <else@syncwell.test>" }).flush();
+    expect(await control.emails({ to: moved })).toEqual([]);
+    const emails = await control.emails({ to: address });
+    expect(emails).toHaveLength(1);
+    expect(emails[0]).toMatchObject({
+      idempotencyKey: messageId,
+      from: settings.from,
+      to: [address],
+      subject: composed.email.subject,
+      html: composed.email.html,
+      text: composed.email.text,
+    });
+    expect(emails[0]?.html).not.toContain("Renamed");
+    const { rows } = await db.pool.query(
+      `SELECT status, attempts, provider_message_id AS "providerMessageId", email FROM notification_messages
+       WHERE id = $1`,
+      [messageId],
+    );
+    expect(rows[0]).toEqual({
+      status: "sent",
+      attempts: 2,
+      providerMessageId: emails[0]?.id,
+      email: composed.email,
+    });
+  });
+
   it("fences out a worker whose claim was taken over", async () => {
     const { messageId } = await pendingEmail();
     const [old] = await claimDueEmails(db.pool, { limit: 1, leaseMs: 1, claimToken: "old/1" });
@@ -147,7 +201,15 @@ describe("EmailDelivery", () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     const [taken] = await claimDueEmails(db.pool, { limit: 1, leaseMs: 30_000, claimToken: "new/1" });
     expect(taken?.id).toBe(messageId);
-    const attempt = { messageId, leaseMs: 30_000, provider: "resend" };
+    const email: OutgoingEmail = {
+      from: settings.from,
+      to: "someone@example.test",
+      subject: "s",
+      html: "<p>h</p>",
+      text: "t",
+      tags: {},
+    };
+    const attempt = { messageId, leaseMs: 30_000, provider: "resend", email };
     expect(
       await startAttempt(db.pool, {
         ...attempt,

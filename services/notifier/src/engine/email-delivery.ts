@@ -13,12 +13,13 @@ import {
   withoutTracing,
 } from "@syncwell/telemetry";
 import type pg from "pg";
-import type { EmailMessage, EmailProvider, EmailSendResult } from "../adapters/email/email-provider.ts";
+import type { EmailProvider, EmailSendResult } from "../adapters/email/email-provider.ts";
 import {
+  composeEmail,
   type DeliveryStep,
   deliveryStep,
+  type OutgoingEmail,
   type RetryPolicy,
-  renderNotificationEmail,
 } from "../domain/email-delivery.ts";
 import {
   type ClaimedEmail,
@@ -68,15 +69,16 @@ const RETRY_TIMER_MARGIN_MS = 50;
 type Handled = "handled" | "not_started";
 
 /**
- * The email worker: claims due email messages (any number of replicas share them), renders each
- * notification's email and sends it with the message's id as the vendor's idempotency key, under
- * the vendor's rate limit shared by every replica (a Postgres token bucket), then records in one
- * transaction the attempt's audit row, the message's new state and, when it is final,
- * `notification.delivered` through the outbox.
+ * The email worker: claims due email messages (any number of replicas share them), composes each
+ * message's email at its first attempt (stored on the message, sent as stored by every attempt)
+ * and sends it with the message's id as the vendor's idempotency key, under the vendor's rate
+ * limit shared by every replica (a Postgres token bucket), then records in one transaction the
+ * attempt's audit row, the message's new state and, when it is final, `notification.delivered`
+ * through the outbox.
  *
  * The key makes every repetition harmless: a retry, a message whose worker died after the send
  * and before the record, or a lease taken over while a send was in flight all send the same key
- * and the same body, and the vendor answers the first email's id without sending again.
+ * and the same stored email, and the vendor answers the first email's id without sending again.
  *
  * Woken by its interval (across replicas), by `nudge()` when this replica has just stored emails,
  * and by its own timer when a retry it scheduled comes due.
@@ -213,7 +215,7 @@ export class EmailDelivery {
     );
   }
 
-  /** Renders, waits its turn, starts the attempt, sends and records; gives the slot back. */
+  /** Composes, waits its turn, starts the attempt, sends and records; gives the slot back. */
   private async send(m: ClaimedEmail, claimToken: string): Promise<Handled> {
     try {
       const email = this.emailOf(m);
@@ -228,13 +230,16 @@ export class EmailDelivery {
         leaseUntil: m.leaseUntil,
         leaseMs: this.deps.settings.leaseMs,
         provider: this.deps.provider.name,
+        email: email.email,
       });
       if (started === null) {
         this.log.info({ messageId: m.id }, "email message taken over by another worker: left to it");
         return "handled";
       }
-      // Not aborted by a stop: a send that has begun is awaited and recorded.
-      const result = await this.deps.provider.send(email.message);
+      // The email as the message stores it, never this claim's own composition: every attempt under
+      // the key sends the same payload (see OutgoingEmail). Not aborted by a stop: a send that has
+      // begun is awaited and recorded.
+      const result = await this.deps.provider.send({ idempotencyKey: m.id, ...started.email });
       await this.recordAttempt(m, claimToken, started, result);
       return "handled";
     } catch (err) {
@@ -246,24 +251,11 @@ export class EmailDelivery {
     }
   }
 
-  /** The vendor's message, or why there is none to send. */
-  private emailOf(m: ClaimedEmail): { ok: true; message: EmailMessage } | { ok: false; problem: string } {
-    if (m.toAddress === null || m.toAddress === "")
-      return { ok: false, problem: "the user has no email address" };
-    const rendered = renderNotificationEmail(m);
-    if (!rendered.ok) return rendered;
-    const { settings } = this.deps;
-    return {
-      ok: true,
-      message: {
-        idempotencyKey: m.id,
-        from: settings.from,
-        to: m.toAddress,
-        replyTo: settings.replyTo,
-        ...rendered.email,
-        tags: { kind: m.kind, notification: m.notificationId },
-      },
-    };
+  /** The email an earlier attempt stored, else one composed now; or why there is none to send. */
+  private emailOf(m: ClaimedEmail): { ok: true; email: OutgoingEmail } | { ok: false; problem: string } {
+    if (m.email !== null) return { ok: true, email: m.email };
+    const { from, replyTo } = this.deps.settings;
+    return composeEmail(m, { from, replyTo });
   }
 
   /**

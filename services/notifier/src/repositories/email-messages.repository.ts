@@ -1,6 +1,6 @@
 import { uuidv7 } from "@syncwell/contracts";
 import type { Queryable } from "@syncwell/db";
-import type { DeliveryStep } from "../domain/email-delivery.ts";
+import type { DeliveryStep, OutgoingEmail } from "../domain/email-delivery.ts";
 import type { NotificationFacts } from "../domain/notifications.ts";
 
 /**
@@ -13,9 +13,12 @@ import type { NotificationFacts } from "../domain/notifications.ts";
  * due again and is claimed anew. Every later write names the claim it holds: starting an attempt
  * checks the token and the lease it was given, and the attempt's number fences the outcome, so a
  * worker whose lease was taken over changes nothing but its own audit row.
+ *
+ * The first attempt to start stores the message's email (`email`); every later claim gets it back
+ * and sends it as stored (see OutgoingEmail).
  */
 
-/** A claimed email message with what its email is built from. */
+/** A claimed email message: its stored email, or what its email is composed from when it has none. */
 export type ClaimedEmail = {
   id: string;
   /** The lease this claim holds (`next_attempt_at`), checked when the attempt starts. */
@@ -35,6 +38,8 @@ export type ClaimedEmail = {
   subjectName: string | null;
   /** Trace context of the event that created the message; empty for messages stored before it was kept. */
   traceHeaders: Record<string, string>;
+  /** The email fixed by an earlier attempt; null until an attempt has started. */
+  email: OutgoingEmail | null;
 };
 
 export type EmailClaimOptions = { limit: number; leaseMs: number; claimToken: string };
@@ -66,35 +71,57 @@ export async function claimDueEmails(db: Queryable, options: EmailClaimOptions):
                n.kind, n.dedup_key AS "dedupKey", n.body, n.link, n.data AS facts,
                u.name AS "recipientName",
                coalesce(nullif(c.name, ''), c.email, d.name, k.provider) AS "subjectName",
-               m.trace_headers AS "traceHeaders"`,
+               m.trace_headers AS "traceHeaders", m.email`,
     [options.limit, options.leaseMs, options.claimToken],
   );
   return rows;
 }
 
-/** An attempt begun: its audit row and its number, which fences the outcome. */
-export type StartedAttempt = { attemptId: string; attempt: number };
+/** An attempt begun: its audit row, its number (which fences the outcome) and the email to send. */
+export type StartedAttempt = { attemptId: string; attempt: number; email: OutgoingEmail };
 
 /**
  * Starts the next attempt of a message this claim still holds: counts it, renews the lease for
- * the send, and writes the audit row (started, not finished). Null when the claim was lost.
+ * the send, stores `email` unless the message already has one, and writes the audit row (started,
+ * not finished). Returns the message's email as stored, which is what the attempt sends: the
+ * store comes before the send, so a crash between them leaves an email that was fixed but not sent,
+ * and the next attempt sends that one. Null when the claim was lost.
  */
 export async function startAttempt(
   db: Queryable,
-  claim: { messageId: string; claimToken: string; leaseUntil: Date; leaseMs: number; provider: string },
+  claim: {
+    messageId: string;
+    claimToken: string;
+    leaseUntil: Date;
+    leaseMs: number;
+    provider: string;
+    email: OutgoingEmail;
+  },
 ): Promise<StartedAttempt | null> {
   const { rows } = await db.query<StartedAttempt>(
     `WITH started AS (
        UPDATE notification_messages
        SET attempts = attempts + 1, provider = $5, updated_at = now(),
-           next_attempt_at = now() + make_interval(secs => $4::float8 / 1000)
+           next_attempt_at = now() + make_interval(secs => $4::float8 / 1000),
+           email = coalesce(email, $7::jsonb)
        WHERE id = $1 AND status = 'sending' AND claimed_by = $2 AND next_attempt_at = $3
-       RETURNING id, attempts
+       RETURNING id, attempts, email
+     ),
+     audit AS (
+       INSERT INTO notification_delivery_attempts (id, message_id, attempt, provider)
+       SELECT $6, id, attempts, $5 FROM started
+       RETURNING id, attempt
      )
-     INSERT INTO notification_delivery_attempts (id, message_id, attempt, provider)
-     SELECT $6, id, attempts, $5 FROM started
-     RETURNING id::text AS "attemptId", attempt`,
-    [claim.messageId, claim.claimToken, claim.leaseUntil, claim.leaseMs, claim.provider, uuidv7()],
+     SELECT audit.id::text AS "attemptId", audit.attempt, started.email FROM audit, started`,
+    [
+      claim.messageId,
+      claim.claimToken,
+      claim.leaseUntil,
+      claim.leaseMs,
+      claim.provider,
+      uuidv7(),
+      JSON.stringify(claim.email),
+    ],
   );
   return rows[0] ?? null;
 }
