@@ -180,6 +180,15 @@ describe("deals", () => {
     expect(await insert("name, stage, external_id", "'A', 'lead', ''")).toBe("23514 deals_text_check");
     expect(await insert("name, stage, status, closed_at", "'A', 'lead', 'lost', now()")).toBe("ok");
     expect(await insert("name, stage, amount, currency", "'A', 'lead', 0, 'JPY'")).toBe("ok");
+    expect(await insert("name, stage, expected_close_at", "'A', 'lead', now()")).toBe(
+      "23514 deals_original_expected_close_at_check",
+    );
+    expect(await insert("name, stage, original_expected_close_at", "'A', 'lead', now()")).toBe(
+      "23514 deals_original_expected_close_at_check",
+    );
+    expect(
+      await insert("name, stage, expected_close_at, original_expected_close_at", "'A', 'lead', now(), now()"),
+    ).toBe("ok");
     expect(
       await failure(db.pool.query("UPDATE contacts SET external_id = '' WHERE id = $1", [o.contactId])),
     ).toBe("23514 contacts_external_id_check");

@@ -145,6 +145,11 @@ const KNOWN_DIFFERENCES: KnownDifference[] = [
   check("deals_closed_at_check", "deals", "a close time exactly when won or lost"),
   check("deals_amount_check", "deals", "amount at least 0, with its currency code"),
   check("deals_text_check", "deals", "name, stage and external id lengths"),
+  check(
+    "deals_original_expected_close_at_check",
+    "deals",
+    "an original close date exactly with a close date",
+  ),
   check("health_scores_subject_type_check", "health_scores", "subject type values"),
   check("health_scores_status_check", "health_scores", "status on the subject type's scale"),
   check("health_scores_score_check", "health_scores", "score from 0 to 100"),

@@ -105,10 +105,12 @@ async function seedUsers(pool: pg.Pool, shape: SeedShape, from: number, to: numb
 /** Deal `d` belongs to user ((d - 1) mod users) + 1, with that user's first two contacts, in a stage for d mod 40 days. */
 async function seedDeals(pool: pg.Pool, shape: SeedShape): Promise<void> {
   await pool.query(
-    `INSERT INTO deals (id, user_id, name, stage, stage_entered_at, expected_close_at, created_at, updated_at)
+    `INSERT INTO deals (id, user_id, name, stage, stage_entered_at, expected_close_at,
+       original_expected_close_at, created_at, updated_at)
      SELECT bench_uuid('deal-' || d), bench_uuid('user-' || ((d - 1) % $2::int + 1)), 'Deal ' || d,
        (ARRAY['lead', 'qualified', 'proposal', 'negotiation'])[d % 4 + 1],
        now() - make_interval(days => d % 40), now() + make_interval(days => d % 60 - 20),
+       now() + make_interval(days => d % 60 - 20),
        now() - interval '100 days', now() - interval '100 days'
      FROM generate_series(1, $1::int) d`,
     [shape.deals, shape.users],

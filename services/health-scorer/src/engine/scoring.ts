@@ -313,6 +313,7 @@ export class HealthScoring {
             stageEnteredAt: inputs.stageEnteredAt.getTime(),
             lastActivityAt: inputs.lastActivityAt?.getTime() ?? null,
             closeAt: inputs.expectedCloseAt?.getTime() ?? null,
+            originalCloseAt: inputs.originalExpectedCloseAt?.getTime() ?? null,
           },
           this.settings.deal,
         );

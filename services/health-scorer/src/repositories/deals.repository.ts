@@ -1,5 +1,5 @@
 import { uuidv7 } from "@syncwell/contracts";
-import type { Prisma, PrismaDb } from "@syncwell/db";
+import { Prisma, type PrismaDb } from "@syncwell/db";
 
 /**
  * The API's reads and writes of a user's deals and their contacts, through Prisma Client. Every
@@ -14,6 +14,8 @@ export type DealFields = {
   stage: string;
   stageEnteredAt: Date;
   expectedCloseAt: Date | null;
+  /** The close date as first set: null exactly when `expectedCloseAt` is (deals_original_expected_close_at_check). */
+  originalExpectedCloseAt: Date | null;
   status: "open" | "won" | "lost";
   closedAt: Date | null;
   amount: string | null;
@@ -113,12 +115,22 @@ export async function unlinkContacts(
   await db.dealContact.deleteMany({ where: { dealId, contactId: { in: [...contactIds] } } });
 }
 
+/**
+ * The original close date on a bulk update: the stored one while there is a close date (a stale
+ * read of the row cannot move it), none when the close date is cleared, and the item's (its new
+ * close date) when the row had none.
+ */
+const keptOriginalCloseAt = Prisma.sql`CASE WHEN excluded.expected_close_at IS NULL THEN NULL
+  ELSE COALESCE(deals.original_expected_close_at, excluded.original_expected_close_at) END`;
+
 export type DealUpsertOutcome = { id: string; externalId: string; inserted: boolean };
 
 /**
  * Inserts or updates deals by external id in one statement; the caller computed every column
- * (stage entry and close times from the stored row, under `lockUserDeals`). A row already holding
- * these values is left as it is (not returned), so repeating a bulk upsert changes nothing.
+ * (stage entry and close times from the stored row, under `lockUserDeals`). The original close
+ * date is kept from the stored row all the same (`keptOriginalCloseAt`). A row already holding
+ * these values is left as it is (not returned), so repeating a bulk upsert changes nothing; the
+ * original close date changes only with the close date, so it need not be compared.
  */
 export async function upsertDealsByExternalId(
   db: PrismaDb,
@@ -129,19 +141,23 @@ export async function upsertDealsByExternalId(
   const iso = (date: Date | null) => (date === null ? null : date.toISOString());
   return db.$queryRaw<DealUpsertOutcome[]>`
     INSERT INTO deals (id, user_id, external_id, name, stage, stage_entered_at, expected_close_at,
-                       status, closed_at, amount, currency)
+                       original_expected_close_at, status, closed_at, amount, currency)
     SELECT i.id, ${userId}::uuid, i.external_id, i.name, i.stage, i.stage_entered_at::timestamptz,
-           i.expected_close_at::timestamptz, i.status, i.closed_at::timestamptz, i.amount::numeric, i.currency
+           i.expected_close_at::timestamptz, i.original_expected_close_at::timestamptz, i.status,
+           i.closed_at::timestamptz, i.amount::numeric, i.currency
     FROM unnest(${items.map(() => uuidv7())}::uuid[], ${items.map((i) => i.externalId)}::text[],
                 ${items.map((i) => i.name)}::text[], ${items.map((i) => i.stage)}::text[],
                 ${items.map((i) => i.stageEnteredAt.toISOString())}::text[],
-                ${items.map((i) => iso(i.expectedCloseAt))}::text[], ${items.map((i) => i.status)}::text[],
+                ${items.map((i) => iso(i.expectedCloseAt))}::text[],
+                ${items.map((i) => iso(i.originalExpectedCloseAt))}::text[], ${items.map((i) => i.status)}::text[],
                 ${items.map((i) => iso(i.closedAt))}::text[], ${items.map((i) => i.amount)}::text[],
                 ${items.map((i) => i.currency)}::text[])
-      AS i(id, external_id, name, stage, stage_entered_at, expected_close_at, status, closed_at, amount, currency)
+      AS i(id, external_id, name, stage, stage_entered_at, expected_close_at, original_expected_close_at,
+           status, closed_at, amount, currency)
     ON CONFLICT (user_id, external_id) DO UPDATE
       SET name = excluded.name, stage = excluded.stage, stage_entered_at = excluded.stage_entered_at,
-          expected_close_at = excluded.expected_close_at, status = excluded.status,
+          expected_close_at = excluded.expected_close_at,
+          original_expected_close_at = ${keptOriginalCloseAt}, status = excluded.status,
           closed_at = excluded.closed_at, amount = excluded.amount, currency = excluded.currency,
           updated_at = now()
       WHERE (deals.name, deals.stage, deals.stage_entered_at, deals.expected_close_at, deals.status,

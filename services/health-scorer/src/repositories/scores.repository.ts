@@ -161,6 +161,8 @@ export type DealInputs = {
   stage: string;
   stageEnteredAt: Date;
   expectedCloseAt: Date | null;
+  /** The close date as first set; null exactly when `expectedCloseAt` is. */
+  originalExpectedCloseAt: Date | null;
   lastActivityAt: Date | null;
   inputsAsOf: Date;
 };
@@ -180,7 +182,8 @@ export async function loadDealsInputs(
   if (dealIds.length === 0) return out;
   const { rows } = await db.query<DealInputs & { id: string }>(
     `SELECT d.id, d.user_id AS "userId", d.status, d.stage, d.stage_entered_at AS "stageEnteredAt",
-       d.expected_close_at AS "expectedCloseAt", a.last AS "lastActivityAt",
+       d.expected_close_at AS "expectedCloseAt", d.original_expected_close_at AS "originalExpectedCloseAt",
+       a.last AS "lastActivityAt",
        greatest(d.created_at, d.updated_at, a.links_as_of, a.events_as_of) AS "inputsAsOf"
      FROM deals d
      LEFT JOIN LATERAL (

@@ -68,19 +68,23 @@ export function dealFieldProblems(
 /**
  * The stored columns once a body is applied over the current row (none: a new deal) at `now`: a
  * stage that changes (not only in case or spaces) restarts its clock; a deal closes at `closedAt`
- * or now, keeps its close time while it stays closed, and has none while open.
+ * or now, keeps its close time while it stays closed, and has none while open. The original close
+ * date is the first one set: kept while the close date moves, cleared with it.
  */
 export function resolveDealFields(body: DealBody, current: DealRow | undefined, now: Date): DealFields {
   const stage = body.stage ?? current?.stage ?? "";
   const stageChanged = current === undefined || stageKey(stage) !== stageKey(current.stage);
   const status = body.status ?? (current?.status as DealFields["status"] | undefined) ?? "open";
   const keptClose = current !== undefined && current.status !== "open" ? current.closedAt : null;
+  const expectedCloseAt =
+    body.expectedCloseAt === undefined ? (current?.expectedCloseAt ?? null) : body.expectedCloseAt;
   return {
     name: body.name ?? current?.name ?? "",
     stage,
     stageEnteredAt: stageChanged ? now : current.stageEnteredAt,
-    expectedCloseAt:
-      body.expectedCloseAt === undefined ? (current?.expectedCloseAt ?? null) : body.expectedCloseAt,
+    expectedCloseAt,
+    originalExpectedCloseAt:
+      expectedCloseAt === null ? null : (current?.originalExpectedCloseAt ?? expectedCloseAt),
     status,
     closedAt: status === "open" ? null : (body.closedAt ?? keptClose ?? now),
     amount: body.amount === undefined ? (current?.amount?.toString() ?? null) : body.amount,
@@ -98,6 +102,8 @@ export type DealView = {
   stage: string;
   stageEnteredAt: string;
   expectedCloseAt: string | null;
+  /** The close date as first set (slippage is measured from it); read-only, null without a close date. */
+  originalExpectedCloseAt: string | null;
   status: string;
   closedAt: string | null;
   /** Exact decimal text, e.g. "1200.5". */
@@ -117,6 +123,7 @@ export function toDealView(row: DealRow): DealView {
     stage: row.stage,
     stageEnteredAt: row.stageEnteredAt.toISOString(),
     expectedCloseAt: iso(row.expectedCloseAt),
+    originalExpectedCloseAt: iso(row.originalExpectedCloseAt),
     status: row.status,
     closedAt: iso(row.closedAt),
     amount: row.amount === null ? null : row.amount.toString(),
