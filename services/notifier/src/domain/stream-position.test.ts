@@ -49,6 +49,11 @@ describe("StreamPosition", () => {
     expect(seqsOf(resumed?.take(rows(13, 15, 16)) ?? [])).toEqual([13, 16]);
   });
 
+  it("names as its highest seq the settled point or the highest sent above it", () => {
+    expect(StreamPosition.parse("1040")?.highest).toBe(1040n);
+    expect(StreamPosition.parse("1040.1047.1045")?.highest).toBe(1047n);
+  });
+
   it("parses only ids it could have given", () => {
     expect(String(StreamPosition.parse("42"))).toBe("42");
     expect(String(StreamPosition.parse(" 42.50 "))).toBe("42.50");

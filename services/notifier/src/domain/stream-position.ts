@@ -70,6 +70,13 @@ export class StreamPosition {
     return true;
   }
 
+  /** The highest seq the position names: everything up to it, or one sent above that. */
+  get highest(): bigint {
+    let highest = this.settled;
+    for (const seq of this.above) if (seq > highest) highest = seq;
+    return highest;
+  }
+
   /** Whether seqs were sent that a later read must confirm before the id is plain. */
   get unsettled(): boolean {
     return this.above.size > 0;

@@ -283,6 +283,23 @@ describe("the live stream", () => {
     resumed.close();
   });
 
+  it("starts at the latest change when Last-Event-ID is ahead of every change of the user", async () => {
+    const userId = await createUser(db.pool);
+    await warn(userId);
+    await waitFor(
+      async () =>
+        (await db.pool.query("SELECT 1 FROM notifications WHERE user_id = $1", [userId])).rowCount === 1,
+      "the first notification",
+      patience,
+    );
+    const client = await stream(replicaA, userId, "9223372036854775807");
+    expect(client.status).toBe(200);
+    await warn(userId);
+    await waitFor(() => views(client).length === 1, "the next notification on the stream", patience);
+    expect(views(client)[0]).toMatchObject({ kind: "connection_warning", status: "unread" });
+    client.close();
+  });
+
   it("holds at most NOTIFY_STREAMS_PER_USER streams of one user on one replica", async () => {
     const userId = await createUser(db.pool);
     const open = [await stream(replicaA, userId), await stream(replicaA, userId)];

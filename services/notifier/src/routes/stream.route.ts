@@ -29,7 +29,8 @@ const headers = z.object({
  * GET /v1/notifications/stream — Server-Sent Events of the token's user's notifications: each new
  * or changed one as an event `notification` (its data the notification as the list shows it),
  * from whichever replica made the change. With `Last-Event-ID` it first sends what changed after
- * that event; without, it starts at the user's latest change (list first, then open the stream).
+ * that event; without (or with one ahead of every change of the user), it starts at the user's
+ * latest change (list first, then open the stream).
  * Comment lines keep an idle stream open. A user holds at most NOTIFY_STREAMS_PER_USER streams on
  * one replica; one more is a 429.
  */
@@ -37,7 +38,17 @@ export function streamRoute(app: FastifyInstance, deps: NotificationRoutesDeps):
   app.get("/v1/notifications/stream", async (request, reply) => {
     const { "last-event-id": resumeFrom } = parseInput(headers, request.headers, "headers");
     const userId = userOf(request);
-    const position = resumeFrom ?? StreamPosition.at(await latestSeq(deps.db, userId));
+    const latest = await latestSeq(deps.db, userId);
+    // An id names changes the stream read, so never one after the user's latest. One that does
+    // (made up, or from before a restore) would hold the stream at a seq no change reaches:
+    // it starts at the latest change instead.
+    if (resumeFrom && resumeFrom.highest > latest) {
+      request.log.info(
+        { lastEventId: String(resumeFrom), latestSeq: String(latest) },
+        "a Last-Event-ID ahead of the user's latest change: the stream starts at the latest",
+      );
+    }
+    const position = resumeFrom && resumeFrom.highest <= latest ? resumeFrom : StreamPosition.at(latest);
     const stream = new LiveStream(
       {
         db: deps.db,
