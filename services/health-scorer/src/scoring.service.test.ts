@@ -2,7 +2,9 @@
 // communication events arriving change a relationship score and announce it once, the same inputs
 // announce nothing, duplicated events change nothing, token failures degrade connection health and
 // a recovery restores it, the sweep refreshes only stale scores of active users (and gives their
-// unscored subjects a first score), and a deal kept in its stage too long turns stalled.
+// unscored subjects a first score), a deal kept in its stage too long turns stalled, a score the
+// sweep cannot write is counted as its error while the rest go on, and malformed events published
+// by hand are dead-lettered.
 import { randomUUID } from "node:crypto";
 import { connect, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { type AnyEvent, createEvent, type EventOf, streams, subjectOf } from "@syncwell/contracts";
@@ -429,5 +431,44 @@ describe("the health scorer", () => {
       await publishTick({ db: db.pool, bus: service.bus }, "health-sweep"),
     );
     expect(second.counts).toMatchObject({ users: 1, refreshed: 2, errors: 0 });
+  });
+
+  it("counts a score the sweep cannot write as its error, keeps why on the score, and refreshes the rest", async () => {
+    const active = await user(new Date());
+    const connectionId = await connection(active);
+    const [good, bad] = [await contact(active), await contact(active)];
+    for (const contactId of [good, bad]) {
+      await interactions({ userId: active, connectionId, contactId }, [3, 2]);
+      await service.parts.scoring.scoring.scoreContact(contactId);
+    }
+    const twoDaysAgo = new Date(Date.now() - 2 * DAY_MS);
+    await db.pool.query(`UPDATE health_scores SET computed_at = $2 WHERE subject_id = ANY($1::uuid[])`, [
+      [good, bad],
+      twoDaysAgo,
+    ]);
+    // A fault in Postgres: writing this one score fails (its claim and release still go through).
+    await db.pool.query(`CREATE FUNCTION refuse_score() RETURNS trigger LANGUAGE plpgsql AS
+      $$ BEGIN RAISE EXCEPTION 'injected fault: this score cannot be written'; END $$`);
+    await db.pool.query(`CREATE TRIGGER refuse_score BEFORE UPDATE ON health_scores FOR EACH ROW
+      WHEN (NEW.subject_id = '${bad}' AND NEW.computed_at IS DISTINCT FROM OLD.computed_at)
+      EXECUTE FUNCTION refuse_score()`);
+    try {
+      const run = await finishedJobRun(
+        db.pool,
+        await publishTick({ db: db.pool, bus: service.bus }, "health-sweep"),
+      );
+      expect(run.status).toBe("partial");
+      // The good contact and the connection's first score.
+      expect(run.counts).toMatchObject({ users: 1, refreshed: 2, errors: 1 });
+    } finally {
+      await db.pool.query("DROP TRIGGER refuse_score ON health_scores; DROP FUNCTION refuse_score()");
+    }
+    expect((await stored("contact", good))?.computedAt.getTime()).toBeGreaterThan(twoDaysAgo.getTime());
+    expect((await stored("contact", bad))?.computedAt).toEqual(twoDaysAgo);
+    const { rows } = await db.pool.query<{ lastError: string | null; claimedBy: string | null }>(
+      `SELECT last_error AS "lastError", claimed_by AS "claimedBy" FROM health_scores WHERE subject_id = $1`,
+      [bad],
+    );
+    expect(rows).toEqual([{ lastError: expect.stringMatching(/injected fault/), claimedBy: null }]);
   });
 });
