@@ -17,7 +17,7 @@ export const healthScorerService = defineService({
       // The API (contacts, deals, scores, activity) is served only with keys to guard it.
       routes: (app) => {
         const apiKeys = ctx.config.HEALTH_API_KEYS;
-        const rescore = (subjects: readonly ChangedSubject[]) => scoring.scoring.scoreBatch(subjects);
+        const rescore = (subjects: readonly ChangedSubject[]) => scoring.scoring.scoreWithDeals(subjects);
         if (apiKeys === undefined) ctx.logger.warn("HEALTH_API_KEYS is unset: the API is not served");
         else return registerHealthRoutes(app, { prisma: ctx.prisma, apiKeys, rescore });
       },

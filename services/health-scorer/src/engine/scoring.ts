@@ -23,6 +23,7 @@ import {
   loadContactsInputs,
   loadDealInputs,
   loadDealsInputs,
+  openDealsOfContacts,
   type ScoreWrite,
   type SweepMarks,
   subjectKey,
@@ -131,6 +132,19 @@ export class HealthScoring {
     const computed = await this.compute(subject);
     if (!computed) return { written: false, reason: "not_found" };
     return writeScore(this.pool, computed.write, (previous) => this.announcement(computed, previous));
+  }
+
+  /**
+   * Scores what a write changed (`scoreBatch`) and the open deals of its contacts with them: a
+   * deal's activity is its contacts' communication, which a contact's new address changes.
+   */
+  async scoreWithDeals(subjects: readonly Subject[]): Promise<BatchCounts> {
+    const contacts = subjects.filter((s) => s.subjectType === "contact").map((s) => s.subjectId);
+    const deals = await openDealsOfContacts(this.pool, contacts);
+    return this.scoreBatch([
+      ...subjects,
+      ...deals.map(({ dealId }): Subject => ({ subjectType: "deal", subjectId: dealId })),
+    ]);
   }
 
   /**

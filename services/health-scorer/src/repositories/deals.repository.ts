@@ -116,6 +116,22 @@ export async function unlinkContacts(
 }
 
 /**
+ * The open deals the contact is linked to, marked changed now (`updated_at`) because they are about
+ * to lose it: their activity is read through their contacts, and a score's inputs must not look
+ * older after the loss than before it (the newer input wins), or the rescore would be refused.
+ */
+export async function touchOpenDealsOfContact(db: PrismaDb, contactId: string): Promise<string[]> {
+  const links = await db.dealContact.findMany({
+    where: { contactId, deal: { status: "open" } },
+    select: { dealId: true },
+  });
+  const ids = links.map((link) => link.dealId);
+  if (ids.length > 0)
+    await db.deal.updateMany({ where: { id: { in: ids } }, data: { updatedAt: new Date() } });
+  return ids;
+}
+
+/**
  * The original close date on a bulk update: the stored one while there is a close date (a stale
  * read of the row cannot move it), none when the close date is cleared, and the item's (its new
  * close date) when the row had none.

@@ -11,8 +11,9 @@ export type HealthRoutesDeps = {
   /** HEALTH_API_KEYS: every key is valid (rotation). */
   apiKeys: readonly string[];
   /**
-   * Recomputes the scores of subjects a write changed (the service's scoring), so a score reflects
-   * a new stage or a changed contact at once rather than at the next sweep. Absent: the sweep does.
+   * Recomputes the scores of subjects a write changed, and of the open deals of its contacts (the
+   * service's scoring), so a score reflects a new stage or a changed contact at once rather than at
+   * the next sweep. Absent: the sweep does.
    */
   rescore?: (subjects: readonly ChangedSubject[]) => Promise<unknown>;
 };

@@ -264,6 +264,40 @@ describe("a contact whose address changes", () => {
     );
     expect(after).toEqual(before);
   });
+
+  it("rescores the open deals it is linked to, as it does when the contact is deleted", async () => {
+    const box = await mailbox();
+    const contact = await send<ContactView>("POST", `/v1/users/${box.userId}/contacts`, {
+      email: "nobody@example.com",
+    });
+    const deal = await send<{ id: string }>("POST", `/v1/users/${box.userId}/deals`, {
+      name: "Renewal",
+      stage: "proposal",
+      contactIds: [contact.body.id],
+    });
+    expect(deal.status).toBe(201);
+    const activity = async () => {
+      const health = await send<HealthView>("GET", `/v1/users/${box.userId}/health/deal/${deal.body.id}`);
+      const components = health.body.components as Array<{ name: string; value: number | null }>;
+      return components.find((c) => c.name === "activityRecency")?.value ?? null;
+    };
+    const quiet = await activity();
+
+    // Ann's mail, the latest a day old, becomes the deal's activity.
+    const moved = await send("PATCH", `/v1/users/${box.userId}/contacts/${contact.body.id}`, {
+      email: box.ann,
+    });
+    expect(moved.status).toBe(200);
+    const active = await activity();
+    expect(active).toBeGreaterThan(quiet ?? 0);
+
+    const deleted = await fetch(`${service.url}/v1/users/${box.userId}/contacts/${contact.body.id}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${API_KEY}` },
+    });
+    expect(deleted.status).toBe(204);
+    expect(await activity()).toEqual(quiet);
+  });
 });
 
 describe("a bulk upsert", () => {
