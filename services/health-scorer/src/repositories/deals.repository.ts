@@ -116,14 +116,20 @@ export async function unlinkContacts(
 }
 
 /**
- * The open deals the contact is linked to, marked changed now (`updated_at`) because they are about
- * to lose it: their activity is read through their contacts, and a score's inputs must not look
- * older after the loss than before it (the newer input wins), or the rescore would be refused.
+ * The open deals these contacts are linked to, marked changed now (`updated_at`) because their
+ * communication is about to be lost (a contact deleted, or its events removed for a new address):
+ * a deal's activity is read through its contacts, and a score's inputs must not look older after
+ * the loss than before it (the newer input wins), or its rescore would be refused.
  */
-export async function touchOpenDealsOfContact(db: PrismaDb, contactId: string): Promise<string[]> {
+export async function touchOpenDealsOfContacts(
+  db: PrismaDb,
+  contactIds: readonly string[],
+): Promise<string[]> {
+  if (contactIds.length === 0) return [];
   const links = await db.dealContact.findMany({
-    where: { contactId, deal: { status: "open" } },
+    where: { contactId: { in: [...contactIds] }, deal: { status: "open" } },
     select: { dealId: true },
+    distinct: ["dealId"],
   });
   const ids = links.map((link) => link.dealId);
   if (ids.length > 0)

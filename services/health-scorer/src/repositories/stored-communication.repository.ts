@@ -8,6 +8,7 @@ import {
 } from "@syncwell/communication";
 import { normalizeAddress } from "@syncwell/contracts";
 import { lockCommunicationLinks, Prisma, type PrismaDb } from "@syncwell/db";
+import { touchOpenDealsOfContacts } from "./deals.repository.ts";
 
 /**
  * The communication a contact had before it existed: when a contact is created, or its address
@@ -64,6 +65,11 @@ export async function linkStoredCommunication(
   outcome.unlinked = await db.$executeRaw`
     DELETE FROM communication_events
     WHERE contact_id = ANY (${contacts.map((c) => c.id)}::uuid[]) AND user_id = ${userId}::uuid`;
+  if (outcome.unlinked > 0)
+    await touchOpenDealsOfContacts(
+      db,
+      contacts.map((c) => c.id),
+    );
   const byAddress = new Map<string, string>();
   for (const contact of contacts) {
     const address = normalizeAddress(contact.email);

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { deleteContact, findContact } from "../repositories/contacts.repository.ts";
-import { touchOpenDealsOfContact } from "../repositories/deals.repository.ts";
+import { touchOpenDealsOfContacts } from "../repositories/deals.repository.ts";
 import { type HealthRoutesDeps, rescoreChanged } from "./deps.ts";
 import { notFound, parseInput, userItemParams } from "./http.ts";
 
@@ -15,7 +15,7 @@ export function deleteContactRoute(app: FastifyInstance, deps: HealthRoutesDeps)
     const deals = await deps.prisma.$transaction(async (tx) => {
       // The contact is this user's before its deals are touched.
       if (!(await findContact(tx, userId, id))) return undefined;
-      const linked = await touchOpenDealsOfContact(tx, id);
+      const linked = await touchOpenDealsOfContacts(tx, [id]);
       return (await deleteContact(tx, userId, id)) ? linked : undefined;
     });
     if (deals === undefined) return notFound(reply, "contact", id);

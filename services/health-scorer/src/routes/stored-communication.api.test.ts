@@ -290,6 +290,14 @@ describe("a contact whose address changes", () => {
     expect(moved.status).toBe(200);
     const active = await activity();
     expect(active).toBeGreaterThan(quiet ?? 0);
+    // An address without mail: the deal loses that activity again.
+    const silent = await send("PATCH", `/v1/users/${box.userId}/contacts/${contact.body.id}`, {
+      email: "nobody.else@example.com",
+    });
+    expect(silent.status).toBe(200);
+    expect(await activity()).toEqual(quiet);
+    await send("PATCH", `/v1/users/${box.userId}/contacts/${contact.body.id}`, { email: box.ann });
+    expect(await activity()).toEqual(active);
 
     const deleted = await fetch(`${service.url}/v1/users/${box.userId}/contacts/${contact.body.id}`, {
       method: "DELETE",
