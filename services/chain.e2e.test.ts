@@ -52,6 +52,8 @@ const secrets = {
   encryption: `k1:${randomBytes(32).toString("base64")}`,
 };
 const AUDIENCE = "syncwell-chain-test";
+/** The reconnect link the disconnected email must carry, its connection filled in. */
+const RECONNECT_URL = "https://app.syncwell.test/connections/{connectionId}/reconnect";
 
 const nats = createTestNats("chain");
 let db: TestDatabase;
@@ -125,6 +127,7 @@ function envFor(name: Name): Record<string, string> {
         NOTIFY_JWT_KEYS: `a:${secrets.jwt}`,
         NOTIFY_JWT_AUDIENCE: AUDIENCE,
         NOTIFY_HEALTH_EMAIL: "false",
+        NOTIFY_RECONNECT_URL: RECONNECT_URL,
         EMAIL_FROM: "Syncwell <alerts@syncwell.test>",
         RESEND_API_KEY: "re_chain_test",
         RESEND_BASE_URL: control.emailApiUrl(),
@@ -365,6 +368,12 @@ describe("the chain from a tick to the user", () => {
       { timeoutMs: 30_000, intervalMs: 200 },
     );
     expect(email.from).toBe("Syncwell <alerts@syncwell.test>");
+    expect(email.to).toEqual([user.email]);
+    expect(email.subject).toMatch(/disconnected from Syncwell$/);
+    const reconnect = RECONNECT_URL.replace("{connectionId}", spotifyId);
+    expect(email.html).toContain(reconnect);
+    expect(email.text).toContain(reconnect);
+    expect(email.idempotencyKey).toMatch(/^[0-9a-f-]{36}$/);
 
     // One trace from the tick: the scheduler, the token service's refresh, the poller's prompt
     // poll, the scorer's rescoring, the notifier's notifications and the email's delivery.
