@@ -191,14 +191,18 @@ export async function logSlowStatements(
 }
 
 /**
- * Resolves once a session of this database waits for a lock (`wait_event_type = 'Lock'`): for
- * tests that hold a lock in one session and must know that another has come to wait for it.
+ * Resolves once `waiters` sessions of this database wait for a lock (`wait_event_type = 'Lock'`):
+ * for tests that hold a lock in one session and must know that others have come to wait for it.
  */
-export async function waitForLockWait(db: Pick<TestDatabase, "pool">, what: string): Promise<void> {
+export async function waitForLockWait(
+  db: Pick<TestDatabase, "pool">,
+  what: string,
+  waiters = 1,
+): Promise<void> {
   await waitFor(async () => {
     const { rows } = await db.pool.query(
       "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
     );
-    return rows.length > 0;
+    return rows.length >= waiters;
   }, what);
 }

@@ -162,6 +162,29 @@ describe("writeScore", () => {
     expect(errors).toEqual(["not-a-uuid"]);
     expect((await rows(good)).score).toBeTypeOf("number");
   });
+  it("keeps the newer score when two replicas write one subject at once, the older waiting behind it", async () => {
+    const contactId = await newContact();
+    const t = Date.parse("2026-12-04T10:00:00Z");
+    await writeScore(db.pool, score(contactId, 50, t, t), () => null);
+    // Both writers read the stored score while a third session holds it: each must decide on the
+    // score as the other left it, not as both first saw it.
+    const holder = await db.pool.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT 1 FROM health_scores WHERE subject_id = $1 FOR UPDATE", [contactId]);
+      const newer = writeScore(db.pool, score(contactId, 80, t + 60_000, t + 61_000), () => null);
+      await waitForLockWait(db, "the newer write to wait");
+      const older = writeScore(db.pool, score(contactId, 20, t + 30_000, t + 62_000), () => null);
+      await waitForLockWait(db, "both writes to wait", 2);
+      await holder.query("COMMIT");
+      expect(await newer).toMatchObject({ written: true, changed: true });
+      expect(await older).toEqual({ written: false, reason: "older" });
+    } finally {
+      holder.release();
+    }
+    expect(await rows(contactId)).toMatchObject({ score: 80, history: 2 });
+  });
+
   it("reports a subject deleted while its score is written as gone, and stores nothing for it", async () => {
     const contactId = await newContact();
     const t = Date.now();
