@@ -157,6 +157,13 @@ describe("framework errors in the one format", () => {
       details: [{ path: "headers.content-type" }],
     });
     expect(mediaBody).not.toContain("script");
+    const text = await fetch(`${url}/items`, {
+      method: "POST",
+      headers: { ...auth, "content-type": "text/plain" },
+      body: '{"name":"x"}',
+    });
+    expect(text.status).toBe(415);
+    expect(await text.json()).toMatchObject({ error: "unsupported_media_type" });
 
     const poisoned = await post('{"name":"x","__proto__":{"admin":true}}');
     expect(poisoned.status).toBe(400);

@@ -118,10 +118,13 @@ function createFastify(options: HttpServerOptions): FastifyInstance {
 
 /**
  * JSON bodies must be UTF-8: invalid bytes would be decoded to U+FFFD and stored so, silently.
- * The rest is Fastify's parser (prototype-poisoning keys refused).
+ * The rest is Fastify's parser (prototype-poisoning keys refused). JSON is the only body these
+ * APIs take: Fastify's `text/plain` parser goes too, so a text body is a 415 naming the media
+ * type rather than a 400 about the body's shape.
  */
 function strictJsonParser(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("text/plain");
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
     const bytes = body as Buffer;
