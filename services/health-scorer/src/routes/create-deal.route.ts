@@ -9,7 +9,13 @@ import {
   lockUserDeals,
   ownContactIds,
 } from "../repositories/deals.repository.ts";
-import { dealFieldProblems, dealFields, resolveDealFields, toDealView } from "./deal-fields.ts";
+import {
+  dealFieldProblems,
+  dealFields,
+  newDealCrossFieldProblems,
+  resolveDealFields,
+  toDealView,
+} from "./deal-fields.ts";
 import { type HealthRoutesDeps, rescoreChanged } from "./deps.ts";
 import { notFound, parseRequest, sendError, userNotFound, userParams } from "./http.ts";
 
@@ -36,10 +42,7 @@ export function createDealRoute(app: FastifyInstance, deps: HealthRoutesDeps): v
     const {
       params: { userId },
       body,
-    } = parseRequest({
-      params: { schema: userParams, value: request.params },
-      body: { schema: createDealBody, value: request.body },
-    });
+    } = parseNewDeal(request.params, request.body);
     const fields = resolveDealFields(body, undefined, new Date());
     const problems = dealFieldProblems(body, fields, ["body"]);
     if (problems.length > 0) throw inputError(problems);
@@ -79,4 +82,20 @@ export function createDealRoute(app: FastifyInstance, deps: HealthRoutesDeps): v
         return reply.code(201).send(toDealView(result.row));
     }
   });
+}
+
+/** The request's parts; a bad body's 400 names its cross-field problems too (amount without currency). */
+function parseNewDeal(params: unknown, body: unknown) {
+  try {
+    return parseRequest({
+      params: { schema: userParams, value: params },
+      body: { schema: createDealBody, value: body },
+    });
+  } catch (err) {
+    if (!(err instanceof z.ZodError)) throw err;
+    const named = err.issues.map((issue) => issue.path.join("."));
+    const more = newDealCrossFieldProblems(body, named);
+    if (more.length === 0) throw err;
+    throw new z.ZodError([...err.issues, ...inputError(more).issues]);
+  }
 }

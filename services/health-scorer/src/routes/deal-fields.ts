@@ -66,6 +66,24 @@ export function dealFieldProblems(
 }
 
 /**
+ * The cross-field problems of a new deal's body that failed its schema, so one 400 names them
+ * beside the field problems: found on the fields that read on their own (each by its own schema),
+ * leaving out fields already named.
+ */
+export function newDealCrossFieldProblems(raw: unknown, named: readonly string[]): InputProblem[] {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return [];
+  const readable: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(dealFields)) {
+    const read = schema.safeParse((raw as Record<string, unknown>)[name]);
+    if (read.success && read.data !== undefined) readable[name] = read.data;
+  }
+  const body = readable as DealBody;
+  return dealFieldProblems(body, resolveDealFields(body, undefined, new Date()), ["body"]).filter(
+    (problem) => !named.includes(problem.path.join(".")),
+  );
+}
+
+/**
  * The stored columns once a body is applied over the current row (none: a new deal) at `now`: a
  * stage that changes (not only in case or spaces) restarts its clock; a deal closes at `closedAt`
  * or now, keeps its close time while it stays closed, and has none while open. The original close

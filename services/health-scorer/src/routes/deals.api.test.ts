@@ -188,6 +188,20 @@ describe("deals", () => {
         "body.extra",
       ]),
     );
+
+    // A rule across fields is named beside a field's own problem, not in a second round.
+    const across = await api.call({
+      method: "POST",
+      url: dealsUrl(userId),
+      payload: { name: "", stage: "lead", amount: "100", closedAt: "2026-12-01T00:00:00Z" },
+    });
+    expect(across.statusCode).toBe(400);
+    expect(
+      across
+        .json<{ details: Array<{ path: string }> }>()
+        .details.map((d) => d.path)
+        .sort(),
+    ).toEqual(["body.closedAt", "body.currency", "body.name"]);
   });
 });
 
