@@ -93,6 +93,37 @@ describe("the notifier's email delivery", () => {
     );
   }
 
+  /** A contact of the user at bob@example.test, named `name`. */
+  async function contact(userId: string, name: string): Promise<string> {
+    const id = randomUUID();
+    await db.pool.query(`INSERT INTO contacts (id, user_id, email, name) VALUES ($1, $2, $3, $4)`, [
+      id,
+      userId,
+      "bob@example.test",
+      name,
+    ]);
+    return id;
+  }
+
+  /** The contact gone quiet: its relationship turned ghost, for `reason`. */
+  function wentGhost(userId: string, contactId: string, reason: string): EventOf<"health.changed"> {
+    return createEvent(
+      "health.changed",
+      {
+        subjectKind: "contact",
+        subjectId: contactId,
+        userId,
+        previousStatus: "at_risk",
+        status: "ghost",
+        score: 12,
+        previousScore: 40,
+        components: { recency: 0.1 },
+        reason,
+      },
+      { source: "test", occurredAt: at() },
+    );
+  }
+
   async function deliver(event: AnyEvent, copy = 0): Promise<void> {
     const subject = service.bus.naming.subject(subjectOf(event));
     await service.bus.js.publish(subject, JSON.stringify(event), { msgID: `${event.id}#${copy}` });
@@ -342,13 +373,7 @@ describe("the notifier's email delivery", () => {
 
   it("retries a lost answer with the first attempt's email, though the user and the contact were renamed", async () => {
     const { userId, address } = await user("Ann");
-    const contactId = randomUUID();
-    await db.pool.query(`INSERT INTO contacts (id, user_id, email, name) VALUES ($1, $2, $3, $4)`, [
-      contactId,
-      userId,
-      "bob@example.test",
-      "Bob",
-    ]);
+    const contactId = await contact(userId, "Bob");
     // The first answer is lost after the send; the second is a 429 whose Retry-After holds the third
     // attempt back for 2 s, while the names change.
     await control.addFault({ endpoint: "email", fault: { kind: "drop_after_send" }, times: 1 });
@@ -357,23 +382,7 @@ describe("the notifier's email delivery", () => {
       fault: { kind: "status", status: 429, retryAfter: 2 },
       times: 1,
     });
-    await deliver(
-      createEvent(
-        "health.changed",
-        {
-          subjectKind: "contact",
-          subjectId: contactId,
-          userId,
-          previousStatus: "at_risk",
-          status: "ghost",
-          score: 12,
-          previousScore: 40,
-          components: { recency: 0.1 },
-          reason: "No reply in 40 days",
-        },
-        { source: "test", occurredAt: at() },
-      ),
-    );
+    await deliver(wentGhost(userId, contactId, "No reply in 40 days"));
     await waitFor(
       async () => {
         const m = await emailMessage(userId);
@@ -424,30 +433,8 @@ describe("the notifier's email delivery", () => {
   it("escapes user text in the HTML: the user's name and a contact's name", async () => {
     const hostile = `<script>alert("x")</script> & <img src=x onerror=alert(1)>`;
     const { userId, address } = await user(hostile);
-    const contactId = randomUUID();
-    await db.pool.query(`INSERT INTO contacts (id, user_id, email, name) VALUES ($1, $2, $3, $4)`, [
-      contactId,
-      userId,
-      "bob@example.test",
-      `Bob "<b>bold</b>" O'Neil`,
-    ]);
-    await deliver(
-      createEvent(
-        "health.changed",
-        {
-          subjectKind: "contact",
-          subjectId: contactId,
-          userId,
-          previousStatus: "at_risk",
-          status: "ghost",
-          score: 12,
-          previousScore: 40,
-          components: { recency: 0.1 },
-          reason: "No reply in 40 days <a href='https://evil.test'>click</a>",
-        },
-        { source: "test", occurredAt: at() },
-      ),
-    );
+    const contactId = await contact(userId, `Bob "<b>bold</b>" O'Neil`);
+    await deliver(wentGhost(userId, contactId, "No reply in 40 days <a href='https://evil.test'>click</a>"));
     const message = await settled(userId);
     expect(message.status).toBe("sent");
     const [email] = await control.emails({ to: address });
