@@ -1,7 +1,7 @@
 // The communication-links lock in Postgres: page writes (shared) never wait for each other, linking
 // (exclusive) waits for the page writes of its user only, and a page write waits for linking.
 import { randomUUID } from "node:crypto";
-import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
+import { createTestDatabase, settlesWithin, type TestDatabase } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { lockCommunicationLinks, withCommunicationLinksShared } from "./communication-links-lock.ts";
 import type { PrismaClient } from "./generated/prisma/client.ts";
@@ -49,24 +49,15 @@ function linking(userId: string): Promise<void> {
   });
 }
 
-async function settledWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let settled = false;
-  void promise.finally(() => {
-    settled = true;
-  });
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  return settled;
-}
-
 describe("communication-links lock", () => {
   it("lets page writes share users, and makes linking wait for its own user's page writes only", async () => {
     const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
     const first = await pageWrite([b, a, b]);
     const second = await pageWrite([b, c]);
 
-    expect(await settledWithin(linking(a), 200)).toBe(false);
+    expect(await settlesWithin(linking(a), 200)).toBe(false);
     const linkingC = linking(c);
-    expect(await settledWithin(linkingC, 200)).toBe(false);
+    expect(await settlesWithin(linkingC, 200)).toBe(false);
     await second.commit();
     await linkingC;
     await first.commit();
@@ -88,7 +79,7 @@ describe("communication-links lock", () => {
     });
     await holding;
     const write = pageWrite([a, b]);
-    expect(await settledWithin(write, 200)).toBe(false);
+    expect(await settlesWithin(write, 200)).toBe(false);
     commit();
     await linked;
     await (await write).commit();

@@ -25,3 +25,17 @@ export async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/**
+ * Whether `promise` settles (resolves or rejects) within `ms`: for tests that hold a lock and check
+ * that a call waits for it. Its outcome is left to the caller, who awaits the promise later.
+ */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let settled = false;
+  const done = () => {
+    settled = true;
+  };
+  promise.then(done, done);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return settled;
+}

@@ -3,7 +3,7 @@
 // so its statement sees the contact and links the page's mail to it; other users' pages do not wait.
 import { randomUUID } from "node:crypto";
 import { createPrismaClient, lockCommunicationLinks, type PrismaClient } from "@syncwell/db";
-import { createTestDatabase, type TestDatabase } from "@syncwell/testing";
+import { createTestDatabase, settlesWithin, type TestDatabase } from "@syncwell/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type PageResult, type PageWrite, zeroTotals } from "../repositories/records.repository.ts";
 import { createConnection, createUser, silentLogger, testCipher } from "../testing/fixtures.ts";
@@ -80,16 +80,6 @@ function linkingTransaction(userId: string, email: string) {
   return { holding, committed, commit: () => commit() };
 }
 
-const settledWithin = async (promise: Promise<unknown>, ms: number): Promise<boolean> => {
-  let settled = false;
-  void promise.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  return settled;
-};
-
 describe("page writer and contact linking", () => {
   it("waits for a contact of the page's user being linked, then links the page's mail to it", async () => {
     const ann = `ann.${randomUUID().slice(0, 8)}@example.com`;
@@ -102,7 +92,7 @@ describe("page writer and contact linking", () => {
     const written = writer.write(page);
     // Another user's page is not held up by this user's lock.
     expect((await writer.write(other)).claimHeld).toBe(true);
-    expect(await settledWithin(written, 300)).toBe(false);
+    expect(await settlesWithin(written, 300)).toBe(false);
 
     linking.commit();
     await linking.committed;
