@@ -13,7 +13,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DAY_MS } from "../domain/score.ts";
 import { healthScorerService } from "../service.ts";
-import { API_KEY, createUser } from "../testing/api.ts";
+import { API_KEY, apiRequest, createUser } from "../testing/api.ts";
 import type { BulkResponse } from "./bulk-results.ts";
 import type { DealView } from "./deal-fields.ts";
 
@@ -36,15 +36,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function send(method: string, path: string, body?: unknown): Promise<Response> {
-  const headers: Record<string, string> = { authorization: `Bearer ${API_KEY}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  return fetch(`${service.url}${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-}
+const send = (method: string, path: string, body?: unknown) => apiRequest(service.url, method, path, body);
 
 async function ok<T>(res: Response, status = 200): Promise<T> {
   const text = await res.text();

@@ -19,7 +19,7 @@ import {
   prefilterAddresses,
 } from "../repositories/stored-communication.repository.ts";
 import { healthScorerService } from "../service.ts";
-import { API_KEY, createUser, startTestApi } from "../testing/api.ts";
+import { API_KEY, apiRequest, createUser, startTestApi } from "../testing/api.ts";
 import { createGoogleConnection, storeEvent, storeMessage, storeRecord } from "../testing/stored-records.ts";
 import type { BulkResponse } from "./bulk-results.ts";
 import type { ContactView } from "./contact-view.ts";
@@ -45,13 +45,7 @@ afterAll(async () => {
 });
 
 async function send<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const headers: Record<string, string> = { authorization: `Bearer ${API_KEY}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(`${service.url}${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const res = await apiRequest(service.url, method, path, body);
   return { status: res.status, body: (await res.json()) as T };
 }
 
@@ -294,10 +288,11 @@ describe("a contact whose address changes", () => {
     await send("PATCH", `/v1/users/${box.userId}/contacts/${contact.body.id}`, { email: box.ann });
     expect(await activity()).toEqual(active);
 
-    const deleted = await fetch(`${service.url}/v1/users/${box.userId}/contacts/${contact.body.id}`, {
-      method: "DELETE",
-      headers: { authorization: `Bearer ${API_KEY}` },
-    });
+    const deleted = await apiRequest(
+      service.url,
+      "DELETE",
+      `/v1/users/${box.userId}/contacts/${contact.body.id}`,
+    );
     expect(deleted.status).toBe(204);
     expect(await activity()).toEqual(quiet);
   });

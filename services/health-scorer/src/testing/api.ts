@@ -26,6 +26,17 @@ export type TestApi = {
   close(): Promise<void>;
 };
 
+/** A request to the API of a running service (real HTTP), with a valid key and a JSON body if any. */
+export function apiRequest(baseUrl: string, method: string, path: string, body?: unknown): Promise<Response> {
+  const headers: Record<string, string> = { ...auth };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  return fetch(`${baseUrl}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
 /** The API as the service wires it, through Prisma Client over the given pool, logging to a buffer. */
 export async function startTestApi(pool: pg.Pool): Promise<TestApi> {
   const chunks: string[] = [];
