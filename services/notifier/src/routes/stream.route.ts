@@ -42,13 +42,14 @@ export function streamRoute(app: FastifyInstance, deps: NotificationRoutesDeps):
     // An id names changes the stream read, so never one after the user's latest. One that does
     // (made up, or from before a restore) would hold the stream at a seq no change reaches:
     // it starts at the latest change instead.
-    if (resumeFrom && resumeFrom.highest > latest) {
+    const ahead = resumeFrom !== undefined && resumeFrom.highest > latest;
+    if (ahead) {
       request.log.info(
         { lastEventId: String(resumeFrom), latestSeq: String(latest) },
         "a Last-Event-ID ahead of the user's latest change: the stream starts at the latest",
       );
     }
-    const position = resumeFrom && resumeFrom.highest <= latest ? resumeFrom : StreamPosition.at(latest);
+    const position = resumeFrom && !ahead ? resumeFrom : StreamPosition.at(latest);
     const stream = new LiveStream(
       {
         db: deps.db,
